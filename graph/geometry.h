@@ -1,0 +1,19 @@
+#pragma once
+// Window geometry shared by Conv and the pooling ops: output sizes and pads
+// from kernel, strides, dilations, pads / auto_pad and ceil_mode.
+#include "graph/ir.h"
+
+namespace normrt {
+
+struct WindowGeometry {
+  Shape in, kernel, strides, dilations, pad_begin, pad_end, out;  // spatial dims only
+};
+
+// `in` and `kernel` are the spatial dims; throws naming `where` on bad attributes.
+WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kernel, bool ceil_mode,
+                               const std::string& where);
+
+// Axis in [-rank, rank) (or [-rank-1, rank] when `extra` for Unsqueeze) to [0, rank).
+int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where);
+
+}  // namespace normrt

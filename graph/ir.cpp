@@ -1,0 +1,98 @@
+#include "graph/ir.h"
+
+#include <cstring>
+
+namespace normrt {
+
+const char* dtype_name(DType t) { return onnx_dtype_name(int32_t(t)); }
+
+const char* onnx_dtype_name(int32_t t) {
+  static const char* names[] = {"undefined", "float32", "uint8",  "int8",      "uint16",    "int16",
+                                "int32",     "int64",   "string", "bool",      "float16",   "float64",
+                                "uint32",    "uint64",  "complex64", "complex128", "bfloat16"};
+  if (t >= 0 && t < int32_t(sizeof(names) / sizeof(names[0]))) return names[t];
+  return "unknown";
+}
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::float32: case DType::int32: return 4;
+    case DType::int64: case DType::float64: return 8;
+    case DType::uint8: case DType::int8: case DType::boolean: return 1;
+    default: return 0;
+  }
+}
+
+bool dtype_supported(int32_t t) {
+  return t == int32_t(DType::float32) || t == int32_t(DType::int64) || t == int32_t(DType::int32) ||
+         t == int32_t(DType::boolean);
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+std::vector<int64_t> Tensor::as_int64() const {
+  std::vector<int64_t> r(static_cast<size_t>(numel()));
+  for (size_t i = 0; i < r.size(); ++i) {
+    switch (dtype) {
+      case DType::int64: r[i] = data<int64_t>()[i]; break;
+      case DType::int32: r[i] = data<int32_t>()[i]; break;
+      case DType::boolean: case DType::uint8: r[i] = data<uint8_t>()[i]; break;
+      case DType::float32: r[i] = int64_t(data<float>()[i]); break;
+      default: throw Error("tensor of type " + std::string(dtype_name(dtype)) + " read as integers");
+    }
+  }
+  return r;
+}
+
+const Attribute* Node::attr(const std::string& a) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? nullptr : &it->second;
+}
+int64_t Node::attr_i(const std::string& a, int64_t dflt) const {
+  auto* p = attr(a);
+  return p ? p->i : dflt;
+}
+float Node::attr_f(const std::string& a, float dflt) const {
+  auto* p = attr(a);
+  return p ? p->f : dflt;
+}
+std::string Node::attr_s(const std::string& a, const std::string& dflt) const {
+  auto* p = attr(a);
+  return p ? p->s : dflt;
+}
+std::vector<int64_t> Node::attr_ints(const std::string& a, std::vector<int64_t> dflt) const {
+  auto* p = attr(a);
+  return p ? p->is : dflt;
+}
+std::string Node::label() const { return op_type + " '" + name + "'"; }
+size_t Node::num_inputs() const {
+  size_t n = inputs.size();
+  while (n > 0 && inputs[n - 1].empty()) --n;
+  return n;
+}
+
+bool Graph::is_output(const std::string& v) const {
+  for (auto& o : outputs)
+    if (o == v) return true;
+  return false;
+}
+
+std::map<std::string, int> Graph::consumer_counts() const {
+  std::map<std::string, int> c;
+  for (auto& n : nodes)
+    for (auto& i : n.inputs)
+      if (!i.empty()) c[i]++;
+  return c;
+}
+
+}  // namespace normrt

@@ -1,0 +1,104 @@
+#pragma once
+// The model as data: tensors, attributes, nodes, graph.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "graph/error.h"
+
+namespace normrt {
+
+// Values follow ONNX's TensorProto.DataType numbering.
+enum class DType : int32_t {
+  undefined = 0, float32 = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, boolean = 9, float64 = 11,
+};
+const char* dtype_name(DType t);
+const char* onnx_dtype_name(int32_t onnx_type);  // any ONNX type, for messages
+size_t dtype_size(DType t);                       // 0 for unsupported
+bool dtype_supported(int32_t onnx_type);          // the types normrt computes with
+
+using Shape = std::vector<int64_t>;
+int64_t shape_numel(const Shape& s);
+std::string shape_str(const Shape& s);
+
+// A dense tensor that owns its bytes (row-major).
+struct Tensor {
+  DType dtype = DType::float32;
+  Shape shape;
+  std::vector<uint8_t> bytes;
+
+  Tensor() = default;
+  Tensor(DType t, Shape s) : dtype(t), shape(std::move(s)), bytes(size_t(shape_numel(shape)) * dtype_size(t)) {}
+  int64_t numel() const { return shape_numel(shape); }
+  template <class T> T* data() { return reinterpret_cast<T*>(bytes.data()); }
+  template <class T> const T* data() const { return reinterpret_cast<const T*>(bytes.data()); }
+  // Integer elements as int64 whatever the integer dtype (shape and axes inputs).
+  std::vector<int64_t> as_int64() const;
+};
+
+struct Graph;
+
+struct Attribute {
+  enum class Kind { f, i, s, t, fs, is, ss, g };
+  Kind kind = Kind::i;
+  float f = 0;
+  int64_t i = 0;
+  std::string s;
+  std::shared_ptr<const Tensor> t;
+  std::vector<float> fs;
+  std::vector<int64_t> is;
+  std::vector<std::string> ss;
+};
+
+struct Node {
+  std::string name;
+  std::string op_type;
+  std::string domain;  // "" is the default ONNX domain
+  std::vector<std::string> inputs;   // "" marks an omitted optional input
+  std::vector<std::string> outputs;
+  std::map<std::string, Attribute> attrs;
+
+  bool has(const std::string& a) const { return attrs.count(a) != 0; }
+  int64_t attr_i(const std::string& a, int64_t dflt) const;
+  float attr_f(const std::string& a, float dflt) const;
+  std::string attr_s(const std::string& a, const std::string& dflt) const;
+  std::vector<int64_t> attr_ints(const std::string& a, std::vector<int64_t> dflt = {}) const;
+  const Attribute* attr(const std::string& a) const;
+  // "Conv 'conv1'" — how messages name a node.
+  std::string label() const;
+  // The number of inputs actually given (trailing omitted ones dropped).
+  size_t num_inputs() const;
+  bool has_input(size_t k) const { return k < inputs.size() && !inputs[k].empty(); }
+};
+
+// A value's type as declared in the model: dims < 0 are dynamic (symbolic).
+struct ValueType {
+  DType dtype = DType::float32;
+  Shape dims;
+  std::vector<std::string> dim_names;  // symbolic name per dim, "" if none
+};
+
+struct Graph {
+  std::string source;  // the model's path, or "<bytes>", for messages
+  int64_t opset = 0;   // of the default domain
+  std::vector<Node> nodes;  // topologically sorted
+  std::map<std::string, std::shared_ptr<const Tensor>> initializers;
+  std::vector<std::string> inputs;   // graph inputs that are not initializers
+  std::vector<std::string> outputs;
+  std::map<std::string, ValueType> declared;  // types of inputs and outputs
+
+  bool is_constant(const std::string& v) const { return initializers.count(v) != 0; }
+  const Tensor* constant(const std::string& v) const {
+    auto it = initializers.find(v);
+    return it == initializers.end() ? nullptr : it->second.get();
+  }
+  bool is_output(const std::string& v) const;
+  std::map<std::string, int> consumer_counts() const;
+  std::string where(const Node& n) const { return source + ": node " + n.label(); }
+};
+
+}  // namespace normrt

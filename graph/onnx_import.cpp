@@ -1,0 +1,324 @@
+#include "graph/onnx_import.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+namespace normrt {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int64_t kMaxFileBytes = int64_t(1) << 31;  // protobuf cannot exceed 2 GiB anyway
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+std::string read_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error(path + ": cannot open " + what + " (no such file)");
+  auto size = fs::file_size(path, ec);
+  if (ec) throw Error(path + ": cannot read " + what + ": " + ec.message());
+  if (int64_t(size) > kMaxFileBytes) throw Error(path + ": " + what + " is larger than 2 GiB");
+  std::ifstream f(path, std::ios::binary);
+  std::string s(size, '\0');
+  if (!f.read(s.data(), std::streamsize(size))) throw Error(path + ": cannot read " + what);
+  return s;
+}
+
+template <class Msg>
+bool parse_limited(Msg& m, const void* data, size_t size) {
+  google::protobuf::io::ArrayInputStream raw(data, int(size));
+  google::protobuf::io::CodedInputStream in(&raw);
+  in.SetTotalBytesLimit(int(kMaxFileBytes - 1));
+  in.SetRecursionLimit(64);
+  return m.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+}
+
+Shape checked_dims(const google::protobuf::RepeatedField<int64_t>& dims, const std::string& what) {
+  Shape s;
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) throw Error(what + ": negative dimension " + std::to_string(d));
+    if (d > 0 && n > kMaxElements / d) throw Error(what + ": too many elements");
+    n *= d;
+    s.push_back(d);
+  }
+  return s;
+}
+
+// Resolves an external-data location inside the model's folder, refusing
+// anything that leaves it (.., absolute paths, symbolic links pointing out).
+std::string external_path(const std::string& model_dir, const std::string& location, const std::string& what) {
+  if (model_dir.empty()) throw Error(what + ": external data is not allowed here (no model folder)");
+  fs::path loc(location);
+  if (location.empty() || loc.is_absolute())
+    throw Error(what + ": external data path '" + location + "' must be relative to the model's folder");
+  std::error_code ec;
+  fs::path base = fs::weakly_canonical(fs::path(model_dir), ec);
+  fs::path full = fs::weakly_canonical(fs::path(model_dir) / loc, ec);
+  if (ec) throw Error(what + ": cannot resolve external data path '" + location + "'");
+  auto rel = full.lexically_relative(base);
+  if (rel.empty() || *rel.begin() == "..")
+    throw Error(what + ": external data path '" + location + "' leaves the model's folder");
+  return full.string();
+}
+
+template <class T, class Src>
+void copy_typed(Tensor& t, const Src& src) {
+  T* out = t.data<T>();
+  for (int i = 0; i < src.size(); ++i) out[i] = T(src.Get(i));
+}
+
+}  // namespace
+
+Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_dir, const std::string& what) {
+  if (!dtype_supported(p.data_type()))
+    throw Error(what + ": unsupported data type " + onnx_dtype_name(p.data_type()) +
+                " (normrt supports float32, int64, int32, bool)");
+  Tensor t(DType(p.data_type()), checked_dims(p.dims(), what));
+  const size_t want = t.bytes.size();
+  const int64_t n = t.numel();
+  if (p.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (auto& kv : p.external_data()) {
+      try {
+        if (kv.key() == "location") location = kv.value();
+        else if (kv.key() == "offset") offset = std::stoll(kv.value());
+        else if (kv.key() == "length") length = std::stoll(kv.value());
+      } catch (const std::exception&) {
+        throw Error(what + ": bad external data field '" + kv.key() + "'");
+      }
+    }
+    std::string path = external_path(model_dir, location, what);
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error(what + ": external data file '" + location + "' not found");
+    int64_t fsize = int64_t(fs::file_size(path, ec));
+    if (length < 0) length = fsize - offset;
+    if (offset < 0 || length != int64_t(want) || offset + length > fsize)
+      throw Error(what + ": external data holds " + std::to_string(length) + " bytes at offset " +
+                  std::to_string(offset) + " of a " + std::to_string(fsize) + "-byte file, shape " +
+                  shape_str(t.shape) + " needs " + std::to_string(want));
+    std::ifstream f(path, std::ios::binary);
+    f.seekg(offset);
+    if (!f.read(reinterpret_cast<char*>(t.bytes.data()), std::streamsize(want)))
+      throw Error(what + ": cannot read external data '" + location + "'");
+    return t;
+  }
+  auto mismatch = [&](size_t have, const char* field) {
+    return Error(what + ": declared shape " + shape_str(t.shape) + " has " + std::to_string(n) +
+                 " elements but " + field + " holds " + std::to_string(have));
+  };
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != want) throw mismatch(p.raw_data().size() / std::max<size_t>(1, dtype_size(t.dtype)), "raw_data");
+    std::memcpy(t.bytes.data(), p.raw_data().data(), want);
+    return t;
+  }
+  switch (t.dtype) {
+    case DType::float32:
+      if (p.float_data_size() != n) throw mismatch(p.float_data_size(), "float_data");
+      copy_typed<float>(t, p.float_data());
+      break;
+    case DType::int64:
+      if (p.int64_data_size() != n) throw mismatch(p.int64_data_size(), "int64_data");
+      copy_typed<int64_t>(t, p.int64_data());
+      break;
+    case DType::int32:
+      if (p.int32_data_size() != n) throw mismatch(p.int32_data_size(), "int32_data");
+      copy_typed<int32_t>(t, p.int32_data());
+      break;
+    case DType::boolean:
+      if (p.int32_data_size() != n) throw mismatch(p.int32_data_size(), "int32_data");
+      copy_typed<uint8_t>(t, p.int32_data());
+      break;
+    default:
+      throw Error(what + ": unsupported data type");
+  }
+  return t;
+}
+
+Tensor load_tensor_pb(const std::string& path, std::string* name) {
+  std::string bytes = read_file(path, "tensor file");
+  onnx::TensorProto p;
+  if (!parse_limited(p, bytes.data(), bytes.size())) throw Error(path + ": not a valid ONNX TensorProto file");
+  if (name) *name = p.name();
+  return tensor_from_proto(p, "", path);
+}
+
+namespace {
+
+ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
+  if (!v.type().has_tensor_type()) throw Error(where + ": value '" + v.name() + "' is not a tensor");
+  auto& tt = v.type().tensor_type();
+  if (!dtype_supported(tt.elem_type()))
+    throw Error(where + ": value '" + v.name() + "' has unsupported data type " + onnx_dtype_name(tt.elem_type()));
+  ValueType r;
+  r.dtype = DType(tt.elem_type());
+  if (!tt.has_shape()) throw Error(where + ": value '" + v.name() + "' has no declared shape");
+  for (auto& d : tt.shape().dim()) {
+    if (d.has_dim_value()) {
+      if (d.dim_value() < 0) throw Error(where + ": value '" + v.name() + "' has a negative dimension");
+      r.dims.push_back(d.dim_value());
+      r.dim_names.push_back("");
+    } else {
+      r.dims.push_back(-1);
+      r.dim_names.push_back(d.dim_param());
+    }
+  }
+  return r;
+}
+
+Attribute attribute(const onnx::AttributeProto& a, const std::string& model_dir, const std::string& where) {
+  Attribute r;
+  using A = onnx::AttributeProto;
+  switch (a.type()) {
+    case A::FLOAT: r.kind = Attribute::Kind::f; r.f = a.f(); break;
+    case A::INT: r.kind = Attribute::Kind::i; r.i = a.i(); break;
+    case A::STRING: r.kind = Attribute::Kind::s; r.s = a.s(); break;
+    case A::TENSOR:
+      r.kind = Attribute::Kind::t;
+      r.t = std::make_shared<Tensor>(tensor_from_proto(a.t(), model_dir, where + " attribute '" + a.name() + "'"));
+      break;
+    case A::FLOATS: r.kind = Attribute::Kind::fs; r.fs.assign(a.floats().begin(), a.floats().end()); break;
+    case A::INTS: r.kind = Attribute::Kind::is; r.is.assign(a.ints().begin(), a.ints().end()); break;
+    case A::STRINGS: r.kind = Attribute::Kind::ss; r.ss.assign(a.strings().begin(), a.strings().end()); break;
+    case A::GRAPH: case A::GRAPHS: r.kind = Attribute::Kind::g; break;  // subgraphs: no supported op uses them
+    default: throw Error(where + ": attribute '" + a.name() + "' has an unsupported type");
+  }
+  return r;
+}
+
+// A Constant node's value as a tensor (every form of the attribute).
+std::shared_ptr<const Tensor> constant_value(const Node& n, const std::string& where) {
+  if (n.attrs.size() != 1) throw Error(where + ": Constant needs exactly one value attribute");
+  auto& [key, a] = *n.attrs.begin();
+  auto t = std::make_shared<Tensor>();
+  if (key == "value") return a.t;
+  if (key == "value_float") { *t = Tensor(DType::float32, {}); t->data<float>()[0] = a.f; }
+  else if (key == "value_floats") {
+    *t = Tensor(DType::float32, {int64_t(a.fs.size())});
+    std::copy(a.fs.begin(), a.fs.end(), t->data<float>());
+  } else if (key == "value_int") { *t = Tensor(DType::int64, {}); t->data<int64_t>()[0] = a.i; }
+  else if (key == "value_ints") {
+    *t = Tensor(DType::int64, {int64_t(a.is.size())});
+    std::copy(a.is.begin(), a.is.end(), t->data<int64_t>());
+  } else {
+    throw Error(where + ": Constant attribute '" + key + "' is not supported");
+  }
+  return t;
+}
+
+}  // namespace
+
+Graph load_onnx_bytes(const void* data, size_t size, const std::string& source) {
+  onnx::ModelProto m;
+  if (size == 0) throw Error(source + ": empty file, not an ONNX model");
+  if (!parse_limited(m, data, size)) throw Error(source + ": not a valid ONNX model (protobuf parse failed; truncated or not ONNX?)");
+  if (!m.has_graph() || m.ir_version() <= 0) throw Error(source + ": not a valid ONNX model (no graph or IR version)");
+
+  Graph g;
+  g.source = source;
+  for (auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") g.opset = o.version();
+  if (g.opset <= 0) throw Error(source + ": the model imports no opset of the default ONNX domain");
+
+  std::string model_dir;
+  if (source != "<bytes>") model_dir = fs::path(source).parent_path().string();
+  if (model_dir.empty() && source != "<bytes>") model_dir = ".";
+  auto& gp = m.graph();
+
+  std::set<std::string> defined;
+  for (auto& init : gp.initializer()) {
+    std::string what = source + ": initializer '" + init.name() + "'";
+    if (init.name().empty()) throw Error(source + ": an initializer has no name");
+    if (!defined.insert(init.name()).second) throw Error(what + " is defined twice");
+    g.initializers[init.name()] = std::make_shared<Tensor>(tensor_from_proto(init, model_dir, what));
+  }
+  if (gp.sparse_initializer_size() > 0) throw Error(source + ": sparse initializers are not supported");
+  for (auto& in : gp.input()) {
+    if (g.initializers.count(in.name())) continue;  // old exports list initializers as inputs
+    g.declared[in.name()] = value_type(in, source + ": graph input");
+    g.inputs.push_back(in.name());
+    defined.insert(in.name());
+  }
+
+  // Nodes, with Constant nodes turned into initializers.
+  std::vector<Node> nodes;
+  for (int k = 0; k < gp.node_size(); ++k) {
+    auto& np = gp.node(k);
+    Node n;
+    n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(k) : np.name();
+    n.op_type = np.op_type();
+    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    std::string where = source + ": node " + n.label();
+    for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, model_dir, where);
+    if (n.op_type == "Constant" && n.domain.empty()) {
+      if (n.outputs.size() != 1) throw Error(where + ": Constant must have one output");
+      if (!defined.insert(n.outputs[0]).second) throw Error(where + ": output '" + n.outputs[0] + "' is defined twice");
+      g.initializers[n.outputs[0]] = constant_value(n, where);
+      continue;
+    }
+    nodes.push_back(std::move(n));
+  }
+
+  // Order nodes topologically (ONNX requires it; be tolerant of exporters that don't),
+  // and check every value read is defined exactly once.
+  std::map<std::string, size_t> producer;
+  for (size_t k = 0; k < nodes.size(); ++k)
+    for (auto& o : nodes[k].outputs) {
+      if (o.empty()) continue;
+      if (defined.count(o) || !producer.emplace(o, k).second)
+        throw Error(source + ": node " + nodes[k].label() + ": output '" + o + "' is defined twice");
+    }
+  std::vector<int> state(nodes.size(), 0);  // 0 new, 1 visiting, 2 done
+  std::vector<size_t> stack;
+  for (size_t root = 0; root < nodes.size(); ++root) {
+    if (state[root]) continue;
+    // Iterative DFS post-order.
+    std::vector<std::pair<size_t, size_t>> st{{root, 0}};
+    state[root] = 1;
+    while (!st.empty()) {
+      auto& [k, next] = st.back();
+      if (next < nodes[k].inputs.size()) {
+        const std::string& v = nodes[k].inputs[next++];
+        if (v.empty() || defined.count(v)) continue;
+        auto p = producer.find(v);
+        if (p == producer.end())
+          throw Error(source + ": node " + nodes[k].label() + " reads '" + v + "', which nothing defines");
+        if (state[p->second] == 1) throw Error(source + ": node " + nodes[k].label() + " is part of a cycle");
+        if (state[p->second] == 0) {
+          state[p->second] = 1;
+          st.push_back({p->second, 0});
+        }
+        continue;
+      }
+      state[k] = 2;
+      stack.push_back(k);
+      st.pop_back();
+    }
+  }
+  for (size_t k : stack) g.nodes.push_back(std::move(nodes[k]));
+
+  for (auto& out : gp.output()) {
+    if (!producer.count(out.name()) && !defined.count(out.name()))
+      throw Error(source + ": graph output '" + out.name() + "' is not produced by any node");
+    g.outputs.push_back(out.name());
+    if (out.type().has_tensor_type() && dtype_supported(out.type().tensor_type().elem_type()) &&
+        out.type().tensor_type().has_shape())
+      g.declared[out.name()] = value_type(out, source + ": graph output");
+  }
+  if (g.outputs.empty()) throw Error(source + ": the graph has no outputs");
+  return g;
+}
+
+Graph load_onnx_file(const std::string& path) {
+  std::string bytes = read_file(path, "model");
+  return load_onnx_bytes(bytes.data(), bytes.size(), path);
+}
+
+}  // namespace normrt

@@ -1,0 +1,360 @@
+#include "graph/shape_inference.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "graph/geometry.h"
+
+namespace normrt {
+namespace {
+
+using Ins = std::vector<const ValueInfo*>;
+using Outs = std::vector<ValueInfo>;
+struct Ctx {
+  const Node& n;
+  const Ins& in;
+  int64_t opset;
+  const std::string& where;
+
+  const ValueInfo& input(size_t k) const {
+    if (k >= in.size() || !in[k]) throw Error(where + ": required input " + std::to_string(k) + " is missing");
+    return *in[k];
+  }
+  const Tensor& known(size_t k, const char* what) const {
+    auto& v = input(k);
+    if (!v.value)
+      throw Error(where + ": input '" + n.inputs[k] + "' (" + what +
+                  ") must be known before running (a constant or computed from input shapes)");
+    return *v.value;
+  }
+  void expect_float(size_t k) const {
+    if (input(k).dtype != DType::float32)
+      throw Error(where + ": input " + std::to_string(k) + " has type " + dtype_name(input(k).dtype) +
+                  ", only float32 is supported");
+  }
+  void expect_rank_at_least(size_t k, size_t r) const {
+    if (input(k).shape.size() < r)
+      throw Error(where + ": input " + std::to_string(k) + " has shape " + shape_str(input(k).shape) +
+                  ", needs rank >= " + std::to_string(r));
+  }
+  Outs one(DType t, Shape s) const {
+    Outs o(1);
+    o[0].dtype = t;
+    o[0].shape = std::move(s);
+    return o;
+  }
+};
+
+Outs same_as_input(const Ctx& c) {
+  c.expect_float(0);
+  return c.one(DType::float32, c.input(0).shape);
+}
+
+Outs identity(const Ctx& c) { return c.one(c.input(0).dtype, c.input(0).shape); }
+
+Outs dropout(const Ctx& c) {
+  Outs o = identity(c);
+  if (c.n.outputs.size() > 1 && !c.n.outputs[1].empty()) {
+    o.push_back(ValueInfo{DType::boolean, c.input(0).shape, nullptr});
+  }
+  if (c.in.size() > 2 && c.in[2] && c.in[2]->value && c.in[2]->value->as_int64().at(0) != 0)
+    throw Error(c.where + ": training_mode=1 is not supported (inference only)");
+  return o;
+}
+
+Outs batch_norm(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_rank_at_least(0, 2);
+  if (c.n.attr_i("training_mode", 0) != 0 || c.n.outputs.size() > 1)
+    throw Error(c.where + ": BatchNormalization in training mode is not supported");
+  int64_t C = c.input(0).shape[1];
+  for (size_t k = 1; k <= 4; ++k)
+    if (c.input(k).shape != Shape{C})
+      throw Error(c.where + ": parameter " + std::to_string(k) + " has shape " + shape_str(c.input(k).shape) +
+                  ", expected [" + std::to_string(C) + "]");
+  return c.one(DType::float32, c.input(0).shape);
+}
+
+Outs binary(const Ctx& c) {
+  auto& a = c.input(0);
+  auto& b = c.input(1);
+  if (a.dtype != b.dtype)
+    throw Error(c.where + ": inputs have different types " + dtype_name(a.dtype) + " and " + dtype_name(b.dtype));
+  if (a.dtype != DType::float32 && a.dtype != DType::int64 && a.dtype != DType::int32)
+    throw Error(c.where + ": type " + std::string(dtype_name(a.dtype)) + " is not supported");
+  return c.one(a.dtype, broadcast_shapes(a.shape, b.shape, c.where));
+}
+
+Outs conv(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  auto& x = c.input(0).shape;
+  auto& w = c.input(1).shape;
+  if (x.size() < 3 || x.size() > 5) throw Error(c.where + ": input must be 3-D to 5-D, got " + shape_str(x));
+  if (w.size() != x.size()) throw Error(c.where + ": weight " + shape_str(w) + " does not match input " + shape_str(x));
+  int64_t group = c.n.attr_i("group", 1);
+  if (group <= 0 || x[1] % group != 0 || w[0] % group != 0 || w[1] * group != x[1])
+    throw Error(c.where + ": input channels " + std::to_string(x[1]) + ", weight " + shape_str(w) + " and group " +
+                std::to_string(group) + " disagree");
+  if (c.in.size() > 2 && c.in[2] && c.in[2]->shape != Shape{w[0]})
+    throw Error(c.where + ": bias shape " + shape_str(c.in[2]->shape) + " should be [" + std::to_string(w[0]) + "]");
+  Shape spatial(x.begin() + 2, x.end()), kernel(w.begin() + 2, w.end());
+  if (c.n.has("kernel_shape") && c.n.attr_ints("kernel_shape") != kernel)
+    throw Error(c.where + ": kernel_shape disagrees with the weight shape " + shape_str(w));
+  auto g = window_geometry(c.n, spatial, kernel, false, c.where);
+  Shape out{x[0], w[0]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  return c.one(DType::float32, out);
+}
+
+Outs pool(const Ctx& c) {
+  c.expect_float(0);
+  auto& x = c.input(0).shape;
+  if (x.size() < 3) throw Error(c.where + ": input must have spatial dims, got " + shape_str(x));
+  if (c.n.outputs.size() > 1) throw Error(c.where + ": the Indices output of MaxPool is not supported");
+  if (c.n.attr_i("storage_order", 0) != 0) throw Error(c.where + ": storage_order=1 is not supported");
+  if (!c.n.has("kernel_shape")) throw Error(c.where + ": kernel_shape is required");
+  Shape spatial(x.begin() + 2, x.end());
+  auto g = window_geometry(c.n, spatial, c.n.attr_ints("kernel_shape"), c.n.attr_i("ceil_mode", 0) != 0, c.where);
+  Shape out{x[0], x[1]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  return c.one(DType::float32, out);
+}
+
+Outs global_pool(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_rank_at_least(0, 3);
+  Shape out = c.input(0).shape;
+  std::fill(out.begin() + 2, out.end(), 1);
+  return c.one(DType::float32, out);
+}
+
+Outs flatten(const Ctx& c) {
+  auto& x = c.input(0).shape;
+  int64_t r = int64_t(x.size());
+  int64_t axis = c.n.attr_i("axis", 1);
+  if (axis < -r || axis > r) throw Error(c.where + ": axis " + std::to_string(axis) + " out of range");
+  if (axis < 0) axis += r;
+  int64_t a = 1, b = 1;
+  for (int64_t i = 0; i < r; ++i) (i < axis ? a : b) *= x[size_t(i)];
+  return c.one(c.input(0).dtype, {a, b});
+}
+
+Outs reshape(const Ctx& c) {
+  auto& x = c.input(0).shape;
+  auto spec = c.known(1, "shape").as_int64();
+  bool allowzero = c.n.attr_i("allowzero", 0) != 0;
+  Shape out(spec.size());
+  int64_t known = 1, infer_at = -1;
+  for (size_t i = 0; i < spec.size(); ++i) {
+    int64_t d = spec[i];
+    if (d == 0 && !allowzero) {
+      if (i >= x.size()) throw Error(c.where + ": shape has 0 at dim " + std::to_string(i) + " beyond the input rank");
+      d = x[i];
+    }
+    if (d == -1) {
+      if (infer_at >= 0) throw Error(c.where + ": shape has more than one -1");
+      infer_at = int64_t(i);
+      continue;
+    }
+    if (d < 0) throw Error(c.where + ": shape has invalid dim " + std::to_string(d));
+    out[i] = d;
+    known *= d;
+  }
+  int64_t total = shape_numel(x);
+  if (infer_at >= 0) {
+    if (known == 0 || total % known != 0)
+      throw Error(c.where + ": cannot reshape " + shape_str(x) + " to " + shape_str(spec));
+    out[size_t(infer_at)] = total / known;
+  } else if (known != total) {
+    throw Error(c.where + ": cannot reshape " + shape_str(x) + " (" + std::to_string(total) + " elements) to " +
+                shape_str(out));
+  }
+  return c.one(c.input(0).dtype, out);
+}
+
+Outs gemm(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  auto& a = c.input(0).shape;
+  auto& b = c.input(1).shape;
+  if (a.size() != 2 || b.size() != 2) throw Error(c.where + ": A and B must be 2-D, got " + shape_str(a) + ", " + shape_str(b));
+  bool ta = c.n.attr_i("transA", 0), tb = c.n.attr_i("transB", 0);
+  int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1];
+  int64_t Kb = tb ? b[1] : b[0], N = tb ? b[0] : b[1];
+  if (K != Kb) throw Error(c.where + ": A " + shape_str(a) + " and B " + shape_str(b) + " do not multiply");
+  if (c.in.size() > 2 && c.in[2]) {
+    Shape bc = broadcast_shapes(c.in[2]->shape, {M, N}, c.where);
+    if (bc != Shape{M, N}) throw Error(c.where + ": C " + shape_str(c.in[2]->shape) + " does not broadcast to [M,N]");
+  }
+  return c.one(DType::float32, {M, N});
+}
+
+Outs matmul(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  Shape a = c.input(0).shape, b = c.input(1).shape;
+  if (a.empty() || b.empty()) throw Error(c.where + ": MatMul inputs must not be scalars");
+  bool a1 = a.size() == 1, b1 = b.size() == 1;
+  if (a1) a.insert(a.begin(), 1);
+  if (b1) b.push_back(1);
+  if (a.back() != b[b.size() - 2])
+    throw Error(c.where + ": shapes " + shape_str(c.input(0).shape) + " and " + shape_str(c.input(1).shape) +
+                " do not multiply");
+  Shape batch = broadcast_shapes(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2), c.where);
+  Shape out = batch;
+  if (!a1) out.push_back(a[a.size() - 2]);
+  if (!b1) out.push_back(b.back());
+  return c.one(DType::float32, out);
+}
+
+Outs softmax(const Ctx& c) {
+  c.expect_float(0);
+  int64_t r = int64_t(c.input(0).shape.size());
+  normalize_axis(c.n.attr_i("axis", c.opset >= 13 ? -1 : 1), std::max<int64_t>(r, 1), c.where);
+  return c.one(DType::float32, c.input(0).shape);
+}
+
+Outs concat(const Ctx& c) {
+  auto& first = c.input(0);
+  int64_t r = int64_t(first.shape.size());
+  if (!c.n.has("axis")) throw Error(c.where + ": axis is required");
+  int64_t axis = normalize_axis(c.n.attr_i("axis", 0), r, c.where);
+  Shape out = first.shape;
+  out[size_t(axis)] = 0;
+  for (size_t k = 0; k < c.in.size(); ++k) {
+    auto& v = c.input(k);
+    if (v.dtype != first.dtype) throw Error(c.where + ": inputs have different types");
+    if (int64_t(v.shape.size()) != r) throw Error(c.where + ": inputs have different ranks");
+    for (int64_t i = 0; i < r; ++i)
+      if (i != axis && v.shape[size_t(i)] != first.shape[size_t(i)])
+        throw Error(c.where + ": input " + std::to_string(k) + " shape " + shape_str(v.shape) + " does not match " +
+                    shape_str(first.shape) + " outside axis " + std::to_string(axis));
+    out[size_t(axis)] += v.shape[size_t(axis)];
+  }
+  return c.one(first.dtype, out);
+}
+
+Outs shape_op(const Ctx& c) {
+  auto& x = c.input(0).shape;
+  int64_t r = int64_t(x.size());
+  int64_t start = c.n.attr_i("start", 0), end = c.n.attr_i("end", r);
+  auto clampi = [r](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + r : v, 0, r); };
+  start = clampi(start);
+  end = std::max(start, clampi(end));
+  Outs o = c.one(DType::int64, {end - start});
+  auto t = std::make_shared<Tensor>(DType::int64, Shape{end - start});
+  for (int64_t i = start; i < end; ++i) t->data<int64_t>()[i - start] = x[size_t(i)];
+  o[0].value = t;
+  return o;
+}
+
+Outs gather(const Ctx& c) {
+  auto& x = c.input(0).shape;
+  auto& idx = c.input(1);
+  if (idx.dtype != DType::int64 && idx.dtype != DType::int32) throw Error(c.where + ": indices must be int32 or int64");
+  if (x.empty()) throw Error(c.where + ": data must not be a scalar");
+  int64_t axis = normalize_axis(c.n.attr_i("axis", 0), int64_t(x.size()), c.where);
+  Shape out(x.begin(), x.begin() + axis);
+  out.insert(out.end(), idx.shape.begin(), idx.shape.end());
+  out.insert(out.end(), x.begin() + axis + 1, x.end());
+  return c.one(c.input(0).dtype, out);
+}
+
+std::vector<int64_t> axes_of(const Ctx& c, bool required) {
+  if (c.opset >= 13) {
+    if (c.in.size() > 1 && c.in[1]) return c.known(1, "axes").as_int64();
+    if (required) throw Error(c.where + ": axes input is required");
+    return {};
+  }
+  if (required && !c.n.has("axes")) throw Error(c.where + ": axes attribute is required");
+  return c.n.attr_ints("axes");
+}
+
+Outs unsqueeze(const Ctx& c) {
+  auto axes = axes_of(c, true);
+  Shape x = c.input(0).shape;
+  int64_t r = int64_t(x.size() + axes.size());
+  std::vector<bool> is_new(size_t(r), false);
+  for (int64_t a : axes) {
+    a = normalize_axis(a, r, c.where);
+    if (is_new[size_t(a)]) throw Error(c.where + ": repeated axis");
+    is_new[size_t(a)] = true;
+  }
+  Shape out;
+  size_t k = 0;
+  for (int64_t i = 0; i < r; ++i) out.push_back(is_new[size_t(i)] ? 1 : x[k++]);
+  return c.one(c.input(0).dtype, out);
+}
+
+Outs squeeze(const Ctx& c) {
+  auto axes = axes_of(c, false);
+  Shape x = c.input(0).shape;
+  int64_t r = int64_t(x.size());
+  std::vector<bool> drop(size_t(r), false);
+  if (axes.empty()) {
+    for (int64_t i = 0; i < r; ++i) drop[size_t(i)] = x[size_t(i)] == 1;
+  } else {
+    for (int64_t a : axes) {
+      a = normalize_axis(a, r, c.where);
+      if (x[size_t(a)] != 1) throw Error(c.where + ": cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x[size_t(a)]));
+      drop[size_t(a)] = true;
+    }
+  }
+  Shape out;
+  for (int64_t i = 0; i < r; ++i)
+    if (!drop[size_t(i)]) out.push_back(x[size_t(i)]);
+  return c.one(c.input(0).dtype, out);
+}
+
+Outs clip(const Ctx& c) {
+  for (size_t k = 1; k < c.in.size(); ++k)
+    if (c.in[k] && !c.in[k]->shape.empty()) throw Error(c.where + ": min and max must be scalars");
+  return same_as_input(c);
+}
+
+using ShapeFn = Outs (*)(const Ctx&);
+const std::unordered_map<std::string, ShapeFn>& shape_functions() {
+  static const std::unordered_map<std::string, ShapeFn> fns = {
+      {"Relu", same_as_input},        {"LeakyRelu", same_as_input}, {"Sigmoid", same_as_input},
+      {"HardSigmoid", same_as_input}, {"HardSwish", same_as_input}, {"Clip", clip},
+      {"Identity", identity},         {"Dropout", dropout},         {"BatchNormalization", batch_norm},
+      {"Add", binary},                {"Sub", binary},              {"Mul", binary},
+      {"Div", binary},                {"Conv", conv},               {"MaxPool", pool},
+      {"AveragePool", pool},          {"GlobalAveragePool", global_pool}, {"GlobalMaxPool", global_pool},
+      {"Flatten", flatten},           {"Reshape", reshape},         {"Gemm", gemm},
+      {"MatMul", matmul},             {"Softmax", softmax},         {"Concat", concat},
+      {"Shape", shape_op},            {"Gather", gather},           {"Unsqueeze", unsqueeze},
+      {"Squeeze", squeeze},
+  };
+  return fns;
+}
+
+}  // namespace
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where) {
+  size_t r = std::max(a.size(), b.size());
+  Shape out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error(where + ": shapes " + shape_str(a) + " and " + shape_str(b) + " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+bool has_shape_function(const std::string& op_type) { return shape_functions().count(op_type) != 0; }
+
+std::vector<ValueInfo> infer_node(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
+  auto it = shape_functions().find(n.op_type);
+  if (it == shape_functions().end()) throw Error(where + ": no shape inference for op " + n.op_type);
+  Ctx c{n, in, opset, where};
+  Outs o = it->second(c);
+  if (o.size() < n.outputs.size()) throw Error(where + ": too many outputs (" + std::to_string(n.outputs.size()) + ")");
+  o.resize(n.outputs.size());
+  return o;
+}
+
+}  // namespace normrt

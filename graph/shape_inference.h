@@ -1,0 +1,30 @@
+#pragma once
+// Static shape and dtype inference, one node at a time, for every op normrt runs.
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "graph/ir.h"
+
+namespace normrt {
+
+// What is known of a value while planning: its type and shape, and its
+// contents when they are known before running (initializers, shape chains).
+struct ValueInfo {
+  DType dtype = DType::float32;
+  Shape shape;
+  std::shared_ptr<const Tensor> value;
+};
+
+// `in[k]` is null for an omitted optional input. Throws naming `where` when
+// the inputs are inconsistent or an input the shape depends on is not known.
+std::vector<ValueInfo> infer_node(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
+                                  const std::string& where);
+
+// Whether infer_node knows the op (the registry's ops must all be here).
+bool has_shape_function(const std::string& op_type);
+
+// numpy broadcasting of two shapes; throws naming `where` if incompatible.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where);
+
+}  // namespace normrt

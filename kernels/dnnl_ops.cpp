@@ -1,0 +1,165 @@
+#include "kernels/dnnl_ops.h"
+
+#include <cstring>
+
+namespace normrt::kernels {
+namespace {
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+using dims = dnnl::memory::dims;
+
+tag plain_tag(size_t rank) {
+  switch (rank) {
+    case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    default: return tag::abcdef;
+  }
+}
+
+dnnl::primitive_attr make_attr(const PostOp& post) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::post_ops ops;
+  using alg = dnnl::algorithm;
+  switch (post.kind) {
+    case PostOp::Kind::none: break;
+    case PostOp::Kind::relu: ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f); break;
+    case PostOp::Kind::leaky_relu: ops.append_eltwise(1.f, alg::eltwise_relu, post.alpha, 0.f); break;
+    case PostOp::Kind::clip: ops.append_eltwise(1.f, alg::eltwise_clip_v2, post.alpha, post.beta); break;
+    case PostOp::Kind::sigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); break;
+    case PostOp::Kind::hard_swish: ops.append_eltwise(1.f, alg::eltwise_hardswish, 0.f, 0.f); break;
+  }
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// Copies plain data into a memory of the primitive's chosen layout.
+dnnl::memory reordered(const dnnl::memory::desc& plain, const void* data, const dnnl::memory::desc& want) {
+  auto& eng = cpu_engine();
+  dnnl::memory src(plain, eng, const_cast<void*>(data));
+  dnnl::memory dst(want, eng);
+  dnnl::stream s(eng);
+  dnnl::reorder(src, dst).execute(s, src, dst);
+  s.wait();
+  return dst;
+}
+
+dnnl::memory copied(const dnnl::memory::desc& md, const void* data) {
+  dnnl::memory m(md, cpu_engine());
+  std::memcpy(m.get_data_handle(), data, md.get_size());
+  return m;
+}
+
+}  // namespace
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post)
+    : has_bias_(has_bias) {
+  const size_t r = d.in.size();
+  dims src{d.N, d.C}, dst{d.N, d.OC}, wdims, strides, dil, pl, pr;
+  src.insert(src.end(), d.in.begin(), d.in.end());
+  dst.insert(dst.end(), d.out.begin(), d.out.end());
+  if (d.group > 1) wdims = {d.group, d.OC / d.group, d.C / d.group};
+  else wdims = {d.OC, d.C};
+  wdims.insert(wdims.end(), d.kernel.begin(), d.kernel.end());
+  for (size_t i = 0; i < r; ++i) {
+    strides.push_back(d.strides[i]);
+    dil.push_back(d.dilations[i] - 1);  // oneDNN counts dilation from 0
+    pl.push_back(d.pad_begin[i]);
+    pr.push_back(d.pad_end[i]);
+  }
+  src_md_ = dnnl::memory::desc(src, dt::f32, plain_tag(src.size()));
+  dst_md_ = dnnl::memory::desc(dst, dt::f32, plain_tag(dst.size()));
+  dnnl::memory::desc w_plain(wdims, dt::f32, plain_tag(wdims.size()));
+  w_md_ = weights ? dnnl::memory::desc(wdims, dt::f32, tag::any) : w_plain;
+  b_md_ = dnnl::memory::desc({d.OC}, dt::f32, tag::a);
+  const auto prop = dnnl::prop_kind::forward_inference;
+  const auto alg = dnnl::algorithm::convolution_direct;
+  auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_md_, w_md_, b_md_, dst_md_, strides, dil, pl, pr)
+                     : dnnl::convolution_forward::desc(prop, alg, src_md_, w_md_, dst_md_, strides, dil, pl, pr);
+  dnnl::convolution_forward::primitive_desc pd(od, make_attr(post), cpu_engine());
+  prim_ = dnnl::convolution_forward(pd);
+  scratch_md_ = pd.scratchpad_desc();
+  if (weights) {
+    w_md_ = pd.weights_desc();
+    weights_ = reordered(w_plain, weights, w_md_);
+  }
+  if (bias) bias_ = copied(b_md_, bias);
+}
+
+void Conv::run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
+               dnnl::stream& s) const {
+  auto& eng = cpu_engine();
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(src_md_, eng, const_cast<float*>(src))},
+      {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, dst)},
+      {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
+  args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(w_md_, eng, const_cast<float*>(weights));
+  if (has_bias_) args[DNNL_ARG_BIAS] = bias_ ? bias_ : dnnl::memory(b_md_, eng, const_cast<float*>(bias));
+  prim_.execute(s, args);
+}
+
+namespace {
+// Plain row-major desc of `stored` dims; `trans` swaps the last two logical dims.
+dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, bool trans) {
+  dims logical(stored.begin(), stored.end()), strides(stored.size());
+  int64_t s = 1;
+  for (size_t i = stored.size(); i-- > 0;) {
+    strides[i] = s;
+    s *= stored[i];
+  }
+  // Broadcast batch dims of size 1 keep a valid stride; oneDNN ignores it.
+  if (trans) {
+    size_t r = stored.size();
+    std::swap(logical[r - 1], logical[r - 2]);
+    std::swap(strides[r - 1], strides[r - 2]);
+  }
+  return dnnl::memory::desc(logical, dt::f32, strides);
+}
+}  // namespace
+
+MatMul::MatMul(const MatMulDesc& d, const float* constant_b, const float* bias, const PostOp& post) {
+  a_md_ = matrix_desc(d.a_dims, d.trans_a);
+  dnnl::memory::desc b_plain = matrix_desc(d.b_dims, d.trans_b);
+  const size_t r = d.a_dims.size();
+  dims ad = a_md_.dims(), bd = b_plain.dims(), yd(r);
+  for (size_t i = 0; i + 2 < r; ++i) yd[i] = std::max(ad[i], bd[i]);
+  yd[r - 2] = ad[r - 2];
+  yd[r - 1] = bd[r - 1];
+  dst_md_ = dnnl::memory::desc(yd, dt::f32, plain_tag(r));
+  b_md_ = constant_b ? dnnl::memory::desc(bd, dt::f32, tag::any) : b_plain;
+  dims bias_dims(r, 1);
+  bias_dims[r - 1] = yd[r - 1];
+  dnnl::memory::desc bias_md(bias_dims, dt::f32, plain_tag(r));
+  auto attr = make_attr(post);
+  if (d.alpha != 1.f) attr.set_output_scales(0, {d.alpha});
+  auto od = bias ? dnnl::matmul::desc(a_md_, b_md_, bias_md, dst_md_) : dnnl::matmul::desc(a_md_, b_md_, dst_md_);
+  dnnl::matmul::primitive_desc pd(od, attr, cpu_engine());
+  prim_ = dnnl::matmul(pd);
+  scratch_md_ = pd.scratchpad_desc();
+  if (constant_b) {
+    weights_ = reordered(b_plain, constant_b, pd.weights_desc());
+    b_md_ = pd.weights_desc();
+  }
+  if (bias) bias_ = copied(bias_md, bias);
+}
+
+void MatMul::run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const {
+  auto& eng = cpu_engine();
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(a_md_, eng, const_cast<float*>(a))},
+      {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, y)},
+      {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
+  args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(b_md_, eng, const_cast<float*>(b));
+  if (bias_) args[DNNL_ARG_BIAS] = bias_;
+  prim_.execute(s, args);
+}
+
+}  // namespace normrt::kernels

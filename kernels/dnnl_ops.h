@@ -1,0 +1,63 @@
+#pragma once
+// oneDNN convolution and matmul, created once (weights reordered to the
+// primitive's preferred layout at creation) and executed many times.
+// Scratchpads are user-managed so concurrent runs never share one.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace normrt::kernels {
+
+dnnl::engine& cpu_engine();
+
+// An activation fused into the primitive as a oneDNN post-op.
+struct PostOp {
+  enum class Kind { none, relu, leaky_relu, clip, sigmoid, hard_swish } kind = Kind::none;
+  float alpha = 0, beta = 0;
+};
+
+struct ConvDesc {
+  int64_t N = 1, C = 1, OC = 1, group = 1;
+  std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial
+};
+
+class Conv {
+ public:
+  // weights: [OC, C/group, k...] (ONNX layout), bias: [OC]. Constant ones are
+  // given here (and reordered once); null ones are passed to run() instead.
+  Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post = {});
+  size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
+           dnnl::stream& s) const;
+
+ private:
+  dnnl::convolution_forward prim_;
+  dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;
+  dnnl::memory weights_, bias_;
+  bool has_bias_ = false;
+};
+
+// y[..., M, N] = alpha * A[..., M, K] x B[..., K, N] (+ bias[1.., N]); batch dims
+// broadcast. A and B may be given transposed (last two dims swapped).
+struct MatMulDesc {
+  std::vector<int64_t> a_dims, b_dims;  // equal rank >= 2, as stored
+  bool trans_a = false, trans_b = false;
+  float alpha = 1;
+};
+
+class MatMul {
+ public:
+  // `constant_b`: B's data when it is a weight (reordered once), else null.
+  // `bias`: N values or null.
+  MatMul(const MatMulDesc& d, const float* constant_b, const float* bias, const PostOp& post = {});
+  size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  void run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const;
+
+ private:
+  dnnl::matmul prim_;
+  dnnl::memory::desc a_md_, b_md_, dst_md_, scratch_md_;
+  dnnl::memory weights_, bias_;
+};
+
+}  // namespace normrt::kernels

@@ -1,0 +1,85 @@
+#include "kernels/simd_common.h"
+#include "kernels/elementwise.h"
+
+namespace {
+using normrt::kernels::Binary;
+using normrt::kernels::Unary;
+using normrt::kernels::UnaryParams;
+
+static inline Vec sigmoid_v(const Vec& x) { return Vec(1.f) / (Vec(1.f) + xsimd::exp(-x)); }
+static inline float sigmoid_s(float x) { return 1.f / (1.f + __builtin_expf(-x)); }
+
+template <Unary op>
+void unary_loop(const UnaryParams& p, const float* x, float* y, int64_t n) {
+  auto fv = [&p](const Vec& v) -> Vec {
+    if constexpr (op == Unary::relu) return xsimd::max(v, Vec(0.f));
+    if constexpr (op == Unary::leaky_relu) return xsimd::select(v < Vec(0.f), v * Vec(p.a), v);
+    if constexpr (op == Unary::clip) return xsimd::min(xsimd::max(v, Vec(p.a)), Vec(p.b));
+    if constexpr (op == Unary::sigmoid) return sigmoid_v(v);
+    if constexpr (op == Unary::hard_sigmoid) return xsimd::min(xsimd::max(xsimd::fma(v, Vec(p.a), Vec(p.b)), Vec(0.f)), Vec(1.f));
+    if constexpr (op == Unary::hard_swish)
+      return v * xsimd::min(xsimd::max(xsimd::fma(v, Vec(1.f / 6), Vec(0.5f)), Vec(0.f)), Vec(1.f));
+  };
+  auto fs = [&p](float v) -> float {
+    if constexpr (op == Unary::relu) return v > 0.f ? v : 0.f;
+    if constexpr (op == Unary::leaky_relu) return v < 0.f ? v * p.a : v;
+    if constexpr (op == Unary::clip) return fmins(fmaxs(v, p.a), p.b);
+    if constexpr (op == Unary::sigmoid) return sigmoid_s(v);
+    if constexpr (op == Unary::hard_sigmoid) return fmins(fmaxs(__builtin_fmaf(v, p.a, p.b), 0.f), 1.f);
+    if constexpr (op == Unary::hard_swish) return v * fmins(fmaxs(__builtin_fmaf(v, 1.f / 6, 0.5f), 0.f), 1.f);
+  };
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) store(y + i, fv(load(x + i)));
+  for (; i < n; ++i) y[i] = fs(x[i]);
+}
+
+void unary_any(const UnaryParams& p, const float* x, float* y, int64_t n) {
+  switch (p.op) {
+    case Unary::relu: return unary_loop<Unary::relu>(p, x, y, n);
+    case Unary::leaky_relu: return unary_loop<Unary::leaky_relu>(p, x, y, n);
+    case Unary::clip: return unary_loop<Unary::clip>(p, x, y, n);
+    case Unary::sigmoid: return unary_loop<Unary::sigmoid>(p, x, y, n);
+    case Unary::hard_sigmoid: return unary_loop<Unary::hard_sigmoid>(p, x, y, n);
+    case Unary::hard_swish: return unary_loop<Unary::hard_swish>(p, x, y, n);
+  }
+}
+
+template <Binary op>
+void binary_loop(const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
+  auto f = [](auto u, auto v) {
+    if constexpr (op == Binary::add) return u + v;
+    if constexpr (op == Binary::sub) return u - v;
+    if constexpr (op == Binary::mul) return u * v;
+    if constexpr (op == Binary::div) return u / v;
+  };
+  int64_t i = 0;
+  if (sa && sb) {
+    for (; i + kLanes <= n; i += kLanes) store(y + i, f(load(a + i), load(b + i)));
+    for (; i < n; ++i) y[i] = f(a[i], b[i]);
+  } else if (sa) {
+    const Vec vb(b[0]);
+    for (; i + kLanes <= n; i += kLanes) store(y + i, f(load(a + i), vb));
+    for (; i < n; ++i) y[i] = f(a[i], b[0]);
+  } else if (sb) {
+    const Vec va(a[0]);
+    for (; i + kLanes <= n; i += kLanes) store(y + i, f(va, load(b + i)));
+    for (; i < n; ++i) y[i] = f(a[0], b[i]);
+  } else {
+    for (; i < n; ++i) y[i] = f(a[0], b[0]);
+  }
+}
+
+void binary_any(Binary op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
+  switch (op) {
+    case Binary::add: return binary_loop<Binary::add>(a, sa, b, sb, y, n);
+    case Binary::sub: return binary_loop<Binary::sub>(a, sa, b, sb, y, n);
+    case Binary::mul: return binary_loop<Binary::mul>(a, sa, b, sb, y, n);
+    case Binary::div: return binary_loop<Binary::div>(a, sa, b, sb, y, n);
+  }
+}
+
+}  // namespace
+
+namespace normrt::kernels::NORMRT_ISA {
+extern const ElementwiseTable elementwise_table = {&unary_any, &binary_any};
+}

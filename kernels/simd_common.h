@@ -1,0 +1,32 @@
+#pragma once
+// Included only by the per-ISA kernel translation units (after NORMRT_ISA and
+// NORMRT_ARCH are defined). Everything here must stay out of the linker's
+// reach: a helper compiled with AVX-512 flags that got merged with a baseline
+// copy of the same inline function would crash on older CPUs. So helpers are
+// `static` and no std:: function templates are used on this side.
+#include <xsimd/xsimd.hpp>
+
+#include <cstdint>
+
+#ifndef NORMRT_ISA
+#error "compile through the generated per-ISA translation units"
+#endif
+
+namespace {
+using Arch = NORMRT_ARCH;
+using Vec = xsimd::batch<float, Arch>;
+constexpr int64_t kLanes = int64_t(Vec::size);
+
+static inline Vec load(const float* p) { return Vec::load_unaligned(p); }
+static inline void store(float* p, const Vec& v) { v.store_unaligned(p); }
+static inline float fmaxs(float a, float b) { return a > b ? a : b; }
+static inline float fmins(float a, float b) { return a < b ? a : b; }
+// Lane-wise maximum of a vector, in a fixed order.
+static inline float hmax(const Vec& v) {
+  alignas(64) float lanes[kLanes];
+  v.store_aligned(lanes);
+  float m = lanes[0];
+  for (int64_t i = 1; i < kLanes; ++i) m = fmaxs(m, lanes[i]) ;
+  return m;
+}
+}  // namespace

@@ -1,0 +1,62 @@
+#pragma once
+// What an op's implementation looks like to the executor: a factory, called
+// once per plan with every shape fixed, returns an immutable Kernel whose
+// run() only reads and writes the buffers it is given.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/ir.h"
+#include "graph/shape_inference.h"
+#include "kernels/isa.h"
+
+namespace normrt {
+
+struct RunArgs {
+  const void* const* in;  // null for an omitted optional input
+  void* const* out;
+  void* scratch;  // scratch_bytes() of it, 64-byte aligned
+  dnnl::stream* stream;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(const RunArgs& a) const = 0;
+  virtual size_t scratch_bytes() const { return 0; }
+};
+
+struct BindContext {
+  const Node& node;
+  const std::vector<const ValueInfo*>& in;
+  const std::vector<ValueInfo>& out;
+  int64_t opset;
+  Isa isa;
+  std::string where;  // "model.onnx: node Conv 'conv1'"
+
+  const Shape& in_shape(size_t k) const { return in.at(k)->shape; }
+  bool has_input(size_t k) const { return k < in.size() && in[k] != nullptr; }
+  // The input's contents if known at plan time (a weight), else null.
+  const Tensor* constant(size_t k) const { return has_input(k) ? in[k]->value.get() : nullptr; }
+  [[noreturn]] void fail(const std::string& why) const { throw Error(where + ": " + why); }
+};
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const BindContext&)>;
+
+// A kernel from a plain function; for ops with nothing to precompute.
+template <class F>
+std::unique_ptr<Kernel> kernel_fn(F f, size_t scratch = 0) {
+  struct K : Kernel {
+    F f;
+    size_t s;
+    K(F f, size_t s) : f(std::move(f)), s(s) {}
+    void run(const RunArgs& a) const override { f(a); }
+    size_t scratch_bytes() const override { return s; }
+  };
+  return std::make_unique<K>(std::move(f), scratch);
+}
+
+}  // namespace normrt

@@ -1,0 +1,217 @@
+#include "runtime/plan.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "kernels/dnnl_ops.h"
+
+namespace normrt {
+namespace {
+
+constexpr size_t kAlign = 64;
+size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+uint8_t* aligned_bytes(size_t n) {
+  void* p = std::aligned_alloc(kAlign, align_up(std::max<size_t>(n, 1)));
+  if (!p) throw std::bad_alloc();
+  return static_cast<uint8_t*>(p);
+}
+size_t bytes_of(const ValueInfo& v) { return size_t(shape_numel(v.shape)) * dtype_size(v.dtype); }
+
+// Runs one kernel now on known inputs (constant folding at plan time).
+std::vector<std::shared_ptr<const Tensor>> evaluate(const Kernel& k, const std::vector<const ValueInfo*>& in,
+                                                    const std::vector<ValueInfo>& out) {
+  std::vector<Tensor> results;
+  for (auto& o : out) results.emplace_back(o.dtype, o.shape);
+  std::vector<const void*> in_ptrs(std::max<size_t>(in.size(), 8), nullptr);
+  std::vector<void*> out_ptrs(std::max<size_t>(out.size(), 8), nullptr);
+  for (size_t i = 0; i < in.size(); ++i) in_ptrs[i] = in[i] ? in[i]->value->bytes.data() : nullptr;
+  for (size_t i = 0; i < out.size(); ++i) out_ptrs[i] = results[i].bytes.data();
+  std::unique_ptr<uint8_t, void (*)(void*)> scratch(aligned_bytes(k.scratch_bytes()), std::free);
+  dnnl::stream s(kernels::cpu_engine());
+  k.run(RunArgs{in_ptrs.data(), out_ptrs.data(), scratch.get(), &s});
+  std::vector<std::shared_ptr<const Tensor>> r;
+  for (auto& t : results) r.push_back(std::make_shared<const Tensor>(std::move(t)));
+  return r;
+}
+
+}  // namespace
+
+Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float) {
+  std::map<std::string, ValueInfo> info;
+  std::map<std::string, int> slot_of;
+  auto new_slot = [&](const std::string& name, Slot s) {
+    slot_of[name] = int(slots_.size());
+    slots_.push_back(s);
+  };
+  for (auto& [name, t] : g.initializers) info[name] = ValueInfo{t->dtype, t->shape, t};
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    info[g.inputs[i]] = inputs[i];
+    new_slot(g.inputs[i], Slot{Slot::Kind::input, int(i), 0, bytes_of(inputs[i]), nullptr});
+  }
+
+  // Bind kernels in order; evaluate what is already known.
+  std::vector<std::vector<ValueInfo>> step_outs;
+  for (auto& n : g.nodes) {
+    const std::string where = g.where(n);
+    std::vector<const ValueInfo*> in;
+    bool all_known = true;
+    for (auto& name : n.inputs) {
+      if (name.empty()) { in.push_back(nullptr); continue; }
+      auto it = info.find(name);
+      if (it == info.end()) throw Error(where + ": input '" + name + "' is not defined");
+      in.push_back(&it->second);
+      all_known = all_known && it->second.value != nullptr;
+    }
+    while (!in.empty() && !in.back()) in.pop_back();
+    std::vector<ValueInfo> out = infer_node(n, in, g.opset, where);
+    const OpEntry* op = reg.find(n.domain, n.op_type, g.opset);
+    if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(g.opset));
+    bool shapes_only = true, known_by_inference = true;
+    for (auto& o : out) {
+      shapes_only = shapes_only && o.dtype != DType::float32;
+      known_by_inference = known_by_inference && o.value != nullptr;
+    }
+    auto bind = [&]() {
+      try {
+        return op->make(BindContext{n, in, out, g.opset, isa, where});
+      } catch (const dnnl::error& e) {
+        throw Error(where + ": oneDNN cannot run this node: " + e.what());
+      }
+    };
+    if (!known_by_inference && all_known && (fold_float || shapes_only)) {
+      auto values = evaluate(*bind(), in, out);
+      for (size_t k = 0; k < out.size(); ++k) out[k].value = values[k];
+      known_by_inference = true;
+    }
+    for (size_t k = 0; k < out.size(); ++k)
+      if (!n.outputs[k].empty()) info[n.outputs[k]] = out[k];
+    if (known_by_inference) continue;
+
+    Step step;
+    step.node = &n;
+    step.kernel = bind();
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const std::string& name = n.inputs[k];
+      if (name.empty()) { step.ins.push_back(-1); continue; }
+      if (!slot_of.count(name)) {  // a constant read by a kernel at run time
+        auto& v = info[name];
+        constants_.push_back(v.value);
+        new_slot(name, Slot{Slot::Kind::constant, -1, 0, v.value->bytes.size(), v.value->bytes.data()});
+      }
+      step.ins.push_back(slot_of[name]);
+    }
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      // An omitted optional output still gets a buffer: kernels write every output.
+      std::string name = n.outputs[k].empty() ? "\x01unnamed" + std::to_string(slots_.size()) : n.outputs[k];
+      new_slot(name, Slot{Slot::Kind::arena, -1, 0, bytes_of(out[k]), nullptr});
+      step.outs.push_back(slot_of[name]);
+    }
+    scratch_bytes_ = std::max(scratch_bytes_, step.kernel->scratch_bytes());
+    max_args_ = std::max({max_args_, step.ins.size(), step.outs.size()});
+    steps_.push_back(std::move(step));
+  }
+
+  // Graph outputs: written in place by their producer where possible, else copied at the end.
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    const std::string& name = g.outputs[k];
+    auto& v = info.at(name);
+    outputs_.push_back(ValueInfo{v.dtype, v.shape, nullptr});
+    if (!slot_of.count(name)) {
+      constants_.push_back(v.value);
+      new_slot(name, Slot{Slot::Kind::constant, -1, 0, v.value->bytes.size(), v.value->bytes.data()});
+    }
+    Slot& s = slots_[size_t(slot_of[name])];
+    if (s.kind == Slot::Kind::arena) {
+      s.kind = Slot::Kind::output;
+      s.index = int(k);
+    }
+    output_slots_.push_back(slot_of[name]);
+  }
+
+  // Arena: lifetimes [first write, last read] in step order; place the
+  // largest first at the lowest offset free for its whole lifetime.
+  std::vector<int> first(slots_.size(), -1), last(slots_.size(), -1);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    for (int s : steps_[i].outs) first[size_t(s)] = last[size_t(s)] = int(i);
+    for (int s : steps_[i].ins)
+      if (s >= 0) last[size_t(s)] = int(i);
+  }
+  std::vector<size_t> order;
+  for (size_t s = 0; s < slots_.size(); ++s)
+    if (slots_[s].kind == Slot::Kind::arena) order.push_back(s);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return slots_[a].bytes > slots_[b].bytes; });
+  std::vector<size_t> placed;
+  for (size_t s : order) {
+    std::vector<std::pair<size_t, size_t>> busy;
+    for (size_t p : placed)
+      if (first[p] <= last[s] && first[s] <= last[p])
+        busy.push_back({slots_[p].offset, slots_[p].offset + align_up(slots_[p].bytes)});
+    std::sort(busy.begin(), busy.end());
+    size_t offset = 0;
+    for (auto& [b, e] : busy) {
+      if (offset + align_up(slots_[s].bytes) <= b) break;
+      offset = std::max(offset, e);
+    }
+    slots_[s].offset = offset;
+    arena_bytes_ = std::max(arena_bytes_, offset + align_up(slots_[s].bytes));
+    placed.push_back(s);
+  }
+}
+
+std::unique_ptr<RunContext> Plan::acquire() const {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto c = std::move(pool_.back());
+      pool_.pop_back();
+      return c;
+    }
+  }
+  auto c = std::make_unique<RunContext>();
+  c->arena.reset(aligned_bytes(arena_bytes_));
+  c->scratch.reset(aligned_bytes(scratch_bytes_));
+  c->ptrs.resize(slots_.size());
+  c->in_args.resize(std::max<size_t>(max_args_, 8));
+  c->out_args.resize(std::max<size_t>(max_args_, 8));
+  c->stream = dnnl::stream(kernels::cpu_engine());
+  return c;
+}
+
+void Plan::release(std::unique_ptr<RunContext> c) const {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  pool_.push_back(std::move(c));
+}
+
+void Plan::execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) const {
+  auto ctx = acquire();
+  struct Return {
+    const Plan* p;
+    std::unique_ptr<RunContext>& c;
+    ~Return() { p->release(std::move(c)); }
+  } give_back{this, ctx};
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& sl = slots_[s];
+    switch (sl.kind) {
+      case Slot::Kind::constant: ctx->ptrs[s] = const_cast<void*>(sl.data); break;
+      case Slot::Kind::input: ctx->ptrs[s] = const_cast<uint8_t*>(inputs[size_t(sl.index)]->bytes.data()); break;
+      case Slot::Kind::arena: ctx->ptrs[s] = ctx->arena.get() + sl.offset; break;
+      case Slot::Kind::output: ctx->ptrs[s] = outputs[size_t(sl.index)].bytes.data(); break;
+    }
+  }
+  for (auto& step : steps_) {
+    std::fill(ctx->in_args.begin(), ctx->in_args.end(), nullptr);
+    for (size_t k = 0; k < step.ins.size(); ++k)
+      ctx->in_args[k] = step.ins[k] < 0 ? nullptr : ctx->ptrs[size_t(step.ins[k])];
+    for (size_t k = 0; k < step.outs.size(); ++k) ctx->out_args[k] = ctx->ptrs[size_t(step.outs[k])];
+    step.kernel->run(RunArgs{ctx->in_args.data(), ctx->out_args.data(), ctx->scratch.get(), &ctx->stream});
+  }
+  ctx->stream.wait();
+  for (size_t k = 0; k < output_slots_.size(); ++k) {
+    const Slot& sl = slots_[size_t(output_slots_[k])];
+    if (sl.kind == Slot::Kind::output && sl.index == int(k)) continue;
+    if (!outputs[k].bytes.empty()) std::memcpy(outputs[k].bytes.data(), ctx->ptrs[size_t(output_slots_[k])], outputs[k].bytes.size());
+  }
+}
+
+}  // namespace normrt

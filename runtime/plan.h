@@ -1,0 +1,67 @@
+#pragma once
+// An execution plan for one set of input shapes: kernels bound in
+// topological order, constants (and shape chains) evaluated once, and every
+// intermediate placed in one arena whose regions are reused by liveness.
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "graph/ir.h"
+#include "runtime/registry.h"
+
+namespace normrt {
+
+struct Slot {
+  enum class Kind { constant, input, arena, output } kind = Kind::arena;
+  int index = -1;              // input or output index
+  size_t offset = 0;           // in the arena
+  size_t bytes = 0;
+  const void* data = nullptr;  // constant
+};
+
+struct Step {
+  const Node* node = nullptr;
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> ins, outs;  // slot ids; -1 for an omitted input
+};
+
+// Everything one run writes. Contexts are pooled by the plan, so a steady
+// state run allocates nothing for intermediates.
+struct RunContext {
+  std::unique_ptr<uint8_t, void (*)(void*)> arena{nullptr, std::free};
+  std::unique_ptr<uint8_t, void (*)(void*)> scratch{nullptr, std::free};
+  std::vector<void*> ptrs;
+  std::vector<const void*> in_args;
+  std::vector<void*> out_args;
+  dnnl::stream stream;
+};
+
+class Plan {
+ public:
+  // `inputs`: the graph inputs' types (shapes fixed). `fold_float`: also
+  // evaluate float subgraphs whose inputs are all constant (optimization on);
+  // integer/bool ones (shape chains) are always evaluated.
+  Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float);
+
+  const std::vector<ValueInfo>& outputs() const { return outputs_; }
+  const std::vector<Step>& steps() const { return steps_; }
+  size_t arena_bytes() const { return arena_bytes_; }
+
+  // Runs with inputs in graph input order; fills outputs (already shaped).
+  void execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) const;
+
+ private:
+  std::unique_ptr<RunContext> acquire() const;
+  void release(std::unique_ptr<RunContext> c) const;
+
+  std::vector<Step> steps_;
+  std::vector<Slot> slots_;
+  std::vector<std::shared_ptr<const Tensor>> constants_;
+  std::vector<ValueInfo> outputs_;
+  std::vector<int> output_slots_;
+  size_t arena_bytes_ = 0, scratch_bytes_ = 0, max_args_ = 0;
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<RunContext>> pool_;
+};
+
+}  // namespace normrt

@@ -1,0 +1,31 @@
+#include "runtime/registry.h"
+
+namespace normrt {
+
+void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain) {
+  entries_.push_back(OpEntry{std::move(domain), std::move(op_type), since, until, std::move(make)});
+}
+
+const OpEntry* Registry::find(const std::string& domain, const std::string& op_type, int64_t opset) const {
+  for (auto& e : entries_)
+    if (e.domain == domain && e.op_type == op_type && opset >= e.since && opset <= e.until) return &e;
+  return nullptr;
+}
+
+const Registry& default_registry() {
+  static const Registry r = [] {
+    Registry r;
+    register_activation_ops(r);
+    register_arithmetic_ops(r);
+    register_conv_ops(r);
+    register_normalization_ops(r);
+    register_pool_ops(r);
+    register_matmul_ops(r);
+    register_softmax_ops(r);
+    register_tensor_ops(r);
+    return r;
+  }();
+  return r;
+}
+
+}  // namespace normrt

@@ -1,0 +1,40 @@
+#pragma once
+// The op registry: (domain, op type, opset range) -> kernel factory. Filled
+// from one explicit list (registry.cpp), one line per op family.
+#include <string>
+#include <vector>
+
+#include "runtime/kernel.h"
+
+namespace normrt {
+
+struct OpEntry {
+  std::string domain;  // "" for the default ONNX domain
+  std::string op_type;
+  int64_t since = 1, until = 18;  // opsets this implementation follows
+  KernelFactory make;
+};
+
+class Registry {
+ public:
+  void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain = "");
+  const OpEntry* find(const std::string& domain, const std::string& op_type, int64_t opset) const;
+  const std::vector<OpEntry>& entries() const { return entries_; }
+
+ private:
+  std::vector<OpEntry> entries_;
+};
+
+const Registry& default_registry();
+
+// One per file in runtime/ops/.
+void register_activation_ops(Registry& r);
+void register_arithmetic_ops(Registry& r);
+void register_conv_ops(Registry& r);
+void register_normalization_ops(Registry& r);
+void register_pool_ops(Registry& r);
+void register_matmul_ops(Registry& r);
+void register_softmax_ops(Registry& r);
+void register_tensor_ops(Registry& r);
+
+}  // namespace normrt

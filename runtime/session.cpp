@@ -1,0 +1,154 @@
+#include "runtime/session.h"
+
+#include <omp.h>
+
+#include <mutex>
+
+#include "graph/onnx_import.h"
+#include "graph/passes/pass_manager.h"
+#include "runtime/plan.h"
+#include "runtime/registry.h"
+
+namespace normrt {
+
+struct Session::Impl {
+  Graph graph;
+  Isa isa = Isa::scalar;
+  int threads = 1;
+  bool optimize = true;
+  const Registry& registry = default_registry();
+  mutable std::mutex plans_mutex;
+  mutable std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
+
+  void init(Graph g, const SessionOptions& o) {
+    try {
+      isa = resolve_isa(o.isa);
+    } catch (const std::invalid_argument& e) {
+      throw Error(g.source + ": " + e.what());
+    }
+    threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+    optimize = o.optimize;
+    check_supported(g);
+    if (optimize) optimize_graph(g);
+    graph = std::move(g);
+    // Models with fully static inputs are planned now, so load reports shape errors.
+    std::vector<Shape> shapes;
+    for (auto& name : graph.inputs) {
+      const Shape& d = graph.declared.at(name).dims;
+      if (std::any_of(d.begin(), d.end(), [](int64_t x) { return x < 0; })) return;
+      shapes.push_back(d);
+    }
+    plan_for(shapes);
+  }
+
+  // Every node the registry cannot run, reported at once.
+  void check_supported(const Graph& g) const {
+    std::string missing;
+    int count = 0;
+    for (auto& n : g.nodes) {
+      if (registry.find(n.domain, n.op_type, g.opset) && has_shape_function(n.op_type)) continue;
+      if (count++ < 20) {
+        missing += "\n  " + n.label() + (n.domain.empty() ? "" : " (domain " + n.domain + ")");
+      }
+    }
+    if (count)
+      throw Error(g.source + ": " + std::to_string(count) + " node(s) use ops normrt does not support at opset " +
+                  std::to_string(g.opset) + ":" + missing + (count > 20 ? "\n  ..." : ""));
+  }
+
+  std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes) const {
+    std::lock_guard<std::mutex> lock(plans_mutex);
+    auto it = plans.find(shapes);
+    if (it != plans.end()) return it->second;
+    std::vector<ValueInfo> in;
+    for (size_t i = 0; i < shapes.size(); ++i) in.push_back(ValueInfo{graph.declared.at(graph.inputs[i]).dtype, shapes[i], nullptr});
+    omp_set_num_threads(threads);
+    auto p = std::make_shared<const Plan>(graph, registry, in, isa, optimize);
+    plans.emplace(shapes, p);
+    return p;
+  }
+
+  void check_input(const std::string& name, const Tensor& t) const {
+    const ValueType& want = graph.declared.at(name);
+    auto fail = [&](const std::string& why) { throw Error(graph.source + ": input '" + name + "': " + why); };
+    if (t.dtype != want.dtype)
+      fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects " + dtype_name(want.dtype));
+    if (t.shape.size() != want.dims.size())
+      fail("has shape " + shape_str(t.shape) + ", the model expects rank " + std::to_string(want.dims.size()) +
+           " " + shape_str(want.dims));
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      if (want.dims[i] >= 0 && t.shape[i] != want.dims[i])
+        fail("has shape " + shape_str(t.shape) + ", the model expects " + shape_str(want.dims) + " (dim " +
+             std::to_string(i) + " must be " + std::to_string(want.dims[i]) + ")");
+    if (t.shape.size() != 0 && std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; }))
+      fail("has a negative dimension");
+    if (t.bytes.size() != size_t(t.numel()) * dtype_size(t.dtype)) fail("holds fewer bytes than its shape needs");
+  }
+
+  std::vector<Tensor> run(const std::vector<const Tensor*>& in) const {
+    std::vector<Shape> shapes;
+    for (size_t i = 0; i < in.size(); ++i) {
+      check_input(graph.inputs[i], *in[i]);
+      shapes.push_back(in[i]->shape);
+    }
+    auto plan = plan_for(shapes);
+    std::vector<Tensor> out;
+    for (auto& v : plan->outputs()) out.emplace_back(v.dtype, v.shape);
+    omp_set_num_threads(threads);
+    plan->execute(in, out);
+    return out;
+  }
+};
+
+Session::Session(const std::string& model_path, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
+  impl_->init(load_onnx_file(model_path), options);
+}
+
+Session::Session(const void* bytes, size_t size, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
+  impl_->init(load_onnx_bytes(bytes, size), options);
+}
+
+Session::~Session() = default;
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const {
+  auto& g = impl_->graph;
+  if (inputs.size() != g.inputs.size())
+    throw Error(g.source + ": the model takes " + std::to_string(g.inputs.size()) + " input(s), " +
+                std::to_string(inputs.size()) + " given");
+  std::vector<const Tensor*> in;
+  for (auto& t : inputs) in.push_back(&t);
+  return impl_->run(in);
+}
+
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
+  auto& g = impl_->graph;
+  for (auto& [name, t] : inputs)
+    if (std::find(g.inputs.begin(), g.inputs.end(), name) == g.inputs.end()) {
+      std::string names;
+      for (auto& n : g.inputs) names += (names.empty() ? "" : ", ") + n;
+      throw Error(g.source + ": the model has no input named '" + name + "' (inputs: " + names + ")");
+    }
+  std::vector<const Tensor*> in;
+  for (auto& name : g.inputs) {
+    auto it = inputs.find(name);
+    if (it == inputs.end()) throw Error(g.source + ": input '" + name + "' is missing");
+    in.push_back(&it->second);
+  }
+  auto out = impl_->run(in);
+  std::map<std::string, Tensor> named;
+  for (size_t k = 0; k < out.size(); ++k) named[g.outputs[k]] = std::move(out[k]);
+  return named;
+}
+
+const std::vector<std::string>& Session::input_names() const { return impl_->graph.inputs; }
+const std::vector<std::string>& Session::output_names() const { return impl_->graph.outputs; }
+const ValueType& Session::input_type(const std::string& name) const { return impl_->graph.declared.at(name); }
+const Graph& Session::graph() const { return impl_->graph; }
+Isa Session::isa() const { return impl_->isa; }
+int Session::threads() const { return impl_->threads; }
+size_t Session::plans_built() const {
+  std::lock_guard<std::mutex> lock(impl_->plans_mutex);
+  return impl_->plans.size();
+}
+
+}  // namespace normrt

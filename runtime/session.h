@@ -1,0 +1,50 @@
+#pragma once
+// normrt::Session: load an ONNX model once, answer it many times.
+//
+// A Session is immutable after construction: run() may be called from
+// several threads at once, each call getting the bits a lone call would.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "graph/ir.h"
+#include "kernels/isa.h"
+
+namespace normrt {
+
+struct SessionOptions {
+  int threads = 0;            // 0: every core OpenMP sees
+  std::string isa = "auto";   // auto (NORMRT_ISA or the best), avx512, avx2, scalar
+  bool optimize = true;       // graph rewrites and constant folding
+};
+
+class Session {
+ public:
+  explicit Session(const std::string& model_path, const SessionOptions& options = {});
+  Session(const void* model_bytes, size_t size, const SessionOptions& options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Named inputs -> named outputs. Throws normrt::Error on a missing or
+  // unknown input name, a wrong dtype or a shape the model does not accept.
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  // Inputs in graph input order -> outputs in graph output order.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+
+  const std::vector<std::string>& input_names() const;
+  const std::vector<std::string>& output_names() const;
+  const ValueType& input_type(const std::string& name) const;
+  const Graph& graph() const;  // after the rewrites, if optimize
+  Isa isa() const;
+  int threads() const;
+  // How many distinct input shapes have been planned so far.
+  size_t plans_built() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace normrt

@@ -1,0 +1,68 @@
+// normrt run MODEL [-i [NAME=]PATH]... [-o DIR] [--threads N] [--isa ...] [--no-optimize] [--iters K]
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "tools/cli.h"
+
+namespace normrt::cli {
+
+int cmd_run(int argc, char** argv) {
+  std::string model, out_dir;
+  std::vector<std::string> inputs;
+  SessionOptions opt;
+  int iters = 10;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&](int lo) {
+      std::string v = value();
+      char* end = nullptr;
+      long n = std::strtol(v.c_str(), &end, 10);
+      if (!*v.c_str() || *end || n < lo || n > 100000) throw UsageError(a + ": bad number '" + v + "'");
+      return int(n);
+    };
+    if (a == "-i" || a == "--input") inputs.push_back(value());
+    else if (a == "-o" || a == "--output") out_dir = value();
+    else if (a == "--threads") opt.threads = number(1);
+    else if (a == "--isa") opt.isa = value();
+    else if (a == "--no-optimize") opt.optimize = false;
+    else if (a == "--iters") iters = number(0);
+    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
+    else if (model.empty()) model = a;
+    else throw UsageError("more than one model given");
+  }
+  if (model.empty()) throw UsageError("no model given");
+
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  auto t0 = clock::now();
+  Session s(model, opt);
+  auto t1 = clock::now();
+  auto in = make_inputs(s, inputs);
+  auto t2 = clock::now();
+  auto out = s.run(in);
+  auto t3 = clock::now();
+  std::vector<double> times;
+  for (int k = 0; k < iters; ++k) {
+    auto a = clock::now();
+    s.run(in);
+    times.push_back(ms(clock::now() - a));
+  }
+  if (!out_dir.empty()) write_outputs(out_dir, s, out);
+
+  std::printf("model    %s\n", model.c_str());
+  std::printf("isa      %s   threads %d   optimize %s\n", isa_name(s.isa()), s.threads(), opt.optimize ? "on" : "off");
+  for (size_t k = 0; k < out.size(); ++k)
+    std::printf("output %zu '%s'  %s\n", k, s.output_names()[k].c_str(), summary(out[k]).c_str());
+  std::printf("latency  load %.2f ms   first run %.3f ms", ms(t1 - t0), ms(t3 - t2));
+  if (!times.empty()) std::printf("   median of %d runs %.3f ms", iters, median(times));
+  std::printf("\n");
+  if (!out_dir.empty()) std::printf("wrote    %s/output_<k>.npy, outputs.json\n", out_dir.c_str());
+  return 0;
+}
+
+}  // namespace normrt::cli
