@@ -57,8 +57,8 @@ Outs dropout(const Ctx& c) {
   if (c.n.outputs.size() > 1 && !c.n.outputs[1].empty()) {
     o.push_back(ValueInfo{DType::boolean, c.input(0).shape, nullptr});
   }
-  if (c.in.size() > 2 && c.in[2] && c.in[2]->value && c.in[2]->value->as_int64().at(0) != 0)
-    throw Error(c.where + ": training_mode=1 is not supported (inference only)");
+  if (c.in.size() > 2 && c.in[2] && (!c.in[2]->value || c.in[2]->value->as_int64().at(0) != 0))
+    throw Error(c.where + ": Dropout's training_mode must be a constant false (inference only)");
   return o;
 }
 
@@ -343,6 +343,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
     out[i] = da == 1 ? db : da;
   }
   return out;
+}
+
+bool shape_depends_on_value(const Node& n, size_t k) {
+  const std::string& op = n.op_type;
+  return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze");
 }
 
 bool has_shape_function(const std::string& op_type) { return shape_functions().count(op_type) != 0; }

@@ -21,6 +21,10 @@ struct ValueInfo {
 std::vector<ValueInfo> infer_node(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
                                   const std::string& where);
 
+// Whether the output shapes of `n` depend on the contents of input k (a
+// Reshape's shape, Unsqueeze's axes): such inputs must be known when planning.
+bool shape_depends_on_value(const Node& n, size_t k);
+
 // Whether infer_node knows the op (the registry's ops must all be here).
 bool has_shape_function(const std::string& op_type);
 

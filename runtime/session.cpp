@@ -18,7 +18,10 @@ struct Session::Impl {
   bool optimize = true;
   const Registry& registry = default_registry();
   mutable std::mutex plans_mutex;
+  // Plans are keyed by the input shapes, and by the contents of the graph
+  // inputs that decide shapes (a Reshape's shape given as an input).
   mutable std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
+  std::vector<bool> value_input;
 
   void init(Graph g, const SessionOptions& o) {
     try {
@@ -31,14 +34,20 @@ struct Session::Impl {
     check_supported(g);
     if (optimize) optimize_graph(g);
     graph = std::move(g);
+    value_input.assign(graph.inputs.size(), false);
+    for (auto& n : graph.nodes)
+      for (size_t k = 0; k < n.inputs.size(); ++k)
+        for (size_t i = 0; i < graph.inputs.size(); ++i)
+          if (n.inputs[k] == graph.inputs[i] && shape_depends_on_value(n, k)) value_input[i] = true;
     // Models with fully static inputs are planned now, so load reports shape errors.
+    std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
     std::vector<Shape> shapes;
-    for (auto& name : graph.inputs) {
-      const Shape& d = graph.declared.at(name).dims;
-      if (std::any_of(d.begin(), d.end(), [](int64_t x) { return x < 0; })) return;
+    for (size_t i = 0; i < graph.inputs.size(); ++i) {
+      const Shape& d = graph.declared.at(graph.inputs[i]).dims;
+      if (value_input[i] || std::any_of(d.begin(), d.end(), [](int64_t x) { return x < 0; })) return;
       shapes.push_back(d);
     }
-    plan_for(shapes);
+    plan_for(shapes, none);
   }
 
   // Every node the registry cannot run, reported at once.
@@ -56,15 +65,21 @@ struct Session::Impl {
                   std::to_string(g.opset) + ":" + missing + (count > 20 ? "\n  ..." : ""));
   }
 
-  std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes) const {
+  std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const {
+    std::vector<Shape> key = shapes;
+    for (size_t i = 0; i < in.size(); ++i)
+      if (value_input[i]) key.push_back(in[i]->as_int64());
     std::lock_guard<std::mutex> lock(plans_mutex);
-    auto it = plans.find(shapes);
+    auto it = plans.find(key);
     if (it != plans.end()) return it->second;
-    std::vector<ValueInfo> in;
-    for (size_t i = 0; i < shapes.size(); ++i) in.push_back(ValueInfo{graph.declared.at(graph.inputs[i]).dtype, shapes[i], nullptr});
+    std::vector<ValueInfo> infos;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      infos.push_back(ValueInfo{graph.declared.at(graph.inputs[i]).dtype, shapes[i], nullptr});
+      if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
+    }
     omp_set_num_threads(threads);
-    auto p = std::make_shared<const Plan>(graph, registry, in, isa, optimize);
-    plans.emplace(shapes, p);
+    auto p = std::make_shared<const Plan>(graph, registry, infos, isa, optimize);
+    plans.emplace(key, p);
     return p;
   }
 
@@ -91,7 +106,7 @@ struct Session::Impl {
       check_input(graph.inputs[i], *in[i]);
       shapes.push_back(in[i]->shape);
     }
-    auto plan = plan_for(shapes);
+    auto plan = plan_for(shapes, in);
     std::vector<Tensor> out;
     for (auto& v : plan->outputs()) out.emplace_back(v.dtype, v.shape);
     omp_set_num_threads(threads);
