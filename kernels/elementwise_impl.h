@@ -6,27 +6,31 @@ using normrt::kernels::Binary;
 using normrt::kernels::Unary;
 using normrt::kernels::UnaryParams;
 
+// Comparisons are false for NaN, so NaN passes through (max/min instructions would drop it).
+static inline Vec clamp_v(const Vec& v, float lo, float hi) {
+  return xsimd::select(v < Vec(lo), Vec(lo), xsimd::select(v > Vec(hi), Vec(hi), v));
+}
+static inline float clamp_s(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 static inline Vec sigmoid_v(const Vec& x) { return Vec(1.f) / (Vec(1.f) + xsimd::exp(-x)); }
 static inline float sigmoid_s(float x) { return 1.f / (1.f + __builtin_expf(-x)); }
 
 template <Unary op>
 void unary_loop(const UnaryParams& p, const float* x, float* y, int64_t n) {
   auto fv = [&p](const Vec& v) -> Vec {
-    if constexpr (op == Unary::relu) return xsimd::max(v, Vec(0.f));
+    if constexpr (op == Unary::relu) return xsimd::select(v < Vec(0.f), Vec(0.f), v);
     if constexpr (op == Unary::leaky_relu) return xsimd::select(v < Vec(0.f), v * Vec(p.a), v);
-    if constexpr (op == Unary::clip) return xsimd::min(xsimd::max(v, Vec(p.a)), Vec(p.b));
+    if constexpr (op == Unary::clip) return clamp_v(v, p.a, p.b);
     if constexpr (op == Unary::sigmoid) return sigmoid_v(v);
-    if constexpr (op == Unary::hard_sigmoid) return xsimd::min(xsimd::max(xsimd::fma(v, Vec(p.a), Vec(p.b)), Vec(0.f)), Vec(1.f));
-    if constexpr (op == Unary::hard_swish)
-      return v * xsimd::min(xsimd::max(xsimd::fma(v, Vec(1.f / 6), Vec(0.5f)), Vec(0.f)), Vec(1.f));
+    if constexpr (op == Unary::hard_sigmoid) return clamp_v(xsimd::fma(v, Vec(p.a), Vec(p.b)), 0.f, 1.f);
+    if constexpr (op == Unary::hard_swish) return v * clamp_v(xsimd::fma(v, Vec(1.f / 6), Vec(0.5f)), 0.f, 1.f);
   };
   auto fs = [&p](float v) -> float {
-    if constexpr (op == Unary::relu) return v > 0.f ? v : 0.f;
+    if constexpr (op == Unary::relu) return v < 0.f ? 0.f : v;
     if constexpr (op == Unary::leaky_relu) return v < 0.f ? v * p.a : v;
-    if constexpr (op == Unary::clip) return fmins(fmaxs(v, p.a), p.b);
+    if constexpr (op == Unary::clip) return clamp_s(v, p.a, p.b);
     if constexpr (op == Unary::sigmoid) return sigmoid_s(v);
-    if constexpr (op == Unary::hard_sigmoid) return fmins(fmaxs(__builtin_fmaf(v, p.a, p.b), 0.f), 1.f);
-    if constexpr (op == Unary::hard_swish) return v * fmins(fmaxs(__builtin_fmaf(v, 1.f / 6, 0.5f), 0.f), 1.f);
+    if constexpr (op == Unary::hard_sigmoid) return clamp_s(__builtin_fmaf(v, p.a, p.b), 0.f, 1.f);
+    if constexpr (op == Unary::hard_swish) return v * clamp_s(__builtin_fmaf(v, 1.f / 6, 0.5f), 0.f, 1.f);
   };
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) store(y + i, fv(load(x + i)));

@@ -1,2 +1,55 @@
+// Real models exported by torch.onnx.export (tests/fixtures/export_models.py)
+// against PyTorch's own outputs, with and without the graph rewrites, on
+// every ISA and with 1 and 2 threads.
 #include <gtest/gtest.h>
-TEST(Placeholder, Builds) {}
+
+#include <cstdlib>
+
+#include "runtime/session.h"
+#include "runtime/tensor_io.h"
+#include "tests/test_util.h"
+
+namespace normrt {
+namespace {
+
+int count_ops(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (auto& node : g.nodes) n += node.op_type == op;
+  return n;
+}
+
+void check_model(const std::string& base, bool all_isas) {
+  Tensor x = read_npy(base + ".input.npy"), want = read_npy(base + ".output.npy");
+  std::vector<Isa> isas = all_isas ? test::machine_isas() : std::vector<Isa>{best_isa()};
+  for (Isa isa : isas)
+    for (bool optimize : {true, false})
+      for (int threads : {1, 2}) {
+        SessionOptions o;
+        o.isa = isa_name(isa);
+        o.optimize = optimize;
+        o.threads = threads;
+        Session s(base + ".onnx", o);
+        if (optimize) EXPECT_EQ(count_ops(s.graph(), "BatchNormalization"), 0) << base << ": BN left after folding";
+        else EXPECT_GT(count_ops(s.graph(), "BatchNormalization"), 0) << base << ": exported without BN nodes";
+        auto out = s.run(std::vector<Tensor>{x});
+        ASSERT_EQ(out.size(), 1u);
+        ASSERT_EQ(out[0].shape, want.shape);
+        EXPECT_LE(test::max_rel_diff(out[0], want), 1e-4)
+            << base << " isa " << isa_name(isa) << " optimize " << optimize << " threads " << threads;
+      }
+}
+
+TEST(Models, ResNetBasicBlockMatchesPyTorch) { check_model(test::fixture("models/resnet_basic"), true); }
+TEST(Models, ResNetBottleneckMatchesPyTorch) { check_model(test::fixture("models/resnet_bottleneck"), true); }
+TEST(Models, MobileNetV2MatchesPyTorch) { check_model(test::fixture("models/mobilenet_v2_small"), true); }
+
+// Full-size torchvision models at 1x3x224x224, exported at test time (ctest's
+// full_models_export); the folder comes in NORMRT_FULL_MODELS.
+TEST(FullModels, Resnet18Resnet50MobilenetV2MatchPyTorch) {
+  const char* dir = std::getenv("NORMRT_FULL_MODELS");
+  ASSERT_NE(dir, nullptr) << "run through ctest (full_models), which exports the models first";
+  for (const char* name : {"resnet18", "resnet50", "mobilenet_v2"}) check_model(std::string(dir) + "/" + name, false);
+}
+
+}  // namespace
+}  // namespace normrt
