@@ -114,7 +114,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
   };
   if (p.has_raw_data()) {
     if (p.raw_data().size() != want) throw mismatch(p.raw_data().size() / std::max<size_t>(1, dtype_size(t.dtype)), "raw_data");
-    std::memcpy(t.bytes.data(), p.raw_data().data(), want);
+    if (want) std::memcpy(t.bytes.data(), p.raw_data().data(), want);
     return t;
   }
   switch (t.dtype) {

@@ -47,6 +47,7 @@ std::unique_ptr<Kernel> gather(const BindContext& c) {
   return kernel_fn([=](const RunArgs& a) {
     auto* src = static_cast<const uint8_t*>(a.in[0]);
     auto* dst = static_cast<uint8_t*>(a.out[0]);
+    if (block == 0 || outer == 0) return;
     for (int64_t j = 0; j < count; ++j) {
       int64_t idx = idx64 ? static_cast<const int64_t*>(a.in[1])[j] : static_cast<const int32_t*>(a.in[1])[j];
       if (idx < -dim || idx >= dim)
