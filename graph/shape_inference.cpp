@@ -75,6 +75,42 @@ Outs batch_norm(const Ctx& c) {
   return c.one(DType::float32, c.input(0).shape);
 }
 
+// LayerNormalization and its relatives: Y like X; Mean and InvStdDev keep the
+// leading dims and have 1 for each normalized one.
+Outs layer_norm(const Ctx& c) {
+  c.expect_float(0);
+  const Shape& x = c.input(0).shape;
+  const int64_t r = int64_t(x.size());
+  if (r == 0) throw Error(c.where + ": input must not be a scalar");
+  const int64_t axis = normalize_axis(c.n.attr_i("axis", -1), r, c.where);
+  const Shape norm(x.begin() + axis, x.end());
+  for (size_t k = 1; k < c.in.size(); ++k) {
+    if (!c.in[k]) continue;
+    c.expect_float(k);
+    bool residual = c.n.op_type == "AddLayerNormalization" && k == 1;
+    if (residual ? c.in[k]->shape != x : broadcast_shapes(c.in[k]->shape, norm, c.where) != norm)
+      throw Error(c.where + ": input " + std::to_string(k) + " has shape " + shape_str(c.in[k]->shape) +
+                  (residual ? ", must equal the input's " : ", does not broadcast to the normalized dims ") +
+                  shape_str(residual ? x : norm));
+  }
+  Shape stat = x;
+  for (int64_t i = axis; i < r; ++i) stat[size_t(i)] = 1;
+  Outs o = c.one(DType::float32, x);
+  if (c.n.op_type == "AddLayerNormalization") o.push_back(ValueInfo{DType::float32, x, nullptr});
+  else o.resize(3, ValueInfo{DType::float32, stat, nullptr});
+  return o;
+}
+
+Outs instance_norm(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_rank_at_least(0, 3);
+  const int64_t C = c.input(0).shape[1];
+  for (size_t k = 1; k <= 2; ++k)
+    if (c.input(k).shape != Shape{C})
+      throw Error(c.where + ": input " + std::to_string(k) + " must have shape [" + std::to_string(C) + "]");
+  return c.one(DType::float32, c.input(0).shape);
+}
+
 Outs binary(const Ctx& c) {
   auto& a = c.input(0);
   auto& b = c.input(1);
@@ -325,7 +361,8 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Flatten", flatten},           {"Reshape", reshape},         {"Gemm", gemm},
       {"MatMul", matmul},             {"Softmax", softmax},         {"Concat", concat},
       {"Shape", shape_op},            {"Gather", gather},           {"Unsqueeze", unsqueeze},
-      {"Squeeze", squeeze},
+      {"Squeeze", squeeze},           {"LayerNormalization", layer_norm}, {"RMSNormalization", layer_norm},
+      {"AddLayerNormalization", layer_norm}, {"InstanceNormalization", instance_norm},
   };
   return fns;
 }

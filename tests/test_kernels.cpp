@@ -4,10 +4,12 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/batch_norm.h"
 #include "kernels/elementwise.h"
+#include "kernels/layer_norm.h"
 #include "kernels/pool.h"
 #include "kernels/softmax.h"
 #include "tests/test_util.h"
@@ -164,6 +166,193 @@ TEST(Kernels, SameBitsForAnyThreadCount) {
     }
     EXPECT_EQ(y1.bytes, y2.bytes) << isa_name(isa);
   }
+}
+
+// float64 LayerNorm / RMS norm of each row (x + r if r given).
+std::vector<double> ref_norm(const Tensor& x, const Tensor* r, const Tensor* g, const Tensor* b, int64_t rows,
+                             int64_t n, double eps, bool rms, std::vector<double>* mean = nullptr,
+                             std::vector<double>* inv_std = nullptr) {
+  std::vector<double> y(static_cast<size_t>(rows * n));
+  for (int64_t i = 0; i < rows; ++i) {
+    std::vector<double> v(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j)
+      v[size_t(j)] = double(x.data<float>()[i * n + j]) + (r ? double(r->data<float>()[i * n + j]) : 0.0);
+    double m = 0, var = 0;
+    if (!rms) {
+      for (double e : v) m += e;
+      m /= double(n);
+    }
+    for (double e : v) var += (e - m) * (e - m);
+    var /= double(n);
+    const double rs = 1 / std::sqrt(var + eps);
+    if (mean) mean->push_back(m);
+    if (inv_std) inv_std->push_back(rs);
+    for (int64_t j = 0; j < n; ++j)
+      y[size_t(i * n + j)] = (v[size_t(j)] - m) * rs * (g ? g->data<float>()[j] : 1.0) + (b ? b->data<float>()[j] : 0.0);
+  }
+  return y;
+}
+
+const int64_t kRowLengths[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 64, 100, 768, 1000, 4099, 40000};
+
+TEST(LayerNormKernel, MatchesFloat64OnEveryIsaAndShape) {
+  for (Isa isa : machine_isas())
+    for (int64_t n : kRowLengths)
+      for (bool affine : {true, false}) {
+        const int64_t rows = n > 4099 ? 2 : 5;
+        Tensor x = random_tensor({rows, n}, unsigned(n), -2, 3), g = random_tensor({n}, 1, 0.5, 1.5),
+               b = random_tensor({n}, 2);
+        Tensor y(DType::float32, x.shape), mean(DType::float32, {rows}), inv(DType::float32, {rows});
+        kernels::LayerNormArgs a;
+        a.x = x.data<float>();
+        a.y = y.data<float>();
+        a.gamma = affine ? g.data<float>() : nullptr;
+        a.beta = affine ? b.data<float>() : nullptr;
+        a.mean_out = mean.data<float>();
+        a.inv_std_out = inv.data<float>();
+        a.rows = rows;
+        a.n = n;
+        kernels::layer_norm(isa, a);
+        std::vector<double> want_mean, want_inv;
+        auto want = ref_norm(x, nullptr, affine ? &g : nullptr, affine ? &b : nullptr, rows, n, 1e-5, false,
+                             &want_mean, &want_inv);
+        std::string what = std::string(isa_name(isa)) + " n " + std::to_string(n);
+        expect_close(y.data<float>(), want, 1e-5, 2e-6, what);
+        expect_close(mean.data<float>(), want_mean, 1e-5, 1e-6, what + " mean");
+        expect_close(inv.data<float>(), want_inv, 1e-5, 0, what + " inv_std");
+      }
+}
+
+TEST(LayerNormKernel, AccurateFarFromZeroAndWhenEpsilonDominates) {
+  for (Isa isa : machine_isas())
+    for (int64_t n : {int64_t(768), int64_t(4096), int64_t(40000)}) {
+      // mean 1e4, std 0.1: naive float sums lose every digit of the result.
+      Tensor x = random_tensor({2, n}, 3, -0.17f, 0.17f);
+      for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += 1e4f;
+      Tensor y(DType::float32, x.shape);
+      kernels::LayerNormArgs a;
+      a.x = x.data<float>();
+      a.y = y.data<float>();
+      a.rows = 2;
+      a.n = n;
+      kernels::layer_norm(isa, a);
+      auto want = ref_norm(x, nullptr, nullptr, nullptr, 2, n, 1e-5, false);
+      double worst = 0, scale = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        worst = std::max(worst, std::abs(y.data<float>()[i] - want[i]));
+        scale = std::max(scale, std::abs(want[i]));
+      }
+      EXPECT_LE(worst / scale, 1e-4) << isa_name(isa) << " n " << n;
+
+      // A constant row: variance 0, epsilon decides; the output is beta exactly.
+      Tensor c(DType::float32, {1, n}), b = random_tensor({n}, 4), yc(DType::float32, {1, n});
+      std::fill(c.data<float>(), c.data<float>() + n, 3.25f);
+      a.x = c.data<float>();
+      a.y = yc.data<float>();
+      a.beta = b.data<float>();
+      a.rows = 1;
+      a.epsilon = 1e-3f;
+      kernels::layer_norm(isa, a);
+      EXPECT_EQ(std::memcmp(yc.data<float>(), b.data<float>(), size_t(n) * 4), 0) << isa_name(isa);
+    }
+}
+
+TEST(LayerNormKernel, NanAndInfSpoilOnlyTheirOwnRow) {
+  for (Isa isa : machine_isas())
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      const int64_t n = 37;
+      Tensor x = random_tensor({3, n}, 5), y(DType::float32, x.shape);
+      x.data<float>()[n + 11] = bad;
+      kernels::LayerNormArgs a;
+      a.x = x.data<float>();
+      a.y = y.data<float>();
+      a.rows = 3;
+      a.n = n;
+      kernels::layer_norm(isa, a);
+      for (int64_t j = 0; j < n; ++j) {
+        EXPECT_TRUE(std::isnan(y.data<float>()[n + j])) << isa_name(isa);
+        EXPECT_TRUE(std::isfinite(y.data<float>()[j]) && std::isfinite(y.data<float>()[2 * n + j]));
+      }
+    }
+}
+
+TEST(LayerNormKernel, RmsNormAndAddLayerNormMatchFloat64) {
+  for (Isa isa : machine_isas())
+    for (int64_t n : kRowLengths) {
+      const int64_t rows = 3;
+      Tensor x = random_tensor({rows, n}, unsigned(n)), r = random_tensor({rows, n}, 9), g = random_tensor({n}, 1, 0.5, 1.5),
+             b = random_tensor({n}, 2);
+      Tensor y(DType::float32, x.shape), sum(DType::float32, x.shape);
+      kernels::LayerNormArgs a;
+      a.x = x.data<float>();
+      a.y = y.data<float>();
+      a.gamma = g.data<float>();
+      a.rows = rows;
+      a.n = n;
+      a.rms = true;
+      a.epsilon = 1e-6f;
+      kernels::layer_norm(isa, a);
+      std::string what = std::string(isa_name(isa)) + " n " + std::to_string(n);
+      expect_close(y.data<float>(), ref_norm(x, nullptr, &g, nullptr, rows, n, 1e-6, true), 1e-5, 2e-6, what + " rms");
+
+      a.rms = false;
+      a.epsilon = 1e-5f;
+      a.beta = b.data<float>();
+      a.residual = r.data<float>();
+      a.sum_out = sum.data<float>();
+      kernels::layer_norm(isa, a);
+      expect_close(y.data<float>(), ref_norm(x, &r, &g, &b, rows, n, 1e-5, false), 1e-5, 2e-6, what + " add+ln");
+      std::vector<double> want_sum;
+      for (int64_t i = 0; i < x.numel(); ++i) want_sum.push_back(double(x.data<float>()[i]) + r.data<float>()[i]);
+      expect_close(sum.data<float>(), want_sum, 1e-6, 0, what + " sum");
+    }
+}
+
+TEST(LayerNormKernel, InstanceNormMatchesFloat64) {
+  for (Isa isa : machine_isas())
+    for (int64_t inner : kLengths) {
+      const int64_t N = 2, C = 3;
+      Tensor x = random_tensor({N, C, inner}, unsigned(inner), 1, 4), s = random_tensor({C}, 1), b = random_tensor({C}, 2);
+      Tensor y(DType::float32, x.shape);
+      kernels::instance_norm(isa, x.data<float>(), y.data<float>(), s.data<float>(), b.data<float>(), N, C, inner, 1e-5f);
+      auto norm = ref_norm(x, nullptr, nullptr, nullptr, N * C, inner, 1e-5, false);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        int64_t c = (i / inner) % C;
+        norm[size_t(i)] = norm[size_t(i)] * s.data<float>()[c] + b.data<float>()[c];
+      }
+      expect_close(y.data<float>(), norm, 1e-5, 2e-6, std::string(isa_name(isa)) + " inner " + std::to_string(inner));
+    }
+}
+
+// LayerNorm does not depend on the batch: a row alone, the same row inside a
+// batch of 8, and either with 1 or 2 threads give the same bits — also for a
+// row long enough to be split into chunks across threads.
+TEST(LayerNormKernel, BitwiseSameForAnyThreadCountAndBatch) {
+  for (Isa isa : machine_isas())
+    for (int64_t n : {int64_t(768), int64_t(100000)}) {
+      Tensor batch = random_tensor({8, n}, 11, -1, 5), g = random_tensor({n}, 1), b = random_tensor({n}, 2);
+      auto run = [&](const float* x, int64_t rows, int threads) {
+        omp_set_num_threads(threads);
+        Tensor y(DType::float32, {rows, n});
+        kernels::LayerNormArgs a;
+        a.x = x;
+        a.y = y.data<float>();
+        a.gamma = g.data<float>();
+        a.beta = b.data<float>();
+        a.rows = rows;
+        a.n = n;
+        kernels::layer_norm(isa, a);
+        return y;
+      };
+      Tensor all1 = run(batch.data<float>(), 8, 1), all2 = run(batch.data<float>(), 8, 2);
+      EXPECT_EQ(all1.bytes, all2.bytes) << isa_name(isa) << " n " << n;
+      for (int64_t r : {0, 5}) {
+        Tensor alone = run(batch.data<float>() + r * n, 1, 2);
+        EXPECT_EQ(std::memcmp(alone.data<float>(), all1.data<float>() + r * n, size_t(n) * 4), 0)
+            << isa_name(isa) << " n " << n << " row " << r;
+      }
+    }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 }  // namespace

@@ -1,6 +1,11 @@
 // BatchNormalization (inference): the per-channel scale and shift are
 // computed once at plan time when the parameters are weights.
+// LayerNormalization, RMS norm (normrt.RMSNormalization), the fused
+// residual Add + LayerNorm (normrt.AddLayerNormalization) and
+// InstanceNormalization on the LayerNorm kernels.
+#include "graph/geometry.h"
 #include "kernels/batch_norm.h"
+#include "kernels/layer_norm.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -32,8 +37,96 @@ std::unique_ptr<Kernel> batch_norm(const BindContext& c) {
       2 * size_t(C) * sizeof(float));
 }
 
+// gamma/beta broadcast over the n normalized values.
+void expand(const float* src, int64_t m, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[m == n ? i : m == 1 ? 0 : i % m];
+}
+
+KernelFactory layer_norm_op(bool rms, bool residual) {
+  return [rms, residual](const BindContext& c) -> std::unique_ptr<Kernel> {
+    const Shape& x = c.in_shape(0);
+    const int64_t axis = normalize_axis(c.node.attr_i("axis", -1), int64_t(x.size()), c.where);
+    int64_t rows = 1, n = 1;
+    for (size_t i = 0; i < x.size(); ++i) (int64_t(i) < axis ? rows : n) *= x[i];
+    const float eps = c.node.attr_f("epsilon", rms ? 1e-6f : 1e-5f);
+    // Scale and bias: weights are expanded to the n normalized values once
+    // here; run-time ones are used in place when whole, else expanded into scratch.
+    struct Param {
+      size_t input = 0;
+      int64_t numel = 0;
+      std::shared_ptr<std::vector<float>> constant;
+    };
+    std::vector<Param> params;  // [gamma, beta]
+    size_t scratch = residual ? size_t(rows * n) : 0;
+    for (size_t k : {residual ? size_t(2) : size_t(1), residual ? size_t(3) : size_t(2)}) {
+      Param p;
+      if (c.has_input(k) && !(rms && params.size() == 1)) {
+        p.input = k;
+        p.numel = shape_numel(c.in_shape(k));
+        if (const Tensor* t = c.constant(k)) {
+          p.constant = std::make_shared<std::vector<float>>(size_t(n));
+          expand(t->data<float>(), p.numel, p.constant->data(), n);
+        } else if (p.numel != n) {
+          scratch += size_t(n);
+        }
+      }
+      params.push_back(p);
+    }
+    const Isa isa = c.isa;
+    const size_t outs = c.out.size();
+    return kernel_fn(
+        [=](const RunArgs& a) {
+          float* free_scratch = static_cast<float*>(a.scratch) + (residual ? rows * n : 0);
+          auto resolve = [&](const Param& p) -> const float* {
+            if (!p.input) return nullptr;
+            if (p.constant) return p.constant->data();
+            auto* v = static_cast<const float*>(a.in[p.input]);
+            if (p.numel == n) return v;
+            expand(v, p.numel, free_scratch, n);
+            free_scratch += n;
+            return free_scratch - n;
+          };
+          kernels::LayerNormArgs args;
+          args.x = static_cast<const float*>(a.in[0]);
+          args.y = static_cast<float*>(a.out[0]);
+          if (residual) {
+            args.residual = static_cast<const float*>(a.in[1]);
+            args.sum_out = outs > 1 && a.out[1] ? static_cast<float*>(a.out[1]) : static_cast<float*>(a.scratch);
+          } else if (!rms) {
+            args.mean_out = outs > 1 ? static_cast<float*>(a.out[1]) : nullptr;
+            args.inv_std_out = outs > 2 ? static_cast<float*>(a.out[2]) : nullptr;
+          }
+          args.gamma = resolve(params[0]);
+          args.beta = resolve(params[1]);
+          args.rows = rows;
+          args.n = n;
+          args.epsilon = eps;
+          args.rms = rms;
+          kernels::layer_norm(isa, args);
+        },
+        scratch * sizeof(float));
+  };
+}
+
+std::unique_ptr<Kernel> instance_norm(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t N = x[0], C = x[1], inner = shape_numel(Shape(x.begin() + 2, x.end()));
+  const float eps = c.node.attr_f("epsilon", 1e-5f);
+  const Isa isa = c.isa;
+  return kernel_fn([=](const RunArgs& a) {
+    kernels::instance_norm(isa, static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]),
+                           static_cast<const float*>(a.in[1]), static_cast<const float*>(a.in[2]), N, C, inner, eps);
+  });
+}
+
 }  // namespace
 
-void register_normalization_ops(Registry& r) { r.add("BatchNormalization", 7, 18, batch_norm); }
+void register_normalization_ops(Registry& r) {
+  r.add("BatchNormalization", 7, 18, batch_norm);
+  r.add("LayerNormalization", 17, 18, layer_norm_op(false, false));
+  r.add("InstanceNormalization", 6, 18, instance_norm);
+  r.add("RMSNormalization", 1, 999, layer_norm_op(true, false), "normrt");
+  r.add("AddLayerNormalization", 1, 999, layer_norm_op(false, true), "normrt");
+}
 
 }  // namespace normrt

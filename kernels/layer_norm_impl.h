@@ -1,0 +1,143 @@
+#include "kernels/simd_common.h"
+#include "kernels/layer_norm.h"
+
+namespace {
+
+// Four independent accumulators, folded in a fixed order.
+float sum_shifted(const float* x, int64_t n, float pivot) {
+  const Vec p(pivot);
+  Vec s0(0.f), s1(0.f), s2(0.f), s3(0.f);
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    s0 += load(x + i) - p;
+    s1 += load(x + i + kLanes) - p;
+    s2 += load(x + i + 2 * kLanes) - p;
+    s3 += load(x + i + 3 * kLanes) - p;
+  }
+  for (; i + kLanes <= n; i += kLanes) s0 += load(x + i) - p;
+  float s = xsimd::hadd((s0 + s1) + (s2 + s3));
+  for (; i < n; ++i) s += x[i] - pivot;
+  return s;
+}
+
+float add_sum_shifted(const float* a, const float* b, float* out, int64_t n, float pivot) {
+  const Vec p(pivot);
+  Vec s0(0.f), s1(0.f);
+  int64_t i = 0;
+  for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
+    Vec u = load(a + i) + load(b + i), v = load(a + i + kLanes) + load(b + i + kLanes);
+    store(out + i, u);
+    store(out + i + kLanes, v);
+    s0 += u - p;
+    s1 += v - p;
+  }
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec u = load(a + i) + load(b + i);
+    store(out + i, u);
+    s0 += u - p;
+  }
+  float s = xsimd::hadd(s0 + s1);
+  for (; i < n; ++i) {
+    out[i] = a[i] + b[i];
+    s += out[i] - pivot;
+  }
+  return s;
+}
+
+float sum_sq_centered(const float* x, int64_t n, float pivot, float delta) {
+  const Vec p(pivot), d(delta);
+  Vec s0(0.f), s1(0.f), s2(0.f), s3(0.f);
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    Vec c0 = (load(x + i) - p) - d, c1 = (load(x + i + kLanes) - p) - d;
+    Vec c2 = (load(x + i + 2 * kLanes) - p) - d, c3 = (load(x + i + 3 * kLanes) - p) - d;
+    s0 = xsimd::fma(c0, c0, s0);
+    s1 = xsimd::fma(c1, c1, s1);
+    s2 = xsimd::fma(c2, c2, s2);
+    s3 = xsimd::fma(c3, c3, s3);
+  }
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec c = (load(x + i) - p) - d;
+    s0 = xsimd::fma(c, c, s0);
+  }
+  float s = xsimd::hadd((s0 + s1) + (s2 + s3));
+  for (; i < n; ++i) {
+    float c = (x[i] - pivot) - delta;
+    s += c * c;
+  }
+  return s;
+}
+
+float sum_sq(const float* x, int64_t n) {
+  Vec s0(0.f), s1(0.f), s2(0.f), s3(0.f);
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    Vec c0 = load(x + i), c1 = load(x + i + kLanes), c2 = load(x + i + 2 * kLanes), c3 = load(x + i + 3 * kLanes);
+    s0 = xsimd::fma(c0, c0, s0);
+    s1 = xsimd::fma(c1, c1, s1);
+    s2 = xsimd::fma(c2, c2, s2);
+    s3 = xsimd::fma(c3, c3, s3);
+  }
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec c = load(x + i);
+    s0 = xsimd::fma(c, c, s0);
+  }
+  float s = xsimd::hadd((s0 + s1) + (s2 + s3));
+  for (; i < n; ++i) s += x[i] * x[i];
+  return s;
+}
+
+template <bool has_gamma, bool has_beta>
+void normalize_t(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
+                 const float* beta) {
+  const Vec p(pivot), d(delta), r(rstd);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec v = ((load(x + i) - p) - d) * r;
+    if constexpr (has_gamma && has_beta) v = xsimd::fma(v, load(gamma + i), load(beta + i));
+    else if constexpr (has_gamma) v = v * load(gamma + i);
+    else if constexpr (has_beta) v = v + load(beta + i);
+    store(y + i, v);
+  }
+  for (; i < n; ++i) {
+    float v = ((x[i] - pivot) - delta) * rstd;
+    if constexpr (has_gamma && has_beta) v = __builtin_fmaf(v, gamma[i], beta[i]);
+    else if constexpr (has_gamma) v = v * gamma[i];
+    else if constexpr (has_beta) v = v + beta[i];
+    y[i] = v;
+  }
+}
+
+void normalize(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
+               const float* beta) {
+  if (gamma && beta) normalize_t<true, true>(x, y, n, pivot, delta, rstd, gamma, beta);
+  else if (gamma) normalize_t<true, false>(x, y, n, pivot, delta, rstd, gamma, beta);
+  else if (beta) normalize_t<false, true>(x, y, n, pivot, delta, rstd, gamma, beta);
+  else normalize_t<false, false>(x, y, n, pivot, delta, rstd, gamma, beta);
+}
+
+void normalize_affine(const float* x, float* y, int64_t n, float pivot, float delta, float scale, float shift) {
+  const Vec p(pivot), d(delta), s(scale), t(shift);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) store(y + i, xsimd::fma((load(x + i) - p) - d, s, t));
+  for (; i < n; ++i) y[i] = __builtin_fmaf((x[i] - pivot) - delta, scale, shift);
+}
+
+void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* gamma) {
+  const Vec r(rinv);
+  int64_t i = 0;
+  if (gamma) {
+    for (; i + kLanes <= n; i += kLanes) store(y + i, load(x + i) * r * load(gamma + i));
+    for (; i < n; ++i) y[i] = x[i] * rinv * gamma[i];
+  } else {
+    for (; i + kLanes <= n; i += kLanes) store(y + i, load(x + i) * r);
+    for (; i < n; ++i) y[i] = x[i] * rinv;
+  }
+}
+
+}  // namespace
+
+namespace normrt::kernels::NORMRT_ISA {
+extern const LayerNormTable layer_norm_table = {&sum_shifted,  &add_sum_shifted,  &sum_sq_centered, &sum_sq,
+                                                &normalize,    &normalize_affine, &scale_rows};
+}
