@@ -65,14 +65,18 @@ Outs dropout(const Ctx& c) {
 Outs batch_norm(const Ctx& c) {
   c.expect_float(0);
   c.expect_rank_at_least(0, 2);
-  if (c.n.attr_i("training_mode", 0) != 0 || c.n.outputs.size() > 1)
-    throw Error(c.where + ": BatchNormalization in training mode is not supported");
+  const bool training = c.n.attr_i("training_mode", 0) != 0;
+  if (!training && c.n.outputs.size() > 1)
+    throw Error(c.where + ": the running mean/var outputs need training_mode=1 (opset 14+)");
+  if (training && c.opset < 14) throw Error(c.where + ": training_mode needs opset 14 or later");
   int64_t C = c.input(0).shape[1];
   for (size_t k = 1; k <= 4; ++k)
     if (c.input(k).shape != Shape{C})
       throw Error(c.where + ": parameter " + std::to_string(k) + " has shape " + shape_str(c.input(k).shape) +
                   ", expected [" + std::to_string(C) + "]");
-  return c.one(DType::float32, c.input(0).shape);
+  Outs o = c.one(DType::float32, c.input(0).shape);
+  if (training) o.resize(3, ValueInfo{DType::float32, {C}, nullptr});
+  return o;
 }
 
 // LayerNormalization and its relatives: Y like X; Mean and InvStdDev keep the

@@ -20,4 +20,16 @@ void batch_norm_fold_params(const float* gamma, const float* beta, const float* 
 void batch_norm_inference(Isa isa, const float* x, float* y, const float* scale, const float* shift, int64_t N,
                           int64_t C, int64_t inner);
 
+// training_mode=1: each channel normalized with the mean and (population)
+// variance of its N*inner values in this batch; the running statistics are
+// updated as ONNX defines: out = in * momentum + current * (1 - momentum).
+// running_mean_out/running_var_out may be null.
+struct BatchNormTrainingArgs {
+  const float *x, *gamma, *beta, *running_mean, *running_var;
+  float *y, *running_mean_out, *running_var_out;
+  int64_t N, C, inner;
+  float epsilon, momentum;
+};
+void batch_norm_training(Isa isa, const BatchNormTrainingArgs& a);
+
 }  // namespace normrt::kernels

@@ -16,6 +16,17 @@ std::unique_ptr<Kernel> batch_norm(const BindContext& c) {
   const int64_t N = x[0], C = x[1], inner = shape_numel(Shape(x.begin() + 2, x.end()));
   const float eps = c.node.attr_f("epsilon", 1e-5f);
   const Isa isa = c.isa;
+  if (c.node.attr_i("training_mode", 0) != 0) {
+    const float momentum = c.node.attr_f("momentum", 0.9f);
+    const size_t outs = c.out.size();
+    return kernel_fn([=](const RunArgs& a) {
+      auto p = [&](size_t k) { return static_cast<const float*>(a.in[k]); };
+      kernels::batch_norm_training(
+          isa, {p(0), p(1), p(2), p(3), p(4), static_cast<float*>(a.out[0]),
+                outs > 1 ? static_cast<float*>(a.out[1]) : nullptr, outs > 2 ? static_cast<float*>(a.out[2]) : nullptr,
+                N, C, inner, eps, momentum});
+    });
+  }
   bool all_constant = true;
   for (size_t k = 1; k <= 4; ++k) all_constant = all_constant && c.constant(k);
   if (all_constant) {
