@@ -1,5 +1,6 @@
 #include "kernels/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/layer_norm.h"
@@ -17,12 +18,25 @@ void batch_norm_fold_params(const float* gamma, const float* beta, const float* 
 
 void batch_norm_inference(Isa isa, const float* x, float* y, const float* scale, const float* shift, int64_t N,
                           int64_t C, int64_t inner) {
+  if (inner == 1) {  // [N, C]: vectorize across channels, split long rows
+    auto channels = batch_norm_table_for(isa).scale_shift_channels;
+    constexpr int64_t kChunk = 16384;
+    const int64_t chunks = (C + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (N * C > 32768)
+    for (int64_t j = 0; j < N * chunks; ++j) {
+      const int64_t n = j / chunks, c = (j % chunks) * kChunk, len = std::min(kChunk, C - c);
+      channels(x + n * C + c, y + n * C + c, len, scale + c, shift + c);
+    }
+    return;
+  }
+  // Rows of (n, c), long ones cut into chunks so a single huge row still uses every thread.
   auto row = batch_norm_table_for(isa).scale_shift_row;
-  const int64_t rows = N * C;
-#pragma omp parallel for schedule(static) if (rows * inner > 32768)
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t c = r % C;
-    row(x + r * inner, y + r * inner, inner, scale[c], shift[c]);
+  constexpr int64_t kChunk = 16384;
+  const int64_t chunks = (inner + kChunk - 1) / kChunk, jobs = N * C * chunks;
+#pragma omp parallel for schedule(static) if (N * C * inner > 32768)
+  for (int64_t j = 0; j < jobs; ++j) {
+    const int64_t r = j / chunks, b = (j % chunks) * kChunk, c = r % C;
+    row(x + r * inner + b, y + r * inner + b, std::min(kChunk, inner - b), scale[c], shift[c]);
   }
 }
 

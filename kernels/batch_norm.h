@@ -9,6 +9,8 @@ namespace normrt::kernels {
 struct BatchNormTable {
   // y[i] = x[i] * scale + shift for i < n
   void (*scale_shift_row)(const float* x, float* y, int64_t n, float scale, float shift);
+  // y[c] = x[c] * scale[c] + shift[c] for c < C (one sample of [N, C] data)
+  void (*scale_shift_channels)(const float* x, float* y, int64_t C, const float* scale, const float* shift);
 };
 NORMRT_ISA_TABLE(BatchNormTable, batch_norm_table)
 

@@ -16,8 +16,14 @@ void scale_shift_row(const float* x, float* y, int64_t n, float scale, float shi
   for (; i < n; ++i) y[i] = __builtin_fmaf(x[i], scale, shift);
 }
 
+void scale_shift_channels(const float* x, float* y, int64_t C, const float* scale, const float* shift) {
+  int64_t i = 0;
+  for (; i + kLanes <= C; i += kLanes) store(y + i, xsimd::fma(load(x + i), load(scale + i), load(shift + i)));
+  for (; i < C; ++i) y[i] = __builtin_fmaf(x[i], scale[i], shift[i]);
+}
+
 }  // namespace
 
 namespace normrt::kernels::NORMRT_ISA {
-extern const BatchNormTable batch_norm_table = {&scale_shift_row};
+extern const BatchNormTable batch_norm_table = {&scale_shift_row, &scale_shift_channels};
 }

@@ -9,17 +9,29 @@ namespace {
 struct RowStats {
   float pivot = 0, delta = 0, rstd = 0;
   double mean = 0;
+  bool centred_pass = false;  // the one-pass variance was not trustworthy
 };
 
-// Statistics of row r, its chunks done one after another (rows of one chunk,
-// or the caller's chunk partials already combined).
-RowStats finish(double sum, double sumsq, float pivot, float delta, int64_t n, const LayerNormArgs& a) {
-  RowStats s;
-  s.pivot = pivot;
-  s.delta = delta;
-  s.mean = double(pivot) + sum / double(n);
-  s.rstd = float(1.0 / std::sqrt(sumsq / double(n) + double(a.epsilon)));
-  return s;
+// From the moments about the pivot: the statistics, or a request for the
+// centred second pass when delta^2 is not small beside the variance.
+RowStats settle(double s1, double s2, int64_t n, float pivot, float eps, bool rms) {
+  RowStats st;
+  const double m1 = s1 / double(n), m2 = s2 / double(n);
+  if (rms) {
+    st.rstd = float(1.0 / std::sqrt(m2 + double(eps)));
+    return st;
+  }
+  st.pivot = pivot;
+  st.delta = float(m1);
+  st.mean = double(pivot) + m1;
+  const double var = m2 - m1 * m1;
+  if (m1 * m1 <= var) st.rstd = float(1.0 / std::sqrt(var + double(eps)));
+  else st.centred_pass = true;  // also taken for NaN
+  return st;
+}
+
+void finish_centred(RowStats& st, double sumsq, int64_t n, float eps) {
+  st.rstd = float(1.0 / std::sqrt(sumsq / double(n) + double(eps)));
 }
 
 }  // namespace
@@ -31,15 +43,19 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
   const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
   // The row as it is normalized: x, or x + residual once pass 1 has written it.
   const float* src = a.residual ? a.sum_out : a.x;
-  auto pivot_of = [&](int64_t r) { return a.rms ? 0.f : a.residual ? a.x[r * n] + a.residual[r * n] : a.x[r * n]; };
-  // Pass 1 on chunk [b, b+len) of row r: writes the sum for Add+LN, returns the shifted sum (or sum of squares for RMS).
-  auto pass1 = [&](int64_t r, int64_t b, int64_t len, float pivot) -> float {
+  // Mean of the row's first values (in double, so the same on every ISA).
+  auto pivot_of = [&](int64_t r) -> float {
+    if (a.rms) return 0.f;
+    const int64_t k = n < 16 ? n : 16, o = r * n;
+    double acc = 0;
+    for (int64_t i = 0; i < k; ++i) acc += a.residual ? double(a.x[o + i] + a.residual[o + i]) : double(a.x[o + i]);
+    return float(acc / double(k));
+  };
+  // Pass 1 over chunk [b, b+len) of row r: moments about the pivot (writing x + residual for Add+LN).
+  auto pass1 = [&](int64_t r, int64_t b, int64_t len, float pivot, float* m) {
     const int64_t o = r * n + b;
-    if (a.residual) {
-      float s = t.add_sum_shifted(a.x + o, a.residual + o, a.sum_out + o, len, pivot);
-      return a.rms ? t.sum_sq(a.sum_out + o, len) : s;
-    }
-    return a.rms ? t.sum_sq(a.x + o, len) : t.sum_shifted(a.x + o, len, pivot);
+    if (a.residual) t.add_stats_shifted(a.x + o, a.residual + o, a.sum_out + o, len, pivot, m);
+    else t.stats_shifted(a.x + o, len, pivot, m);
   };
   auto pass3 = [&](int64_t r, int64_t b, int64_t len, const RowStats& s) {
     const int64_t o = r * n + b;
@@ -56,54 +72,62 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
     for (int64_t r = 0; r < rows; ++r) {
       const float pivot = pivot_of(r);
-      const double s1 = pass1(r, 0, n, pivot);
-      RowStats s;
-      if (a.rms) {
-        s = finish(0, s1, 0, 0, n, a);
-      } else {
-        const float delta = float(s1 / double(n));
-        s = finish(s1, t.sum_sq_centered(src + r * n, n, pivot, delta), pivot, delta, n, a);
-      }
-      pass3(r, 0, n, s);
-      outputs(r, s);
+      float m[2];
+      pass1(r, 0, n, pivot, m);
+      RowStats st = settle(m[0], m[1], n, pivot, a.epsilon, a.rms);
+      if (st.centred_pass) finish_centred(st, t.sum_sq_centered(src + r * n, n, pivot, st.delta), n, a.epsilon);
+      pass3(r, 0, n, st);
+      outputs(r, st);
     }
     return;
   }
 
-  // Long rows: every phase runs over all (row, chunk) pairs; partials are
+  // Long rows: each phase runs over all (row, chunk) pairs; partials are
   // combined per row in chunk order, so the thread count changes nothing.
   thread_local std::vector<double> partial;
   thread_local std::vector<RowStats> stats;
-  partial.resize(size_t(rows * chunks));
+  partial.resize(size_t(2 * rows * chunks));
   stats.resize(size_t(rows));
   const int64_t jobs = rows * chunks;
   double* part = partial.data();
   RowStats* st = stats.data();
   auto chunk_len = [&](int64_t c) { return c == chunks - 1 ? n - c * kNormChunk : kNormChunk; };
+  bool any_centred = false;
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
-    for (int64_t j = 0; j < jobs; ++j) {
-      const int64_t r = j / chunks, c = j % chunks;
-      part[j] = pass1(r, c * kNormChunk, chunk_len(c), pivot_of(r));
-    }
+    for (int64_t r = 0; r < rows; ++r) st[r].pivot = pivot_of(r);
 #pragma omp for schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      double s = 0;
-      for (int64_t c = 0; c < chunks; ++c) s += part[r * chunks + c];
-      st[r] = a.rms ? finish(0, s, 0, 0, n, a) : RowStats{pivot_of(r), float(s / double(n)), 0, s};
+    for (int64_t j = 0; j < jobs; ++j) {
+      float m[2];
+      pass1(j / chunks, (j % chunks) * kNormChunk, chunk_len(j % chunks), st[j / chunks].pivot, m);
+      part[2 * j] = m[0];
+      part[2 * j + 1] = m[1];
     }
-    if (!a.rms) {
+#pragma omp for schedule(static) reduction(|| : any_centred)
+    for (int64_t r = 0; r < rows; ++r) {
+      double s1 = 0, s2 = 0;
+      for (int64_t c = 0; c < chunks; ++c) {
+        s1 += part[2 * (r * chunks + c)];
+        s2 += part[2 * (r * chunks + c) + 1];
+      }
+      st[r] = settle(s1, s2, n, st[r].pivot, a.epsilon, a.rms);
+      any_centred = any_centred || st[r].centred_pass;
+    }
+    if (any_centred) {
 #pragma omp for schedule(static)
       for (int64_t j = 0; j < jobs; ++j) {
-        const int64_t r = j / chunks, c = j % chunks;
-        part[j] = t.sum_sq_centered(src + r * n + c * kNormChunk, chunk_len(c), st[r].pivot, st[r].delta);
+        const RowStats& s = st[j / chunks];
+        if (s.centred_pass)
+          part[j] = t.sum_sq_centered(src + (j / chunks) * n + (j % chunks) * kNormChunk, chunk_len(j % chunks),
+                                      s.pivot, s.delta);
       }
 #pragma omp for schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
+        if (!st[r].centred_pass) continue;
         double sq = 0;
         for (int64_t c = 0; c < chunks; ++c) sq += part[r * chunks + c];
-        st[r] = finish(st[r].mean, sq, st[r].pivot, st[r].delta, n, a);
+        finish_centred(st[r], sq, n, a.epsilon);
       }
     }
 #pragma omp for schedule(static)

@@ -2,16 +2,18 @@
 // LayerNorm family: LayerNormalization, RMS norm, InstanceNormalization and
 // the fused residual Add + LayerNorm, on rows of contiguous floats.
 //
-// Accuracy scheme: a row's statistics are taken relative to a pivot, its
-// first element p. Pass 1 sums d = x - p (exact by Sterbenz for data near
-// p, so a mean of 1e4 with a spread of 0.1 loses nothing), giving the mean as
-// p + delta with delta small and precise; pass 2 sums ((x - p) - delta)^2,
-// the centred two-pass variance, which cannot go negative or cancel; pass 3
-// writes ((x - p) - delta) * rstd * gamma + beta. Rows are cut into fixed
-// chunks whose partial sums are combined in double in chunk order, so a row
-// gives the same bits whether it is alone, in a batch, or split across any
-// number of threads. The extra read passes hit cache: a chunk (<= 64 KiB)
-// is still in L1/L2 when it is read again.
+// Accuracy scheme: a row's moments are taken about a pivot p, the mean of
+// its first 16 values (or fewer). One pass sums d = x - p and d^2; with the
+// data near p the subtraction is exact (Sterbenz), so a mean of 1e4 with a
+// spread of 0.1 loses nothing, and the mean is kept as p + delta with delta
+// small and precise. var = E[d^2] - delta^2 is accurate while delta^2 is
+// small beside var, which a pivot drawn from the row makes the usual case;
+// when it is not (the first values unrepresentative of the row), a second
+// pass sums ((x - p) - delta)^2, the centred two-pass variance. The output is
+// ((x - p) - delta) * rstd * gamma + beta.
+// Rows are cut into fixed chunks whose partial sums are combined in double in
+// chunk order, so a row gives the same bits whether it is alone, in a batch,
+// or split across any number of threads.
 #include <cstdint>
 
 #include "kernels/isa.h"
@@ -21,12 +23,12 @@ namespace normrt::kernels {
 struct LayerNormTable {
   // Sum of (x[i] - pivot).
   float (*sum_shifted)(const float* x, int64_t n, float pivot);
-  // s[i] = a[i] + b[i]; returns the sum of (s[i] - pivot).
-  float (*add_sum_shifted)(const float* a, const float* b, float* s, int64_t n, float pivot);
+  // out = {sum of d, sum of d^2}, d = x[i] - pivot.
+  void (*stats_shifted)(const float* x, int64_t n, float pivot, float* out);
+  // s[i] = a[i] + b[i], and the moments of s[i] - pivot as stats_shifted.
+  void (*add_stats_shifted)(const float* a, const float* b, float* s, int64_t n, float pivot, float* out);
   // Sum of ((x[i] - pivot) - delta)^2.
   float (*sum_sq_centered)(const float* x, int64_t n, float pivot, float delta);
-  // Sum of x[i]^2.
-  float (*sum_sq)(const float* x, int64_t n);
   // y = ((x - pivot) - delta) * rstd * gamma[i] + beta[i]; gamma/beta may be null (1, 0).
   void (*normalize)(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
                     const float* beta);

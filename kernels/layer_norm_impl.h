@@ -20,28 +20,70 @@ float sum_shifted(const float* x, int64_t n, float pivot) {
   return s;
 }
 
-float add_sum_shifted(const float* a, const float* b, float* out, int64_t n, float pivot) {
+// out[0] = sum of d, out[1] = sum of d^2, d = x - pivot: both moments in one
+// read, with four independent chains each so the adds do not wait on each other.
+void stats_shifted(const float* x, int64_t n, float pivot, float* out) {
   const Vec p(pivot);
-  Vec s0(0.f), s1(0.f);
+  Vec s0(0.f), s1(0.f), s2(0.f), s3(0.f), q0(0.f), q1(0.f), q2(0.f), q3(0.f);
+  int64_t i = 0;
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+    Vec d0 = load(x + i) - p, d1 = load(x + i + kLanes) - p;
+    Vec d2 = load(x + i + 2 * kLanes) - p, d3 = load(x + i + 3 * kLanes) - p;
+    s0 += d0;
+    s1 += d1;
+    s2 += d2;
+    s3 += d3;
+    q0 = xsimd::fma(d0, d0, q0);
+    q1 = xsimd::fma(d1, d1, q1);
+    q2 = xsimd::fma(d2, d2, q2);
+    q3 = xsimd::fma(d3, d3, q3);
+  }
+  for (; i + kLanes <= n; i += kLanes) {
+    Vec d = load(x + i) - p;
+    s0 += d;
+    q0 = xsimd::fma(d, d, q0);
+  }
+  float s = xsimd::hadd((s0 + s1) + (s2 + s3)), q = xsimd::hadd((q0 + q1) + (q2 + q3));
+  for (; i < n; ++i) {
+    float d = x[i] - pivot;
+    s += d;
+    q += d * d;
+  }
+  out[0] = s;
+  out[1] = q;
+}
+
+// s = a + b written out, and the moments of s - pivot.
+void add_stats_shifted(const float* a, const float* b, float* sum, int64_t n, float pivot, float* out) {
+  const Vec p(pivot);
+  Vec s0(0.f), s1(0.f), q0(0.f), q1(0.f);
   int64_t i = 0;
   for (; i + 2 * kLanes <= n; i += 2 * kLanes) {
     Vec u = load(a + i) + load(b + i), v = load(a + i + kLanes) + load(b + i + kLanes);
-    store(out + i, u);
-    store(out + i + kLanes, v);
-    s0 += u - p;
-    s1 += v - p;
+    store(sum + i, u);
+    store(sum + i + kLanes, v);
+    Vec d0 = u - p, d1 = v - p;
+    s0 += d0;
+    s1 += d1;
+    q0 = xsimd::fma(d0, d0, q0);
+    q1 = xsimd::fma(d1, d1, q1);
   }
   for (; i + kLanes <= n; i += kLanes) {
     Vec u = load(a + i) + load(b + i);
-    store(out + i, u);
-    s0 += u - p;
+    store(sum + i, u);
+    Vec d = u - p;
+    s0 += d;
+    q0 = xsimd::fma(d, d, q0);
   }
-  float s = xsimd::hadd(s0 + s1);
+  float s = xsimd::hadd(s0 + s1), q = xsimd::hadd(q0 + q1);
   for (; i < n; ++i) {
-    out[i] = a[i] + b[i];
-    s += out[i] - pivot;
+    sum[i] = a[i] + b[i];
+    float d = sum[i] - pivot;
+    s += d;
+    q += d * d;
   }
-  return s;
+  out[0] = s;
+  out[1] = q;
 }
 
 float sum_sq_centered(const float* x, int64_t n, float pivot, float delta) {
@@ -65,25 +107,6 @@ float sum_sq_centered(const float* x, int64_t n, float pivot, float delta) {
     float c = (x[i] - pivot) - delta;
     s += c * c;
   }
-  return s;
-}
-
-float sum_sq(const float* x, int64_t n) {
-  Vec s0(0.f), s1(0.f), s2(0.f), s3(0.f);
-  int64_t i = 0;
-  for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
-    Vec c0 = load(x + i), c1 = load(x + i + kLanes), c2 = load(x + i + 2 * kLanes), c3 = load(x + i + 3 * kLanes);
-    s0 = xsimd::fma(c0, c0, s0);
-    s1 = xsimd::fma(c1, c1, s1);
-    s2 = xsimd::fma(c2, c2, s2);
-    s3 = xsimd::fma(c3, c3, s3);
-  }
-  for (; i + kLanes <= n; i += kLanes) {
-    Vec c = load(x + i);
-    s0 = xsimd::fma(c, c, s0);
-  }
-  float s = xsimd::hadd((s0 + s1) + (s2 + s3));
-  for (; i < n; ++i) s += x[i] * x[i];
   return s;
 }
 
@@ -138,6 +161,6 @@ void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* ga
 }  // namespace
 
 namespace normrt::kernels::NORMRT_ISA {
-extern const LayerNormTable layer_norm_table = {&sum_shifted,  &add_sum_shifted,  &sum_sq_centered, &sum_sq,
-                                                &normalize,    &normalize_affine, &scale_rows};
+extern const LayerNormTable layer_norm_table = {&sum_shifted, &stats_shifted,    &add_stats_shifted, &sum_sq_centered,
+                                                &normalize,   &normalize_affine, &scale_rows};
 }
