@@ -115,6 +115,60 @@ Outs instance_norm(const Ctx& c) {
   return c.one(DType::float32, c.input(0).shape);
 }
 
+Outs pow_op(const Ctx& c) {
+  c.expect_float(0);
+  DType e = c.input(1).dtype;
+  if (e != DType::float32 && e != DType::int32 && e != DType::int64)
+    throw Error(c.where + ": exponent type " + dtype_name(e) + " is not supported");
+  return c.one(DType::float32, broadcast_shapes(c.input(0).shape, c.input(1).shape, c.where));
+}
+
+}  // namespace
+
+// The axes a Reduce* node reduces (sorted, non-negative); empty with
+// noop_with_empty_axes means none. Axes come from the attribute, or from
+// input 1 for ReduceSum at opset 13+ and every Reduce* at 18+.
+std::vector<int64_t> reduce_axes(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
+                                 const std::string& where) {
+  const int64_t r = int64_t(in.at(0)->shape.size());
+  const bool axes_input = opset >= 18 || (n.op_type == "ReduceSum" && opset >= 13);
+  std::vector<int64_t> axes;
+  if (axes_input) {
+    if (in.size() > 1 && in[1]) {
+      if (!in[1]->value) throw Error(where + ": axes must be known before running");
+      axes = in[1]->value->as_int64();
+    }
+  } else {
+    axes = n.attr_ints("axes");
+  }
+  if (axes.empty()) {
+    if (n.attr_i("noop_with_empty_axes", 0)) return {};
+    for (int64_t i = 0; i < r; ++i) axes.push_back(i);
+  }
+  for (auto& a : axes) a = normalize_axis(a, std::max<int64_t>(r, 1), where);
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Error(where + ": repeated axis");
+  return axes;
+}
+
+namespace {
+
+Outs reduce(const Ctx& c) {
+  c.expect_float(0);
+  auto axes = reduce_axes(c.n, c.in, c.opset, c.where);
+  Shape out;
+  const Shape& x = c.input(0).shape;
+  const bool keep = c.n.attr_i("keepdims", 1) != 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    bool reduced = std::binary_search(axes.begin(), axes.end(), int64_t(i));
+    if (reduced && x[i] == 0 && c.n.op_type != "ReduceSum")
+      throw Error(c.where + ": cannot reduce over an empty dim");
+    if (!reduced) out.push_back(x[i]);
+    else if (keep) out.push_back(1);
+  }
+  return c.one(DType::float32, out);
+}
+
 Outs binary(const Ctx& c) {
   auto& a = c.input(0);
   auto& b = c.input(1);
@@ -367,6 +421,11 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Shape", shape_op},            {"Gather", gather},           {"Unsqueeze", unsqueeze},
       {"Squeeze", squeeze},           {"LayerNormalization", layer_norm}, {"RMSNormalization", layer_norm},
       {"AddLayerNormalization", layer_norm}, {"InstanceNormalization", instance_norm},
+      {"Sqrt", same_as_input},        {"Reciprocal", same_as_input}, {"Neg", same_as_input},
+      {"Abs", same_as_input},         {"Exp", same_as_input},       {"Tanh", same_as_input},
+      {"Erf", same_as_input},         {"Gelu", same_as_input},      {"Pow", pow_op},
+      {"ReduceMean", reduce},         {"ReduceSum", reduce},        {"ReduceMax", reduce},
+      {"ReduceMin", reduce},
   };
   return fns;
 }
@@ -388,7 +447,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
 
 bool shape_depends_on_value(const Node& n, size_t k) {
   const std::string& op = n.op_type;
-  return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze");
+  return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0);
 }
 
 bool has_shape_function(const std::string& op_type) { return shape_functions().count(op_type) != 0; }

@@ -28,6 +28,10 @@ bool shape_depends_on_value(const Node& n, size_t k);
 // Whether infer_node knows the op (the registry's ops must all be here).
 bool has_shape_function(const std::string& op_type);
 
+// The sorted axes a Reduce* node reduces over (all of them by default).
+std::vector<int64_t> reduce_axes(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
+                                 const std::string& where);
+
 // numpy broadcasting of two shapes; throws naming `where` if incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where);
 

@@ -6,7 +6,12 @@
 
 namespace normrt::kernels {
 
-enum class Unary { relu, leaky_relu, clip, sigmoid, hard_sigmoid, hard_swish };
+enum class Unary {
+  relu, leaky_relu, clip, sigmoid, hard_sigmoid, hard_swish,
+  sqrt, reciprocal, neg, abs, exp, tanh, erf,
+  gelu,       // x * 0.5 * (1 + erf(x / sqrt(2)))
+  gelu_tanh,  // x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))
+};
 struct UnaryParams {
   Unary op = Unary::relu;
   float a = 0, b = 0;  // leaky_relu: alpha; clip: min, max; hard_sigmoid: alpha, beta

@@ -23,6 +23,17 @@ void unary_loop(const UnaryParams& p, const float* x, float* y, int64_t n) {
     if constexpr (op == Unary::sigmoid) return sigmoid_v(v);
     if constexpr (op == Unary::hard_sigmoid) return clamp_v(xsimd::fma(v, Vec(p.a), Vec(p.b)), 0.f, 1.f);
     if constexpr (op == Unary::hard_swish) return v * clamp_v(xsimd::fma(v, Vec(1.f / 6), Vec(0.5f)), 0.f, 1.f);
+    if constexpr (op == Unary::sqrt) return xsimd::sqrt(v);
+    if constexpr (op == Unary::reciprocal) return Vec(1.f) / v;
+    if constexpr (op == Unary::neg) return -v;
+    if constexpr (op == Unary::abs) return xsimd::abs(v);
+    if constexpr (op == Unary::exp) return xsimd::exp(v);
+    if constexpr (op == Unary::tanh) return xsimd::tanh(v);
+    if constexpr (op == Unary::erf) return xsimd::erf(v);
+    if constexpr (op == Unary::gelu) return v * Vec(0.5f) * (Vec(1.f) + xsimd::erf(v * Vec(0.70710678118654752f)));
+    if constexpr (op == Unary::gelu_tanh)
+      return v * Vec(0.5f) *
+             (Vec(1.f) + xsimd::tanh(Vec(0.79788456080286536f) * xsimd::fma(Vec(0.044715f) * v, v * v, v)));
   };
   auto fs = [&p](float v) -> float {
     if constexpr (op == Unary::relu) return v < 0.f ? 0.f : v;
@@ -31,6 +42,16 @@ void unary_loop(const UnaryParams& p, const float* x, float* y, int64_t n) {
     if constexpr (op == Unary::sigmoid) return sigmoid_s(v);
     if constexpr (op == Unary::hard_sigmoid) return clamp_s(__builtin_fmaf(v, p.a, p.b), 0.f, 1.f);
     if constexpr (op == Unary::hard_swish) return v * clamp_s(__builtin_fmaf(v, 1.f / 6, 0.5f), 0.f, 1.f);
+    if constexpr (op == Unary::sqrt) return __builtin_sqrtf(v);
+    if constexpr (op == Unary::reciprocal) return 1.f / v;
+    if constexpr (op == Unary::neg) return -v;
+    if constexpr (op == Unary::abs) return __builtin_fabsf(v);
+    if constexpr (op == Unary::exp) return __builtin_expf(v);
+    if constexpr (op == Unary::tanh) return __builtin_tanhf(v);
+    if constexpr (op == Unary::erf) return __builtin_erff(v);
+    if constexpr (op == Unary::gelu) return v * 0.5f * (1.f + __builtin_erff(v * 0.70710678118654752f));
+    if constexpr (op == Unary::gelu_tanh)
+      return v * 0.5f * (1.f + __builtin_tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v)));
   };
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) store(y + i, fv(load(x + i)));
@@ -45,6 +66,15 @@ void unary_any(const UnaryParams& p, const float* x, float* y, int64_t n) {
     case Unary::sigmoid: return unary_loop<Unary::sigmoid>(p, x, y, n);
     case Unary::hard_sigmoid: return unary_loop<Unary::hard_sigmoid>(p, x, y, n);
     case Unary::hard_swish: return unary_loop<Unary::hard_swish>(p, x, y, n);
+    case Unary::sqrt: return unary_loop<Unary::sqrt>(p, x, y, n);
+    case Unary::reciprocal: return unary_loop<Unary::reciprocal>(p, x, y, n);
+    case Unary::neg: return unary_loop<Unary::neg>(p, x, y, n);
+    case Unary::abs: return unary_loop<Unary::abs>(p, x, y, n);
+    case Unary::exp: return unary_loop<Unary::exp>(p, x, y, n);
+    case Unary::tanh: return unary_loop<Unary::tanh>(p, x, y, n);
+    case Unary::erf: return unary_loop<Unary::erf>(p, x, y, n);
+    case Unary::gelu: return unary_loop<Unary::gelu>(p, x, y, n);
+    case Unary::gelu_tanh: return unary_loop<Unary::gelu_tanh>(p, x, y, n);
   }
 }
 

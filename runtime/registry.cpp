@@ -20,6 +20,7 @@ const Registry& default_registry() {
     register_conv_ops(r);
     register_normalization_ops(r);
     register_pool_ops(r);
+    register_reduce_ops(r);
     register_matmul_ops(r);
     register_softmax_ops(r);
     register_tensor_ops(r);

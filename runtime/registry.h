@@ -33,6 +33,7 @@ void register_arithmetic_ops(Registry& r);
 void register_conv_ops(Registry& r);
 void register_normalization_ops(Registry& r);
 void register_pool_ops(Registry& r);
+void register_reduce_ops(Registry& r);
 void register_matmul_ops(Registry& r);
 void register_softmax_ops(Registry& r);
 void register_tensor_ops(Registry& r);

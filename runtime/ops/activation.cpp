@@ -1,5 +1,6 @@
-// Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish on the vectorized
-// element-wise kernels.
+// Activations and unary math (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
+// HardSwish, Gelu, Sqrt, Reciprocal, Neg, Abs, Exp, Tanh, Erf) on the
+// vectorized element-wise kernels.
 #include <limits>
 
 #include "kernels/elementwise.h"
@@ -41,6 +42,13 @@ std::unique_ptr<Kernel> clip(const BindContext& c) {
   });
 }
 
+// Gelu (opset 20, or normrt.Gelu from the fusion pass): approximate="none"|"tanh".
+std::unique_ptr<Kernel> gelu(const BindContext& c) {
+  std::string approx = c.node.attr_s("approximate", "none");
+  if (approx != "none" && approx != "tanh") c.fail("unknown approximate '" + approx + "'");
+  return unary_op(approx == "tanh" ? Unary::gelu_tanh : Unary::gelu)(c);
+}
+
 }  // namespace
 
 void register_activation_ops(Registry& r) {
@@ -50,6 +58,15 @@ void register_activation_ops(Registry& r) {
   r.add("HardSigmoid", 6, 18, unary_op(Unary::hard_sigmoid, 0.2f, 0.5f, "alpha", "beta"));
   r.add("HardSwish", 14, 18, unary_op(Unary::hard_swish));
   r.add("Clip", 6, 18, clip);
+  r.add("Sqrt", 6, 18, unary_op(Unary::sqrt));
+  r.add("Reciprocal", 6, 18, unary_op(Unary::reciprocal));
+  r.add("Neg", 6, 18, unary_op(Unary::neg));
+  r.add("Abs", 6, 18, unary_op(Unary::abs));
+  r.add("Exp", 6, 18, unary_op(Unary::exp));
+  r.add("Tanh", 6, 18, unary_op(Unary::tanh));
+  r.add("Erf", 9, 18, unary_op(Unary::erf));
+  r.add("Gelu", 20, 20, gelu);
+  r.add("Gelu", 1, 999, gelu, "normrt");
 }
 
 }  // namespace normrt

@@ -1,5 +1,7 @@
 // Add, Sub, Mul, Div with numpy broadcasting: float32 on the vectorized
 // kernels, int64/int32 (shape arithmetic) in plain loops.
+#include <cmath>
+#include <limits>
 #include <type_traits>
 
 #include "kernels/elementwise.h"
@@ -127,6 +129,41 @@ KernelFactory binary_op(Binary op) {
   };
 }
 
+// Pow: x * x for the constant exponent 2 that LayerNorm exports use, sqrt for
+// 0.5, std::pow otherwise.
+std::unique_ptr<Kernel> pow_op(const BindContext& c) {
+  Broadcast bc(c.in_shape(0), c.in_shape(1), c.out[0].shape);
+  const Tensor* e = c.constant(1);
+  const DType et = c.in[1]->dtype;
+  const float k = e && e->numel() == 1 && et == DType::float32 ? e->data<float>()[0]
+                                                                : std::numeric_limits<float>::quiet_NaN();
+  const int64_t n = shape_numel(c.out[0].shape);
+  if (k == 2.f && bc.rows * bc.inner == n && bc.sa == 1) {
+    auto f = kernels::elementwise_table_for(c.isa).binary;
+    return kernel_fn([=](const RunArgs& a) {
+      auto* x = static_cast<const float*>(a.in[0]);
+      f(Binary::mul, x, 1, x, 1, static_cast<float*>(a.out[0]), n);
+    });
+  }
+  return kernel_fn([=](const RunArgs& a) {
+    auto* x = static_cast<const float*>(a.in[0]);
+    auto* z = static_cast<float*>(a.out[0]);
+    auto exponent = [&](int64_t i) -> float {
+      if (et == DType::int64) return float(static_cast<const int64_t*>(a.in[1])[i]);
+      if (et == DType::int32) return float(static_cast<const int32_t*>(a.in[1])[i]);
+      return static_cast<const float*>(a.in[1])[i];
+    };
+    for (int64_t r = 0; r < bc.rows; ++r) {
+      int64_t oa, ob;
+      bc.offsets(r, oa, ob);
+      for (int64_t i = 0; i < bc.inner; ++i) {
+        float base = x[oa + i * bc.sa], ex = exponent(ob + i * bc.sb);
+        z[r * bc.inner + i] = ex == 0.5f ? std::sqrt(base) : std::pow(base, ex);
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void register_arithmetic_ops(Registry& r) {
@@ -134,6 +171,7 @@ void register_arithmetic_ops(Registry& r) {
   r.add("Sub", 7, 18, binary_op(Binary::sub));
   r.add("Mul", 7, 18, binary_op(Binary::mul));
   r.add("Div", 7, 18, binary_op(Binary::div));
+  r.add("Pow", 7, 18, pow_op);
 }
 
 }  // namespace normrt
