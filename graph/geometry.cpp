@@ -51,4 +51,39 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
   return g;
 }
 
+std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, std::vector<int64_t> ends,
+                                 std::vector<int64_t> axes, std::vector<int64_t> steps, const std::string& where) {
+  const int64_t r = int64_t(x.size());
+  std::vector<SliceDim> dims(x.size());
+  for (size_t i = 0; i < x.size(); ++i) dims[i] = SliceDim{0, 1, x[i]};
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(int64_t(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (starts.size() != ends.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    throw Error(where + ": starts, ends, axes and steps must have the same length");
+  std::vector<bool> seen(x.size(), false);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const int64_t a = normalize_axis(axes[k], r, where);
+    if (seen[size_t(a)]) throw Error(where + ": repeated axis");
+    seen[size_t(a)] = true;
+    const int64_t d = x[size_t(a)], step = steps[k];
+    if (step == 0) throw Error(where + ": a step is 0");
+    auto clampv = [](int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; };
+    int64_t b = starts[k], e = ends[k];
+    if (b < 0) b += d;
+    if (e < 0) e += d;
+    if (step > 0) {
+      b = clampv(b, 0, d);
+      e = clampv(e, 0, d);
+    } else {
+      b = clampv(b, 0, d - 1);
+      e = clampv(e, -1, d - 1);
+    }
+    // Ends like INT64_MAX or -INT64_MAX arrive clamped above: no overflow below.
+    const int64_t count = step > 0 ? (e > b ? (e - b + step - 1) / step : 0) : (b > e ? (b - e - step - 1) / -step : 0);
+    dims[size_t(a)] = SliceDim{b, step, count};
+  }
+  return dims;
+}
+
 }  // namespace normrt

@@ -16,4 +16,11 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
 // Axis in [-rank, rank) (or [-rank-1, rank] when `extra` for Unsqueeze) to [0, rank).
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where);
 
+// Slice: for every dim of the input, the first index, the step and the count.
+struct SliceDim {
+  int64_t start = 0, step = 1, count = 0;
+};
+std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, std::vector<int64_t> ends,
+                                 std::vector<int64_t> axes, std::vector<int64_t> steps, const std::string& where);
+
 }  // namespace normrt

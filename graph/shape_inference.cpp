@@ -1,6 +1,7 @@
 #include "graph/shape_inference.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "graph/geometry.h"
@@ -167,6 +168,114 @@ Outs reduce(const Ctx& c) {
     else if (keep) out.push_back(1);
   }
   return c.one(DType::float32, out);
+}
+
+Outs transpose(const Ctx& c) {
+  const Shape& x = c.input(0).shape;
+  Shape perm = c.n.attr_ints("perm");
+  if (perm.empty())
+    for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
+  if (perm.size() != x.size()) throw Error(c.where + ": perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(x.size()));
+  std::vector<bool> used(x.size(), false);
+  Shape out;
+  for (int64_t p : perm) {
+    p = normalize_axis(p, int64_t(x.size()), c.where);
+    if (used[size_t(p)]) throw Error(c.where + ": perm repeats an axis");
+    used[size_t(p)] = true;
+    out.push_back(x[size_t(p)]);
+  }
+  return c.one(c.input(0).dtype, out);
+}
+
+Outs cast(const Ctx& c) {
+  const int64_t to = c.n.attr_i("to", 0);
+  if (!dtype_supported(int32_t(to))) throw Error(c.where + ": cast to " + onnx_dtype_name(int32_t(to)) + " is not supported");
+  return c.one(DType(to), c.input(0).shape);
+}
+
+Outs slice(const Ctx& c) {
+  const Shape& x = c.input(0).shape;
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (c.opset < 10) {
+    starts = c.n.attr_ints("starts");
+    ends = c.n.attr_ints("ends");
+    axes = c.n.attr_ints("axes");
+  } else {
+    starts = c.known(1, "starts").as_int64();
+    ends = c.known(2, "ends").as_int64();
+    if (c.in.size() > 3 && c.in[3]) axes = c.known(3, "axes").as_int64();
+    if (c.in.size() > 4 && c.in[4]) steps = c.known(4, "steps").as_int64();
+  }
+  Shape out;
+  for (auto& d : slice_dims(x, starts, ends, axes, steps, c.where)) out.push_back(d.count);
+  return c.one(c.input(0).dtype, out);
+}
+
+Outs constant_of_shape(const Ctx& c) {
+  Shape out = c.known(0, "shape").as_int64();
+  for (int64_t d : out)
+    if (d < 0) throw Error(c.where + ": negative dimension in shape");
+  const Attribute* v = c.n.attr("value");
+  DType t = v && v->t ? v->t->dtype : DType::float32;
+  return c.one(t, out);
+}
+
+Outs expand(const Ctx& c) {
+  return c.one(c.input(0).dtype, broadcast_shapes(c.input(0).shape, c.known(1, "shape").as_int64(), c.where));
+}
+
+Outs split(const Ctx& c) {
+  const Shape& x = c.input(0).shape;
+  const int64_t axis = normalize_axis(c.n.attr_i("axis", 0), int64_t(x.size()), c.where);
+  std::vector<int64_t> sizes;
+  if (c.opset >= 13 && c.in.size() > 1 && c.in[1]) sizes = c.known(1, "split").as_int64();
+  else if (c.opset < 13) sizes = c.n.attr_ints("split");
+  const int64_t parts = int64_t(c.n.outputs.size()), d = x[size_t(axis)];
+  if (sizes.empty()) {
+    const int64_t each = (d + parts - 1) / parts;  // the last part may be smaller (opset 18)
+    for (int64_t k = 0; k < parts; ++k) sizes.push_back(std::max<int64_t>(0, std::min(each, d - k * each)));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (int64_t(sizes.size()) != parts || total != d)
+    throw Error(c.where + ": split sizes do not add up to the dim (" + std::to_string(d) + ")");
+  Outs o;
+  for (int64_t s : sizes) {
+    Shape sh = x;
+    sh[size_t(axis)] = s;
+    o.push_back(ValueInfo{c.input(0).dtype, sh, nullptr});
+  }
+  return o;
+}
+
+Outs range(const Ctx& c) {
+  auto scalar = [&](size_t k) -> double {
+    const Tensor& t = c.known(k, "range bound");
+    if (t.numel() != 1) throw Error(c.where + ": start, limit and delta must be scalars");
+    return t.dtype == DType::float32 ? double(t.data<float>()[0]) : double(t.as_int64()[0]);
+  };
+  const double start = scalar(0), limit = scalar(1), delta = scalar(2);
+  if (delta == 0) throw Error(c.where + ": delta is 0");
+  const double n = std::ceil((limit - start) / delta);
+  if (!(n < 1e9)) throw Error(c.where + ": range too long");
+  return c.one(c.input(0).dtype, {n > 0 ? int64_t(n) : 0});
+}
+
+Outs where(const Ctx& c) {
+  if (c.input(0).dtype != DType::boolean) throw Error(c.where + ": condition must be bool");
+  if (c.input(1).dtype != c.input(2).dtype) throw Error(c.where + ": X and Y have different types");
+  Shape s = broadcast_shapes(broadcast_shapes(c.input(0).shape, c.input(1).shape, c.where), c.input(2).shape, c.where);
+  return c.one(c.input(1).dtype, s);
+}
+
+Outs compare(const Ctx& c) {
+  if (c.input(0).dtype != c.input(1).dtype) throw Error(c.where + ": inputs have different types");
+  return c.one(DType::boolean, broadcast_shapes(c.input(0).shape, c.input(1).shape, c.where));
+}
+
+Outs not_op(const Ctx& c) {
+  if (c.input(0).dtype != DType::boolean) throw Error(c.where + ": input must be bool");
+  return c.one(DType::boolean, c.input(0).shape);
 }
 
 Outs binary(const Ctx& c) {
@@ -425,7 +534,11 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Abs", same_as_input},         {"Exp", same_as_input},       {"Tanh", same_as_input},
       {"Erf", same_as_input},         {"Gelu", same_as_input},      {"Pow", pow_op},
       {"ReduceMean", reduce},         {"ReduceSum", reduce},        {"ReduceMax", reduce},
-      {"ReduceMin", reduce},
+      {"ReduceMin", reduce},          {"Transpose", transpose},     {"Cast", cast},
+      {"Slice", slice},               {"ConstantOfShape", constant_of_shape}, {"Expand", expand},
+      {"Split", split},               {"Range", range},             {"Where", where},
+      {"Equal", compare},             {"Less", compare},            {"Greater", compare},
+      {"Not", not_op},                {"LogSoftmax", softmax},
   };
   return fns;
 }
@@ -447,7 +560,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
 
 bool shape_depends_on_value(const Node& n, size_t k) {
   const std::string& op = n.op_type;
-  return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0);
+  if (op == "Slice") return k >= 1;
+  if (op == "ConstantOfShape" || op == "Range") return true;
+  return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0 ||
+                    op == "Expand" || op == "Split");
 }
 
 bool has_shape_function(const std::string& op_type) { return shape_functions().count(op_type) != 0; }

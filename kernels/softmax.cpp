@@ -5,9 +5,9 @@
 
 namespace normrt::kernels {
 
-void softmax(Isa isa, const float* x, float* y, int64_t outer, int64_t n, int64_t inner) {
+void softmax(Isa isa, const float* x, float* y, int64_t outer, int64_t n, int64_t inner, bool log) {
   if (inner == 1) {
-    auto row = softmax_table_for(isa).row;
+    auto row = log ? softmax_table_for(isa).log_row : softmax_table_for(isa).row;
 #pragma omp parallel for schedule(static) if (outer * n > 16384)
     for (int64_t o = 0; o < outer; ++o) row(x + o * n, y + o * n, n);
     return;
@@ -21,8 +21,10 @@ void softmax(Isa isa, const float* x, float* y, int64_t outer, int64_t n, int64_
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t i = 0; i < n; ++i) mx = std::max(mx, xs[i * inner]);
       float sum = 0;
-      for (int64_t i = 0; i < n; ++i) sum += (ys[i * inner] = std::exp(xs[i * inner] - mx));
-      for (int64_t i = 0; i < n; ++i) ys[i * inner] /= sum;
+      for (int64_t i = 0; i < n; ++i) sum += std::exp(xs[i * inner] - mx);
+      const float shift = mx + std::log(sum);
+      for (int64_t i = 0; i < n; ++i)
+        ys[i * inner] = log ? xs[i * inner] - shift : std::exp(xs[i * inner] - mx) / sum;
     }
 }
 

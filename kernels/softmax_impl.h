@@ -3,7 +3,7 @@
 
 namespace {
 
-void softmax_row(const float* x, float* y, int64_t n) {
+float row_max(const float* x, int64_t n) {
   int64_t i = 0;
   float mx = -__builtin_inff();
   if (n >= kLanes) {
@@ -12,6 +12,27 @@ void softmax_row(const float* x, float* y, int64_t n) {
     mx = hmax(vm);
   }
   for (; i < n; ++i) mx = fmaxs(mx, x[i]);
+  return mx;
+}
+
+// y = x - max - log(sum(exp(x - max)))
+void log_softmax_row(const float* x, float* y, int64_t n) {
+  const float mx = row_max(x, n);
+  const Vec vmx(mx);
+  Vec vs(0.f);
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vs += xsimd::exp(load(x + i) - vmx);
+  float sum = xsimd::hadd(vs);
+  for (; i < n; ++i) sum += __builtin_expf(x[i] - mx);
+  const float shift = mx + __builtin_logf(sum);
+  const Vec vsh(shift);
+  for (i = 0; i + kLanes <= n; i += kLanes) store(y + i, load(x + i) - vsh);
+  for (; i < n; ++i) y[i] = x[i] - shift;
+}
+
+void softmax_row(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  const float mx = row_max(x, n);
   // A row of -inf (everything masked) gives NaN, as the definition does.
   const Vec vmx(mx);
   Vec vs(0.f);
@@ -34,5 +55,5 @@ void softmax_row(const float* x, float* y, int64_t n) {
 }  // namespace
 
 namespace normrt::kernels::NORMRT_ISA {
-extern const SoftmaxTable softmax_table = {&softmax_row};
+extern const SoftmaxTable softmax_table = {&softmax_row, &log_softmax_row};
 }

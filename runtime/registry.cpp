@@ -19,6 +19,7 @@ const Registry& default_registry() {
     register_arithmetic_ops(r);
     register_conv_ops(r);
     register_normalization_ops(r);
+    register_logic_ops(r);
     register_pool_ops(r);
     register_reduce_ops(r);
     register_matmul_ops(r);

@@ -32,6 +32,7 @@ void register_activation_ops(Registry& r);
 void register_arithmetic_ops(Registry& r);
 void register_conv_ops(Registry& r);
 void register_normalization_ops(Registry& r);
+void register_logic_ops(Registry& r);
 void register_pool_ops(Registry& r);
 void register_reduce_ops(Registry& r);
 void register_matmul_ops(Registry& r);

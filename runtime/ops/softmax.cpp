@@ -1,4 +1,4 @@
-// Softmax along one axis (opset >= 13) or over the flattened trailing dims (< 13).
+// Softmax and LogSoftmax along one axis (opset >= 13) or over the flattened trailing dims (< 13).
 #include "graph/geometry.h"
 #include "kernels/softmax.h"
 #include "runtime/registry.h"
@@ -6,7 +6,8 @@
 namespace normrt {
 namespace {
 
-std::unique_ptr<Kernel> softmax(const BindContext& c) {
+KernelFactory softmax_op(bool log) {
+  return [log](const BindContext& c) -> std::unique_ptr<Kernel> {
   const Shape& x = c.in_shape(0);
   const int64_t r = int64_t(x.size());
   if (r == 0) c.fail("Softmax of a scalar is not supported");
@@ -20,12 +21,16 @@ std::unique_ptr<Kernel> softmax(const BindContext& c) {
   }
   const Isa isa = c.isa;
   return kernel_fn([=](const RunArgs& a) {
-    kernels::softmax(isa, static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), outer, n, inner);
+    kernels::softmax(isa, static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), outer, n, inner, log);
   });
+  };
 }
 
 }  // namespace
 
-void register_softmax_ops(Registry& r) { r.add("Softmax", 1, 18, softmax); }
+void register_softmax_ops(Registry& r) {
+  r.add("Softmax", 1, 18, softmax_op(false));
+  r.add("LogSoftmax", 1, 18, softmax_op(true));
+}
 
 }  // namespace normrt

@@ -1,8 +1,13 @@
-// Ops that move data without arithmetic: Identity, Dropout (inference),
-// Flatten, Reshape, Squeeze, Unsqueeze, Shape, Gather, Concat.
+// Ops that move or make data without arithmetic: Identity, Dropout
+// (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Gather, Concat,
+// Split, Slice, Transpose, Expand, Cast, ConstantOfShape, Range.
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include "graph/geometry.h"
+#include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -81,6 +86,172 @@ std::unique_ptr<Kernel> concat(const BindContext& c) {
   });
 }
 
+Shape strides_of(const Shape& s) {
+  Shape st(s.size());
+  int64_t acc = 1;
+  for (size_t i = s.size(); i-- > 0;) st[i] = acc, acc *= s[i];
+  return st;
+}
+
+// Copies elements of `es` bytes: out[i] = in[base + offset of i], offsets
+// walked with per-output-dim input strides. When the innermost dim is
+// contiguous on both sides it moves whole rows.
+struct StridedCopy {
+  Shape out;      // output dims
+  Shape strides;  // input element stride per output dim
+  int64_t base = 0;
+  size_t es = 4;
+
+  void run(const void* in, void* outp) const {
+    auto* src = static_cast<const uint8_t*>(in);
+    auto* dst = static_cast<uint8_t*>(outp);
+    if (shape_numel(out) == 0) return;
+    if (!out.empty() && strides.back() == 1) {
+      const int64_t row = out.back();
+      Shape outer(out.begin(), out.end() - 1), st(strides.begin(), strides.end() - 1);
+      for_each_broadcast(outer, {st}, [&](int64_t i, const std::vector<int64_t>& o) {
+        std::memcpy(dst + size_t(i * row) * es, src + size_t(base + o[0]) * es, size_t(row) * es);
+      });
+      return;
+    }
+    for_each_broadcast(out, {strides}, [&](int64_t i, const std::vector<int64_t>& o) {
+      std::memcpy(dst + size_t(i) * es, src + size_t(base + o[0]) * es, es);
+    });
+  }
+};
+
+std::unique_ptr<Kernel> transpose(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  Shape perm = c.node.attr_ints("perm");
+  if (perm.empty())
+    for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
+  const Shape in_st = strides_of(x);
+  StridedCopy sc{c.out[0].shape, {}, 0, dtype_size(c.out[0].dtype)};
+  for (int64_t p : perm) sc.strides.push_back(in_st[size_t(normalize_axis(p, int64_t(x.size()), c.where))]);
+  return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
+}
+
+std::unique_ptr<Kernel> slice(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  std::vector<int64_t> starts, ends, axes, steps;
+  auto ints = [&](size_t k) { return c.constant(k) ? c.constant(k)->as_int64() : std::vector<int64_t>{}; };
+  if (c.opset < 10) {
+    starts = c.node.attr_ints("starts");
+    ends = c.node.attr_ints("ends");
+    axes = c.node.attr_ints("axes");
+  } else {
+    starts = ints(1), ends = ints(2), axes = ints(3), steps = ints(4);
+  }
+  const auto dims = slice_dims(x, starts, ends, axes, steps, c.where);
+  const Shape in_st = strides_of(x);
+  StridedCopy sc{c.out[0].shape, {}, 0, dtype_size(c.out[0].dtype)};
+  for (size_t i = 0; i < x.size(); ++i) {
+    sc.base += dims[i].start * in_st[i];
+    sc.strides.push_back(dims[i].step * in_st[i]);
+  }
+  return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
+}
+
+std::unique_ptr<Kernel> expand(const BindContext& c) {
+  StridedCopy sc{c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype)};
+  return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
+}
+
+std::unique_ptr<Kernel> split(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t axis = normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where);
+  int64_t outer = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
+  const size_t es = dtype_size(c.in[0]->dtype);
+  const size_t row = size_t(shape_numel(x) / std::max<int64_t>(outer, 1)) * es;
+  std::vector<size_t> blocks;
+  for (auto& o : c.out) blocks.push_back(size_t(shape_numel(o.shape) / std::max<int64_t>(outer, 1)) * es);
+  return kernel_fn([=](const RunArgs& a) {
+    auto* src = static_cast<const uint8_t*>(a.in[0]);
+    size_t at = 0;
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      if (blocks[k]) {
+        auto* dst = static_cast<uint8_t*>(a.out[k]);
+        for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + size_t(o) * blocks[k], src + size_t(o) * row + at, blocks[k]);
+      }
+      at += blocks[k];
+    }
+  });
+}
+
+template <class To, class From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, uint8_t>) {
+    return v != From(0);
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    // Out-of-range float to int is undefined in C++: NaN gives 0, the rest saturates.
+    if (std::isnan(v)) return 0;
+    if (v <= From(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+    if (v >= From(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+    return To(v);
+  } else {
+    return To(v);
+  }
+}
+
+std::unique_ptr<Kernel> cast(const BindContext& c) {
+  const DType from = c.in[0]->dtype, to = c.out[0].dtype;
+  const int64_t n = shape_numel(c.out[0].shape);
+  return kernel_fn([=](const RunArgs& a) {
+    auto with_to = [&](auto src_tag) {
+      using S = decltype(src_tag);
+      auto* x = static_cast<const S*>(a.in[0]);
+      auto go = [&](auto dst_tag) {
+        using D = decltype(dst_tag);
+        auto* y = static_cast<D*>(a.out[0]);
+        for (int64_t i = 0; i < n; ++i) y[i] = convert<D>(x[i]);
+      };
+      switch (to) {
+        case DType::float32: go(float{}); break;
+        case DType::int64: go(int64_t{}); break;
+        case DType::int32: go(int32_t{}); break;
+        default: go(uint8_t{}); break;
+      }
+    };
+    switch (from) {
+      case DType::float32: with_to(float{}); break;
+      case DType::int64: with_to(int64_t{}); break;
+      case DType::int32: with_to(int32_t{}); break;
+      default: with_to(uint8_t{}); break;
+    }
+  });
+}
+
+std::unique_ptr<Kernel> constant_of_shape(const BindContext& c) {
+  const Attribute* v = c.node.attr("value");
+  std::vector<uint8_t> value(dtype_size(c.out[0].dtype), 0);
+  if (v && v->t) {
+    if (v->t->numel() != 1) c.fail("value must hold one element");
+    value = v->t->bytes;
+  }
+  const int64_t n = shape_numel(c.out[0].shape);
+  return kernel_fn([=](const RunArgs& a) {
+    auto* y = static_cast<uint8_t*>(a.out[0]);
+    for (int64_t i = 0; i < n; ++i) std::memcpy(y + size_t(i) * value.size(), value.data(), value.size());
+  });
+}
+
+std::unique_ptr<Kernel> range(const BindContext& c) {
+  const DType t = c.out[0].dtype;
+  const int64_t n = shape_numel(c.out[0].shape);
+  return kernel_fn([=](const RunArgs& a) {
+    auto fill = [&](auto tag) {
+      using T = decltype(tag);
+      const T start = *static_cast<const T*>(a.in[0]), delta = *static_cast<const T*>(a.in[2]);
+      auto* y = static_cast<T*>(a.out[0]);
+      for (int64_t i = 0; i < n; ++i) y[i] = T(start + T(i) * delta);
+    };
+    if (t == DType::float32) fill(float{});
+    else if (t == DType::int64) fill(int64_t{});
+    else fill(int32_t{});
+  });
+}
+
 }  // namespace
 
 void register_tensor_ops(Registry& r) {
@@ -93,6 +264,13 @@ void register_tensor_ops(Registry& r) {
   r.add("Shape", 1, 18, shape);
   r.add("Gather", 1, 18, gather);
   r.add("Concat", 4, 18, concat);
+  r.add("Split", 2, 18, split);
+  r.add("Slice", 1, 18, slice);
+  r.add("Transpose", 1, 18, transpose);
+  r.add("Expand", 8, 18, expand);
+  r.add("Cast", 6, 18, cast);
+  r.add("ConstantOfShape", 9, 18, constant_of_shape);
+  r.add("Range", 11, 18, range);
 }
 
 }  // namespace normrt
