@@ -43,6 +43,53 @@ TEST(Models, ResNetBasicBlockMatchesPyTorch) { check_model(test::fixture("models
 TEST(Models, ResNetBottleneckMatchesPyTorch) { check_model(test::fixture("models/resnet_bottleneck"), true); }
 TEST(Models, MobileNetV2MatchesPyTorch) { check_model(test::fixture("models/mobilenet_v2_small"), true); }
 
+// Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
+// PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.
+std::vector<Tensor> seq_inputs(const Session& s, const std::string& base, int seq) {
+  std::vector<Tensor> in;
+  for (auto& name : s.input_names()) in.push_back(read_npy(base + ".seq" + std::to_string(seq) + "." + name + ".npy"));
+  return in;
+}
+
+void check_transformer(const std::string& name) {
+  const std::string base = test::fixture("models/" + name);
+  const Tensor want = read_npy(base + ".seq7.output.npy");
+  for (bool optimize : {true, false})
+    for (int threads : {1, 2}) {
+      SessionOptions o;
+      o.optimize = optimize;
+      o.threads = threads;
+      Session s(base + ".onnx", o);
+      auto out = s.run(seq_inputs(s, base, 7));
+      ASSERT_EQ(out[0].shape, want.shape);
+      EXPECT_LE(test::max_rel_diff(out[0], want), 1e-4) << name << " optimize " << optimize << " threads " << threads;
+    }
+}
+
+TEST(Models, TransformerEncoderGeluPostNormOpset13) { check_transformer("encoder_gelu_post_op13"); }
+TEST(Models, TransformerEncoderGeluPostNormOpset17) { check_transformer("encoder_gelu_post_op17"); }
+TEST(Models, TransformerEncoderReluPreNormOpset13) { check_transformer("encoder_relu_pre_op13"); }
+TEST(Models, TransformerEncoderReluPreNormOpset17) { check_transformer("encoder_relu_pre_op17"); }
+TEST(Models, BertStyleEncoderOpset13) { check_transformer("bert_op13"); }
+TEST(Models, BertStyleEncoderOpset17) { check_transformer("bert_op17"); }
+
+// One loaded Session answers every sequence length, planning each once.
+TEST(Models, OneSessionAnswersSequenceLengths1To384) {
+  const std::string base = test::fixture("models/encoder_gelu_post_op13");
+  for (bool optimize : {true, false}) {
+    SessionOptions o;
+    o.optimize = optimize;
+    Session s(base + ".onnx", o);
+    for (int round = 0; round < 2; ++round)
+      for (int seq : {1, 7, 64, 384}) {
+        auto out = s.run(seq_inputs(s, base, seq));
+        EXPECT_LE(test::max_rel_diff(out[0], read_npy(base + ".seq" + std::to_string(seq) + ".output.npy")), 1e-4)
+            << "seq " << seq << " optimize " << optimize;
+      }
+    EXPECT_EQ(s.plans_built(), 4u);
+  }
+}
+
 // Full-size torchvision models at 1x3x224x224, exported at test time (ctest's
 // full_models_export); the folder comes in NORMRT_FULL_MODELS.
 TEST(FullModels, Resnet18Resnet50MobilenetV2MatchPyTorch) {
