@@ -92,11 +92,16 @@ Outs layer_norm(const Ctx& c) {
   for (size_t k = 1; k < c.in.size(); ++k) {
     if (!c.in[k]) continue;
     c.expect_float(k);
-    bool residual = c.n.op_type == "AddLayerNormalization" && k == 1;
-    if (residual ? c.in[k]->shape != x : broadcast_shapes(c.in[k]->shape, norm, c.where) != norm)
+    if (c.n.op_type == "AddLayerNormalization" && k == 1) continue;  // the residual: checked below
+    if (broadcast_shapes(c.in[k]->shape, norm, c.where) != norm)
       throw Error(c.where + ": input " + std::to_string(k) + " has shape " + shape_str(c.in[k]->shape) +
-                  (residual ? ", must equal the input's " : ", does not broadcast to the normalized dims ") +
-                  shape_str(residual ? x : norm));
+                  ", does not broadcast to the normalized dims " + shape_str(norm));
+  }
+  if (c.n.op_type == "AddLayerNormalization") {
+    // The sum may broadcast (x or the residual smaller); it is what is normalized.
+    const Shape sum = broadcast_shapes(x, c.input(1).shape, c.where);
+    if (int64_t(sum.size()) != r) throw Error(c.where + ": the residual has a higher rank than the input");
+    return Outs{ValueInfo{DType::float32, sum, nullptr}, ValueInfo{DType::float32, sum, nullptr}};
   }
   Shape stat = x;
   for (int64_t i = axis; i < r; ++i) stat[size_t(i)] = 1;
@@ -376,6 +381,30 @@ Outs reshape(const Ctx& c) {
   return c.one(c.input(0).dtype, out);
 }
 
+Outs matmul(const Ctx& c);
+
+// normrt.FusedConv: Conv, plus Z (input 3) of the output's shape or broadcast to it.
+Outs fused_conv(const Ctx& c) {
+  Ins conv_in(c.in.begin(), c.in.begin() + std::min<size_t>(3, c.in.size()));
+  Outs o = conv(Ctx{c.n, conv_in, c.opset, c.where});
+  if (c.in.size() > 3 && c.in[3] && broadcast_shapes(o[0].shape, c.in[3]->shape, c.where) != o[0].shape)
+    throw Error(c.where + ": the added tensor " + shape_str(c.in[3]->shape) + " does not broadcast to " +
+                shape_str(o[0].shape));
+  return o;
+}
+
+// normrt.FusedMatMul: MatMul with B (transB: given as [N, K]) and a bias of N.
+Outs fused_matmul(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  Shape b = c.input(1).shape;
+  if (b.size() != 2) throw Error(c.where + ": B must be 2-D");
+  if (c.n.attr_i("transB", 0)) std::swap(b[0], b[1]);
+  ValueInfo bt{DType::float32, b, nullptr};
+  Ins mm_in{c.in[0], &bt};
+  return matmul(Ctx{c.n, mm_in, c.opset, c.where});
+}
+
 Outs gemm(const Ctx& c) {
   c.expect_float(0);
   c.expect_float(1);
@@ -538,7 +567,8 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Slice", slice},               {"ConstantOfShape", constant_of_shape}, {"Expand", expand},
       {"Split", split},               {"Range", range},             {"Where", where},
       {"Equal", compare},             {"Less", compare},            {"Greater", compare},
-      {"Not", not_op},                {"LogSoftmax", softmax},
+      {"Not", not_op},                {"LogSoftmax", softmax},      {"FusedConv", fused_conv},
+      {"FusedMatMul", fused_matmul},
   };
   return fns;
 }

@@ -23,6 +23,7 @@ dnnl::primitive_attr make_attr(const PostOp& post) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::post_ops ops;
+  if (post.sum) ops.append_sum(1.f);
   using alg = dnnl::algorithm;
   switch (post.kind) {
     case PostOp::Kind::none: break;
@@ -31,6 +32,8 @@ dnnl::primitive_attr make_attr(const PostOp& post) {
     case PostOp::Kind::clip: ops.append_eltwise(1.f, alg::eltwise_clip_v2, post.alpha, post.beta); break;
     case PostOp::Kind::sigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); break;
     case PostOp::Kind::hard_swish: ops.append_eltwise(1.f, alg::eltwise_hardswish, 0.f, 0.f); break;
+    case PostOp::Kind::gelu: ops.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f); break;
+    case PostOp::Kind::gelu_tanh: ops.append_eltwise(1.f, alg::eltwise_gelu_tanh, 0.f, 0.f); break;
   }
   attr.set_post_ops(ops);
   return attr;

@@ -13,8 +13,9 @@ dnnl::engine& cpu_engine();
 
 // An activation fused into the primitive as a oneDNN post-op.
 struct PostOp {
-  enum class Kind { none, relu, leaky_relu, clip, sigmoid, hard_swish } kind = Kind::none;
+  enum class Kind { none, relu, leaky_relu, clip, sigmoid, hard_swish, gelu, gelu_tanh } kind = Kind::none;
   float alpha = 0, beta = 0;
+  bool sum = false;  // dst = activation(result + dst): dst holds the addend before run()
 };
 
 struct ConvDesc {

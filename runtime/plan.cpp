@@ -37,6 +37,33 @@ std::vector<std::shared_ptr<const Tensor>> evaluate(const Kernel& k, const std::
 
 }  // namespace
 
+std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
+                                                         const std::vector<const Tensor*>& inputs, int64_t opset,
+                                                         Isa isa, const std::string& where) {
+  const OpEntry* op = reg.find(n.domain, n.op_type, opset);
+  if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(opset));
+  std::vector<ValueInfo> infos(inputs.size());
+  std::vector<const ValueInfo*> in;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    if (!inputs[k]) {
+      in.push_back(nullptr);
+      continue;
+    }
+    infos[k] = ValueInfo{inputs[k]->dtype, inputs[k]->shape, std::shared_ptr<const Tensor>(inputs[k], [](const Tensor*) {})};
+    in.push_back(&infos[k]);
+  }
+  while (!in.empty() && !in.back()) in.pop_back();
+  std::vector<ValueInfo> out = infer_node(n, in, opset, where);
+  std::unique_ptr<Kernel> k;
+  try {
+    k = op->make(BindContext{n, in, out, opset, isa, where});
+  } catch (const dnnl::error& e) {
+    throw Error(where + ": oneDNN cannot run this node: " + e.what());
+  }
+  // Copies: the non-owning input views above must not escape.
+  return evaluate(*k, in, out);
+}
+
 Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float) {
   std::map<std::string, ValueInfo> info;
   std::map<std::string, int> slot_of;

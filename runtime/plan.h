@@ -36,6 +36,12 @@ struct RunContext {
   dnnl::stream stream;
 };
 
+// Runs one node on constant inputs with the registry's kernel (constant
+// folding, at plan time and for graph/passes/fold_constants).
+std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
+                                                         const std::vector<const Tensor*>& inputs, int64_t opset,
+                                                         Isa isa, const std::string& where);
+
 class Plan {
  public:
   // `inputs`: the graph inputs' types (shapes fixed). `fold_float`: also

@@ -13,6 +13,7 @@ namespace normrt {
 
 struct Session::Impl {
   Graph graph;
+  std::vector<Rewrite> rewrites;
   Isa isa = Isa::scalar;
   int threads = 1;
   bool optimize = true;
@@ -32,7 +33,15 @@ struct Session::Impl {
     threads = o.threads > 0 ? o.threads : omp_get_max_threads();
     optimize = o.optimize;
     check_supported(g);
-    if (optimize) optimize_graph(g);
+    if (optimize) {
+      PassOptions po;
+      po.disabled = o.disabled_passes;
+      const Isa eval_isa = isa;
+      po.evaluate = [this, eval_isa](const Node& n, const std::vector<const Tensor*>& in, int64_t opset) {
+        return evaluate_node(registry, n, in, opset, eval_isa, n.label());
+      };
+      rewrites = optimize_graph(g, po);
+    }
     graph = std::move(g);
     value_input.assign(graph.inputs.size(), false);
     for (auto& n : graph.nodes)
@@ -159,6 +168,7 @@ const std::vector<std::string>& Session::input_names() const { return impl_->gra
 const std::vector<std::string>& Session::output_names() const { return impl_->graph.outputs; }
 const ValueType& Session::input_type(const std::string& name) const { return impl_->graph.declared.at(name); }
 const Graph& Session::graph() const { return impl_->graph; }
+const std::vector<Rewrite>& Session::rewrites() const { return impl_->rewrites; }
 Isa Session::isa() const { return impl_->isa; }
 int Session::threads() const { return impl_->threads; }
 size_t Session::plans_built() const {

@@ -4,11 +4,13 @@
 // A Session is immutable after construction: run() may be called from
 // several threads at once, each call getting the bits a lone call would.
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "graph/ir.h"
+#include "graph/passes/pass_manager.h"
 #include "kernels/isa.h"
 
 namespace normrt {
@@ -17,6 +19,7 @@ struct SessionOptions {
   int threads = 0;            // 0: every core OpenMP sees
   std::string isa = "auto";   // auto (NORMRT_ISA or the best), avx512, avx2, scalar
   bool optimize = true;       // graph rewrites and constant folding
+  std::set<std::string> disabled_passes;  // by name (graph/passes/pass_manager.cpp)
 };
 
 class Session {
@@ -37,6 +40,8 @@ class Session {
   const std::vector<std::string>& output_names() const;
   const ValueType& input_type(const std::string& name) const;
   const Graph& graph() const;  // after the rewrites, if optimize
+  // Every rewrite the passes applied, in order: pass, nodes consumed, node produced.
+  const std::vector<Rewrite>& rewrites() const;
   Isa isa() const;
   int threads() const;
   // How many distinct input shapes have been planned so far.

@@ -1,2 +1,310 @@
+// Each rewrite on small graphs built for it: the new structure, the outputs
+// unchanged within 1e-5 relative (optimized against the unoptimized graph,
+// whose kernels compute the pattern step by step), and the cases the pass
+// must leave alone.
 #include <gtest/gtest.h>
-TEST(Placeholder, Builds) {}
+
+#include <cmath>
+
+#include "runtime/session.h"
+#include "tests/test_util.h"
+
+namespace normrt {
+namespace {
+using test::ModelBuilder;
+using test::random_tensor;
+using test::set_attr;
+
+int count(const Session& s, const std::string& op) {
+  int n = 0;
+  for (auto& node : s.graph().nodes) n += node.op_type == op;
+  return n;
+}
+
+// Loads `b` optimized, checks it against the unoptimized graph on `inputs`, returns the optimized session.
+std::unique_ptr<Session> optimized(const ModelBuilder& b, const std::vector<Tensor>& inputs,
+                                   std::set<std::string> disabled = {}) {
+  const std::string bytes = b.bytes();
+  SessionOptions off;
+  off.optimize = false;
+  Session plain(bytes.data(), bytes.size(), off);
+  SessionOptions on;
+  on.disabled_passes = std::move(disabled);
+  auto s = std::make_unique<Session>(bytes.data(), bytes.size(), on);
+  auto want = plain.run(inputs), got = s->run(inputs);
+  for (size_t k = 0; k < want.size(); ++k) EXPECT_LE(test::max_rel_diff(got[k], want[k]), 1e-5) << "output " << k;
+  return s;
+}
+
+Tensor positive(Shape s, unsigned seed) { return random_tensor(std::move(s), seed, 0.5f, 1.5f); }
+
+void add_bn(ModelBuilder& b, const std::string& in, const std::string& out, int64_t C, unsigned seed) {
+  b.init(out + "_g", positive({C}, seed)).init(out + "_b", random_tensor({C}, seed + 1));
+  b.init(out + "_m", random_tensor({C}, seed + 2)).init(out + "_v", positive({C}, seed + 3));
+  b.node("BatchNormalization", {in, out + "_g", out + "_b", out + "_m", out + "_v"}, {out});
+}
+
+TEST(FoldBatchNorm, IntoConvGroupedDepthwiseWithAndWithoutBias) {
+  for (int64_t group : {1, 2, 4})
+    for (bool bias : {true, false}) {
+      ModelBuilder b;
+      b.input("x", {1, 4, 6, 6}).output("y");
+      b.init("w", random_tensor({4, 4 / group, 3, 3}, 1));
+      std::vector<std::string> in{"x", "w"};
+      if (bias) {
+        b.init("bias", random_tensor({4}, 2));
+        in.push_back("bias");
+      }
+      set_attr(b.node("Conv", in, {"c"}), "group", group);
+      add_bn(b, "c", "y", 4, 10);
+      auto s = optimized(b, {random_tensor({1, 4, 6, 6}, 3)});
+      EXPECT_EQ(count(*s, "BatchNormalization"), 0) << "group " << group;
+      EXPECT_EQ(count(*s, "Conv"), 1);
+    }
+}
+
+TEST(FoldBatchNorm, IntoGemmBothTransposesAndMatMulAdd) {
+  for (int64_t tb : {0, 1}) {
+    ModelBuilder b;
+    b.input("x", {2, 5}).output("y");
+    b.init("w", random_tensor(tb ? Shape{3, 5} : Shape{5, 3}, 1)).init("c", random_tensor({3}, 2));
+    auto& gemm = b.node("Gemm", {"x", "w", "c"}, {"g"});
+    set_attr(gemm, "transB", tb);
+    set_attr(gemm, "alpha", 0.7f);
+    set_attr(gemm, "beta", 1.3f);
+    add_bn(b, "g", "y", 3, 20);
+    auto s = optimized(b, {random_tensor({2, 5}, 3)}, {"fuse_matmul_bias"});
+    EXPECT_EQ(count(*s, "BatchNormalization"), 0) << "transB " << tb;
+  }
+  ModelBuilder b;
+  b.input("x", {2, 5}).output("y");
+  b.init("w", random_tensor({5, 3}, 1)).init("bias", random_tensor({3}, 2));
+  b.node("MatMul", {"x", "w"}, {"m"});
+  b.node("Add", {"m", "bias"}, {"a"});
+  add_bn(b, "a", "y", 3, 30);
+  auto s = optimized(b, {random_tensor({2, 5}, 3)}, {"fuse_matmul_bias"});
+  EXPECT_EQ(count(*s, "BatchNormalization"), 0);
+  EXPECT_EQ(count(*s, "MatMul"), 1);
+}
+
+TEST(FoldBatchNorm, LeavesSharedConvOutputsAndTrainingModeAlone) {
+  {
+    ModelBuilder b;
+    b.input("x", {1, 2, 5, 5}).output("y").output("z");
+    b.init("w", random_tensor({2, 2, 3, 3}, 1));
+    b.node("Conv", {"x", "w"}, {"c"});
+    add_bn(b, "c", "y", 2, 10);
+    b.node("Relu", {"c"}, {"z"});  // a second consumer of the conv output
+    auto s = optimized(b, {random_tensor({1, 2, 5, 5}, 3)});
+    EXPECT_EQ(count(*s, "BatchNormalization"), 1);
+  }
+  {
+    ModelBuilder b(15);
+    b.input("x", {2, 2, 5, 5}).output("y").output("rm").output("rv");
+    b.init("w", random_tensor({2, 2, 3, 3}, 1));
+    b.node("Conv", {"x", "w"}, {"c"});
+    add_bn(b, "c", "y", 2, 10);
+    auto& bn = b.m.mutable_graph()->mutable_node()->at(1);
+    bn.add_output("rm");
+    bn.add_output("rv");
+    set_attr(bn, "training_mode", int64_t(1));
+    auto s = optimized(b, {random_tensor({2, 2, 5, 5}, 3)});
+    EXPECT_EQ(count(*s, "BatchNormalization"), 1);
+  }
+}
+
+// The decomposed LayerNorm of torch.onnx.export below opset 17, in its variants.
+enum class Square { pow, mul };
+ModelBuilder decomposed_ln(Square sq, bool reciprocal, bool gamma, bool beta, std::vector<int64_t> axes = {-1}) {
+  ModelBuilder b;
+  b.input("x", {2, 3, 8}).output("y");
+  b.init("two", test::scalar_tensor(2)).init("eps", test::scalar_tensor(1e-5f));
+  b.init("gamma", positive({8}, 5)).init("beta", random_tensor({8}, 6));
+  set_attr(b.node("ReduceMean", {"x"}, {"m"}), "axes", axes);
+  b.node("Sub", {"x", "m"}, {"d"});
+  if (sq == Square::pow) b.node("Pow", {"d", "two"}, {"p"});
+  else b.node("Mul", {"d", "d"}, {"p"});
+  set_attr(b.node("ReduceMean", {"p"}, {"v"}), "axes", axes);
+  b.node("Add", {"v", "eps"}, {"ve"});
+  b.node("Sqrt", {"ve"}, {"s"});
+  std::string out = beta || gamma ? "n" : "y";
+  if (reciprocal) {
+    b.node("Reciprocal", {"s"}, {"r"});
+    b.node("Mul", {"d", "r"}, {out});
+  } else {
+    b.node("Div", {"d", "s"}, {out});
+  }
+  if (gamma) {
+    b.node("Mul", {out, "gamma"}, {beta ? "ng" : "y"});
+    out = "ng";
+  }
+  if (beta) b.node("Add", {gamma ? "ng" : "n", "beta"}, {"y"});
+  return b;
+}
+
+TEST(FuseLayerNorm, EveryVariantBecomesOneNode) {
+  const Tensor x = random_tensor({2, 3, 8}, 9, -2, 3);
+  for (Square sq : {Square::pow, Square::mul})
+    for (bool reciprocal : {false, true})
+      for (int affine = 0; affine < 4; ++affine) {
+        auto s = optimized(decomposed_ln(sq, reciprocal, affine & 1, affine & 2), {x}, {"fuse_add_layer_norm"});
+        EXPECT_EQ(count(*s, "LayerNormalization"), 1);
+        EXPECT_EQ(s->graph().nodes.size(), 1u) << "sq " << int(sq) << " recip " << reciprocal << " affine " << affine;
+      }
+  // Two trailing axes.
+  ModelBuilder two = decomposed_ln(Square::pow, false, false, false, {-2, -1});
+  auto s = optimized(two, {x});
+  EXPECT_EQ(count(*s, "LayerNormalization"), 1);
+}
+
+TEST(FuseLayerNorm, LeavesNonTrailingAxesAndSharedIntermediatesAlone) {
+  const Tensor x = random_tensor({2, 3, 8}, 9);
+  auto s = optimized(decomposed_ln(Square::pow, false, true, true, {-2}), {x});
+  EXPECT_EQ(count(*s, "LayerNormalization"), 0);
+  EXPECT_EQ(count(*s, "ReduceMean"), 2);
+
+  ModelBuilder b = decomposed_ln(Square::pow, false, true, true);
+  b.output("d");  // the centred value is also a graph output
+  s = optimized(b, {x});
+  EXPECT_EQ(count(*s, "LayerNormalization"), 0);
+}
+
+TEST(FuseRmsNorm, PowMeanSqrtReciprocalBecomesOneNode) {
+  for (bool reciprocal : {false, true}) {
+    ModelBuilder b;
+    b.input("x", {2, 16}).output("y");
+    b.init("two", test::scalar_tensor(2)).init("eps", test::scalar_tensor(1e-6f)).init("gamma", positive({16}, 3));
+    b.node("Pow", {"x", "two"}, {"p"});
+    set_attr(b.node("ReduceMean", {"p"}, {"m"}), "axes", std::vector<int64_t>{-1});
+    b.node("Add", {"m", "eps"}, {"me"});
+    b.node("Sqrt", {"me"}, {"s"});
+    if (reciprocal) {
+      b.node("Reciprocal", {"s"}, {"r"});
+      b.node("Mul", {"x", "r"}, {"n"});
+    } else {
+      b.node("Div", {"x", "s"}, {"n"});
+    }
+    b.node("Mul", {"n", "gamma"}, {"y"});
+    auto s = optimized(b, {random_tensor({2, 16}, 4)});
+    EXPECT_EQ(count(*s, "RMSNormalization"), 1);
+    EXPECT_EQ(s->graph().nodes.size(), 1u);
+  }
+}
+
+TEST(FuseGelu, ErfAndTanhFormsBecomeOneNode) {
+  {
+    ModelBuilder b;
+    b.input("x", {3, 10}).output("y");
+    b.init("sqrt2", test::scalar_tensor(1.4142135f)).init("one", test::scalar_tensor(1)).init("half", test::scalar_tensor(0.5f));
+    b.node("Div", {"x", "sqrt2"}, {"d"});
+    b.node("Erf", {"d"}, {"e"});
+    b.node("Add", {"e", "one"}, {"a"});
+    b.node("Mul", {"x", "a"}, {"m"});
+    b.node("Mul", {"m", "half"}, {"y"});
+    auto s = optimized(b, {random_tensor({3, 10}, 1, -4, 4)});
+    EXPECT_EQ(count(*s, "Gelu"), 1);
+    EXPECT_EQ(s->graph().nodes.size(), 1u);
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {3, 10}).output("y");
+    b.init("three", test::scalar_tensor(3)).init("c", test::scalar_tensor(0.044715f));
+    b.init("k", test::scalar_tensor(0.7978845608f)).init("one", test::scalar_tensor(1)).init("half", test::scalar_tensor(0.5f));
+    b.node("Pow", {"x", "three"}, {"x3"});
+    b.node("Mul", {"c", "x3"}, {"cx3"});
+    b.node("Add", {"x", "cx3"}, {"in"});
+    b.node("Mul", {"k", "in"}, {"kin"});
+    b.node("Tanh", {"kin"}, {"t"});
+    b.node("Add", {"t", "one"}, {"a"});
+    b.node("Mul", {"x", "half"}, {"hx"});
+    b.node("Mul", {"hx", "a"}, {"y"});
+    auto s = optimized(b, {random_tensor({3, 10}, 1, -4, 4)});
+    EXPECT_EQ(count(*s, "Gelu"), 1);
+    EXPECT_EQ(s->graph().nodes.size(), 1u);
+  }
+}
+
+TEST(FuseConvActivation, ActivationsAndResidualAddJoinTheConv) {
+  for (const char* act : {"Relu", "LeakyRelu", "Sigmoid", "HardSwish", "Clip"}) {
+    ModelBuilder b(14);
+    b.input("x", {1, 3, 7, 7}).input("r", {1, 4, 7, 7}).output("y");
+    b.init("w", random_tensor({4, 3, 3, 3}, 1)).init("bias", random_tensor({4}, 2));
+    b.init("lo", test::scalar_tensor(0)).init("hi", test::scalar_tensor(0.3f));
+    auto& conv = b.node("Conv", {"x", "w", "bias"}, {"c"});
+    set_attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+    b.node("Add", {"c", "r"}, {"s"});
+    if (std::string(act) == "Clip") b.node(act, {"s", "lo", "hi"}, {"y"});
+    else b.node(act, {"s"}, {"y"});
+    auto s = optimized(b, {random_tensor({1, 3, 7, 7}, 3), random_tensor({1, 4, 7, 7}, 4)});
+    EXPECT_EQ(count(*s, "FusedConv"), 1) << act;
+    EXPECT_EQ(s->graph().nodes.size(), 1u) << act;
+  }
+  // A residual that broadcasts ([C,1,1]) is added after the convolution.
+  ModelBuilder b;
+  b.input("x", {1, 3, 5, 5}).output("y");
+  b.init("w", random_tensor({4, 3, 3, 3}, 1)).init("r", random_tensor({4, 1, 1}, 2));
+  b.node("Conv", {"x", "w"}, {"c"});
+  b.node("Add", {"c", "r"}, {"s"});
+  b.node("Relu", {"s"}, {"y"});
+  auto s = optimized(b, {random_tensor({1, 3, 5, 5}, 3)});
+  EXPECT_EQ(count(*s, "FusedConv"), 1);
+}
+
+TEST(FuseConvActivation, LeavesAConvOutputReadTwiceAlone) {
+  ModelBuilder b;
+  b.input("x", {1, 3, 5, 5}).output("y").output("c");
+  b.init("w", random_tensor({4, 3, 3, 3}, 1));
+  b.node("Conv", {"x", "w"}, {"c"});
+  b.node("Relu", {"c"}, {"y"});
+  auto s = optimized(b, {random_tensor({1, 3, 5, 5}, 3)});
+  EXPECT_EQ(count(*s, "Conv"), 1);
+  EXPECT_EQ(count(*s, "FusedConv"), 0);
+}
+
+TEST(FuseMatMulBias, MatMulAddGeluAndGemmBecomeOneNode) {
+  ModelBuilder b;
+  b.input("x", {2, 5, 6}).output("y");
+  b.init("w", random_tensor({6, 4}, 1)).init("bias", random_tensor({4}, 2));
+  b.node("MatMul", {"x", "w"}, {"m"});
+  b.node("Add", {"bias", "m"}, {"a"});
+  b.node("Relu", {"a"}, {"y"});
+  auto s = optimized(b, {random_tensor({2, 5, 6}, 3)});
+  EXPECT_EQ(count(*s, "FusedMatMul"), 1);
+  EXPECT_EQ(s->graph().nodes.size(), 1u);
+
+  ModelBuilder g;
+  g.input("x", {3, 6}).output("y");
+  g.init("w", random_tensor({4, 6}, 1)).init("c", random_tensor({4}, 2));
+  set_attr(g.node("Gemm", {"x", "w", "c"}, {"y"}), "transB", int64_t(1));
+  s = optimized(g, {random_tensor({3, 6}, 3)});
+  EXPECT_EQ(count(*s, "FusedMatMul"), 1);
+}
+
+TEST(FuseAddLayerNorm, ResidualAddJoinsAndTheSumStaysWhereRead) {
+  ModelBuilder b(17);
+  b.input("x", {2, 3, 8}).input("r", {2, 3, 8}).output("y").output("z");
+  b.init("gamma", positive({8}, 1)).init("beta", random_tensor({8}, 2));
+  b.node("Add", {"x", "r"}, {"s"});
+  b.node("LayerNormalization", {"s", "gamma", "beta"}, {"n"});
+  b.node("Relu", {"s"}, {"z"});  // the sum is read again
+  b.node("Relu", {"n"}, {"y"});
+  auto s = optimized(b, {random_tensor({2, 3, 8}, 3), random_tensor({2, 3, 8}, 4)});
+  EXPECT_EQ(count(*s, "AddLayerNormalization"), 1);
+  EXPECT_EQ(count(*s, "Add"), 0);
+}
+
+TEST(Cleanup, IdentityDropoutAndConstantSubgraphsGo) {
+  ModelBuilder b;
+  b.input("x", {4}).output("y");
+  b.init("a", random_tensor({4}, 1)).init("b", random_tensor({4}, 2));
+  b.node("Add", {"a", "b"}, {"ab"});  // constant: folded
+  b.node("Identity", {"x"}, {"i"});
+  b.node("Dropout", {"i"}, {"d"});
+  b.node("Mul", {"d", "ab"}, {"y"});
+  auto s = optimized(b, {random_tensor({4}, 3)});
+  EXPECT_EQ(s->graph().nodes.size(), 1u);
+  EXPECT_EQ(count(*s, "Mul"), 1);
+}
+
+}  // namespace
+}  // namespace normrt

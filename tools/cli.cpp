@@ -52,9 +52,7 @@ std::vector<Tensor> make_inputs(const Session& s, const std::vector<std::string>
     if (vt.dtype == DType::float32) {
       std::uniform_real_distribution<float> u(-1.f, 1.f);
       for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
-    } else if (vt.dtype == DType::boolean) {
-      std::fill(t.bytes.begin(), t.bytes.end(), 1);
-    }  // integers (indices, ids): zeros, valid for any table
+    }  // integers (indices, ids): zeros, valid for any table; bools: false (a padding mask masking nothing)
     out.push_back(std::move(t));
   }
   return out;

@@ -22,5 +22,6 @@ std::string summary(const Tensor& t);
 double median(std::vector<double> v);
 
 int cmd_run(int argc, char** argv);
+int cmd_inspect(int argc, char** argv);
 
 }  // namespace normrt::cli

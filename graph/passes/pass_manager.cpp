@@ -1,37 +1,152 @@
 #include "graph/passes/pass_manager.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace normrt {
 
 const std::vector<Pass>& all_passes() {
   static const std::vector<Pass> passes = {
+      {"remove_identity", remove_identity},
+      {"fold_constants", fold_constants},
       {"fold_batch_norm", fold_batch_norm},
+      {"fuse_layer_norm", fuse_layer_norm},
+      {"fuse_rms_norm", fuse_rms_norm},
+      {"fuse_gelu", fuse_gelu},
+      {"fuse_conv_activation", fuse_conv_activation},
+      {"fuse_matmul_bias", fuse_matmul_bias},
+      {"fuse_add_layer_norm", fuse_add_layer_norm},
       {"remove_unused", remove_unused},
   };
   return passes;
 }
 
-std::vector<Rewrite> optimize_graph(Graph& g, const std::set<std::string>& disabled) {
+std::vector<Rewrite> optimize_graph(Graph& g, const PassOptions& o) {
+  for (auto& name : o.disabled)
+    if (std::none_of(all_passes().begin(), all_passes().end(), [&](const Pass& p) { return name == p.name; }))
+      throw Error("unknown pass '" + name + "'");
   std::vector<Rewrite> log;
   for (int round = 0; round < 16; ++round) {
     bool changed = false;
     for (auto& p : all_passes())
-      if (!disabled.count(p.name)) changed = p.apply(g, log) || changed;
+      if (!o.disabled.count(p.name)) changed = p.apply(g, o, log) || changed;
     if (!changed) break;
   }
   return log;
 }
 
-int producer_of(const Graph& g, const std::string& value) {
-  for (size_t i = 0; i < g.nodes.size(); ++i)
+GraphView::GraphView(const Graph& graph) : g(graph) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
     for (auto& o : g.nodes[i].outputs)
-      if (o == value) return int(i);
-  return -1;
+      if (!o.empty()) producer[o] = int(i);
+    for (auto& in : g.nodes[i].inputs)
+      if (!in.empty()) uses[in]++, reader[in] = int(i);
+  }
+}
+
+int GraphView::sole_reader(const std::string& value) const { return internal(value) ? reader.at(value) : -1; }
+
+bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+
+const Node* GraphView::produced_by(const std::string& value, const char* op) const {
+  auto it = producer.find(value);
+  if (it == producer.end()) return nullptr;
+  const Node& n = g.nodes[size_t(it->second)];
+  return is_op(n, op) ? &n : nullptr;
+}
+
+bool GraphView::internal(const std::string& value, int n) const {
+  auto it = uses.find(value);
+  return it != uses.end() && it->second == n && !g.is_output(value);
+}
+
+bool GraphView::scalar(const std::string& value, float* v) const {
+  const Tensor* t = g.constant(value);
+  if (!t || t->dtype != DType::float32 || t->numel() != 1) return false;
+  *v = t->data<float>()[0];
+  return true;
+}
+
+std::string other_input(const Node& n, const std::string& one) {
+  if (n.inputs.size() != 2) return "";
+  if (n.inputs[0] == one) return n.inputs[1];
+  if (n.inputs[1] == one) return n.inputs[0];
+  return "";
+}
+
+void replace_nodes(Graph& g, std::vector<int> remove, Node fused, int at) {
+  std::sort(remove.begin(), remove.end());
+  remove.erase(std::unique(remove.begin(), remove.end()), remove.end());
+  if (at < 0) at = remove.back();
+  g.nodes[size_t(at)] = std::move(fused);
+  for (size_t k = remove.size(); k-- > 0;)
+    if (remove[k] != at) g.nodes.erase(g.nodes.begin() + remove[k]);
 }
 
 std::string unique_name(const Graph& g, const std::string& base) {
+  std::set<std::string> taken;
+  for (auto& n : g.nodes)
+    for (auto& o : n.outputs) taken.insert(o);
   std::string name = base;
-  for (int k = 1; g.initializers.count(name) || producer_of(g, name) >= 0; ++k) name = base + "_" + std::to_string(k);
+  for (int k = 1; g.initializers.count(name) || taken.count(name) || std::count(g.inputs.begin(), g.inputs.end(), name);
+       ++k)
+    name = base + "_" + std::to_string(k);
   return name;
+}
+
+bool fusible_activation(const Graph& g, const Node& n, std::string* kind, float* alpha, float* beta) {
+  *alpha = *beta = 0;
+  if (is_op(n, "Relu") || is_op(n, "Sigmoid") || is_op(n, "HardSwish")) {
+    *kind = n.op_type;
+    return true;
+  }
+  if (is_op(n, "LeakyRelu")) {
+    *kind = n.op_type;
+    *alpha = n.attr_f("alpha", 0.01f);
+    return true;
+  }
+  if (is_op(n, "Clip")) {
+    *kind = "Clip";
+    *alpha = -std::numeric_limits<float>::infinity();
+    *beta = std::numeric_limits<float>::infinity();
+    if (g.opset < 11) {
+      *alpha = n.attr_f("min", *alpha);
+      *beta = n.attr_f("max", *beta);
+      return true;
+    }
+    GraphView v(g);
+    for (size_t k = 1; k < 3; ++k)
+      if (n.has_input(k) && !v.scalar(n.inputs[k], k == 1 ? alpha : beta)) return false;
+    return true;
+  }
+  if (n.domain == "normrt" && n.op_type == "Gelu") {
+    *kind = n.attr_s("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu";
+    return true;
+  }
+  return false;
+}
+
+void set_activation(Node& n, const std::string& kind, float alpha, float beta) {
+  Attribute a;
+  a.kind = Attribute::Kind::s;
+  a.s = kind;
+  n.attrs["activation"] = a;
+  n.attrs["activation_alpha"] = Attribute{Attribute::Kind::f, alpha};
+  n.attrs["activation_beta"] = Attribute{Attribute::Kind::f, beta};
+}
+
+bool reduce_axes_of(const Graph& g, const Node& n, std::vector<int64_t>* axes) {
+  if (n.has("axes")) {
+    *axes = n.attr_ints("axes");
+    return true;
+  }
+  if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
+    const Tensor* t = g.constant(n.inputs[1]);
+    if (!t) return false;
+    *axes = t->as_int64();
+    return true;
+  }
+  return false;
 }
 
 }  // namespace normrt

@@ -1,6 +1,12 @@
-// Conv on oneDNN: primitive and weight reorder made once per plan.
+// Conv, and normrt.FusedConv (Conv + residual Z + activation, written by
+// graph/passes/fuse_conv_activation), on oneDNN: primitive and weight
+// reorder made once per plan, the addend and activation as post-ops.
+#include <cstring>
+
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
+#include "runtime/ops/activation_attrs.h"
+#include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -23,20 +29,42 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   d.dilations = g.dilations;
   d.pad_begin = g.pad_begin;
   d.pad_end = g.pad_end;
+
+  const FusedActivation act = fused_activation(c.node, c.where);
+  const Shape& y = c.out[0].shape;
+  const bool has_z = c.has_input(3);
+  // A Z of the output's shape is a sum post-op; a broadcast one is added after.
+  const bool z_in_place = has_z && c.in_shape(3) == y;
+  kernels::PostOp post = act.post;
+  post.sum = z_in_place;
+  const bool after = has_z && !z_in_place;
+  if (after) post = kernels::PostOp{};
   const Tensor* wt = c.constant(1);
   const Tensor* bt = c.constant(2);
   auto prim = std::make_shared<const kernels::Conv>(d, wt ? wt->data<float>() : nullptr, c.has_input(2),
-                                                    bt ? bt->data<float>() : nullptr);
+                                                    bt ? bt->data<float>() : nullptr, post);
+  const size_t y_bytes = size_t(shape_numel(y)) * sizeof(float);
+  const auto z_strides = after ? broadcast_strides({c.in_shape(3)}, y) : std::vector<Shape>{};
+  const Isa isa = c.isa;
   return kernel_fn(
-      [prim](const RunArgs& a) {
+      [=](const RunArgs& a) {
+        auto* out = static_cast<float*>(a.out[0]);
+        auto* z = static_cast<const float*>(a.in[3]);
+        if (z_in_place && z != out && y_bytes) std::memcpy(out, z, y_bytes);
         prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
-                  static_cast<const float*>(a.in[2]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+                  static_cast<const float*>(a.in[2]), out, a.scratch, *a.stream);
+        if (!after) return;
+        for_each_broadcast(y, z_strides, [&](int64_t i, const std::vector<int64_t>& o) { out[i] += z[o[0]]; });
+        if (act.present) kernels::unary(isa, act.unary, out, out, shape_numel(y));
       },
       prim->scratch_bytes());
 }
 
 }  // namespace
 
-void register_conv_ops(Registry& r) { r.add("Conv", 1, 18, conv); }
+void register_conv_ops(Registry& r) {
+  r.add("Conv", 1, 18, conv);
+  r.add("FusedConv", 1, 999, conv, "normrt");
+}
 
 }  // namespace normrt

@@ -1,12 +1,16 @@
-// MatMul (batch broadcasting) and Gemm on oneDNN matmul; constant right-hand
-// sides are reordered once into the primitive's preferred layout.
+// MatMul (batch broadcasting), Gemm, and normrt.FusedMatMul (MatMul + bias +
+// activation, from graph/passes/fuse_matmul_bias) on oneDNN matmul; constant
+// right-hand sides are reordered once into the primitive's preferred layout.
 #include "kernels/dnnl_ops.h"
+#include "runtime/ops/activation_attrs.h"
 #include "runtime/registry.h"
 
 namespace normrt {
 namespace {
 
 std::unique_ptr<Kernel> matmul(const BindContext& c) {
+  const bool fused = c.node.domain == "normrt";
+  const bool trans_b = fused && c.node.attr_i("transB", 0) != 0;
   Shape a = c.in_shape(0), b = c.in_shape(1);
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
@@ -17,9 +21,14 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   kernels::MatMulDesc d;
   d.a_dims = a;
   d.b_dims = b;
+  d.trans_b = trans_b;
   if (shape_numel(c.out[0].shape) == 0) return kernel_fn([](const RunArgs&) {});
   const Tensor* bt = c.constant(1);
-  auto prim = std::make_shared<const kernels::MatMul>(d, bt ? bt->data<float>() : nullptr, nullptr);
+  const Tensor* bias = fused ? c.constant(2) : nullptr;
+  if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
+  const auto act = fused ? fused_activation(c.node, c.where) : FusedActivation{};
+  auto prim = std::make_shared<const kernels::MatMul>(d, bt ? bt->data<float>() : nullptr,
+                                                      bias ? bias->data<float>() : nullptr, act.post);
   return kernel_fn(
       [prim](const RunArgs& x) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),
@@ -77,6 +86,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
 void register_matmul_ops(Registry& r) {
   r.add("MatMul", 1, 18, matmul);
   r.add("Gemm", 7, 18, gemm);
+  r.add("FusedMatMul", 1, 999, matmul, "normrt");
 }
 
 }  // namespace normrt

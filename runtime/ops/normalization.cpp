@@ -6,6 +6,7 @@
 #include "graph/geometry.h"
 #include "kernels/batch_norm.h"
 #include "kernels/layer_norm.h"
+#include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -55,7 +56,10 @@ void expand(const float* src, int64_t m, float* dst, int64_t n) {
 
 KernelFactory layer_norm_op(bool rms, bool residual) {
   return [rms, residual](const BindContext& c) -> std::unique_ptr<Kernel> {
-    const Shape& x = c.in_shape(0);
+    const Shape& x = c.out[0].shape;
+    // Add+LayerNorm whose operands broadcast: the sum is formed first, then normalized.
+    const bool broadcast_sum = residual && (c.in_shape(0) != x || c.in_shape(1) != x);
+    const auto sum_strides = broadcast_sum ? broadcast_strides({c.in_shape(0), c.in_shape(1)}, x) : std::vector<Shape>{};
     const int64_t axis = normalize_axis(c.node.attr_i("axis", -1), int64_t(x.size()), c.where);
     int64_t rows = 1, n = 1;
     for (size_t i = 0; i < x.size(); ++i) (int64_t(i) < axis ? rows : n) *= x[i];
@@ -101,8 +105,16 @@ KernelFactory layer_norm_op(bool rms, bool residual) {
           args.x = static_cast<const float*>(a.in[0]);
           args.y = static_cast<float*>(a.out[0]);
           if (residual) {
-            args.residual = static_cast<const float*>(a.in[1]);
-            args.sum_out = outs > 1 && a.out[1] ? static_cast<float*>(a.out[1]) : static_cast<float*>(a.scratch);
+            float* sum = outs > 1 && a.out[1] ? static_cast<float*>(a.out[1]) : static_cast<float*>(a.scratch);
+            if (broadcast_sum) {
+              auto* p = static_cast<const float*>(a.in[0]);
+              auto* q = static_cast<const float*>(a.in[1]);
+              for_each_broadcast(x, sum_strides, [&](int64_t i, const std::vector<int64_t>& o) { sum[i] = p[o[0]] + q[o[1]]; });
+              args.x = sum;
+            } else {
+              args.residual = static_cast<const float*>(a.in[1]);
+              args.sum_out = sum;
+            }
           } else if (!rms) {
             args.mean_out = outs > 1 ? static_cast<float*>(a.out[1]) : nullptr;
             args.inv_std_out = outs > 2 ? static_cast<float*>(a.out[2]) : nullptr;
@@ -136,6 +148,7 @@ void register_normalization_ops(Registry& r) {
   r.add("BatchNormalization", 7, 18, batch_norm);
   r.add("LayerNormalization", 17, 18, layer_norm_op(false, false));
   r.add("InstanceNormalization", 6, 18, instance_norm);
+  r.add("LayerNormalization", 1, 999, layer_norm_op(false, false), "normrt");
   r.add("RMSNormalization", 1, 999, layer_norm_op(true, false), "normrt");
   r.add("AddLayerNormalization", 1, 999, layer_norm_op(false, true), "normrt");
 }

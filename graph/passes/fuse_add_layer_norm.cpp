@@ -1,0 +1,50 @@
+// A residual Add feeding a LayerNormalization becomes one normrt
+// AddLayerNormalization: x + r is summed, normalized and (when the sum is
+// read again, as in a post-norm transformer's next residual) written out in
+// the same pass over memory.
+#include "graph/passes/pass_manager.h"
+
+namespace normrt {
+
+bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
+  bool changed = false;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    GraphView v(g);
+    const Node& ln = g.nodes[i];
+    const bool is_ln = (ln.domain.empty() || ln.domain == "normrt") && ln.op_type == "LayerNormalization";
+    // Mean/InvStdDev outputs cannot be kept: the fused node does not produce them.
+    if (!is_ln || ln.outputs.size() > 1 || ln.inputs.empty()) continue;
+    auto p = v.producer.find(ln.inputs[0]);
+    if (p == v.producer.end()) continue;
+    const Node& add = g.nodes[size_t(p->second)];
+    if (!is_op(add, "Add") || add.inputs[0] == add.inputs[1]) continue;
+    Node f;
+    f.name = ln.name + "_add";
+    f.op_type = "AddLayerNormalization";
+    f.domain = "normrt";
+    f.inputs = {add.inputs[0], add.inputs[1], ln.inputs.size() > 1 ? ln.inputs[1] : "", ln.inputs.size() > 2 ? ln.inputs[2] : ""};
+    f.outputs = {ln.outputs[0]};
+    // The sum stays an output where something else reads it.
+    if (!v.internal(add.outputs[0])) f.outputs.push_back(add.outputs[0]);
+    f.attrs = ln.attrs;
+    // Where the sum is read elsewhere, the fused node must stand where the Add
+    // stood, so the scale and bias must already be defined there.
+    int at = int(i);
+    if (f.outputs.size() > 1) {
+      at = p->second;
+      bool defined_early = true;
+      for (size_t k = 1; k < ln.inputs.size(); ++k) {
+        auto q = v.producer.find(ln.inputs[k]);
+        defined_early = defined_early && (q == v.producer.end() || q->second < at);
+      }
+      if (!defined_early) continue;
+    }
+    log.push_back(Rewrite{"fuse_add_layer_norm", {add.label(), ln.label()}, f.label()});
+    replace_nodes(g, {p->second, int(i)}, f, at);
+    i = 0;
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace normrt

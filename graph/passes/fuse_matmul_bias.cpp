@@ -1,0 +1,76 @@
+// MatMul with a constant 2-D weight followed by Add of a constant bias of its
+// output width, and Gemm in its plain form (transA 0, alpha 1, beta 1,
+// constant B and a bias-shaped C), become one normrt FusedMatMul; an
+// activation after it (Relu, Gelu, ...) joins as a post-op:
+//   Y = activation(A x B + bias)
+#include "graph/passes/pass_manager.h"
+
+namespace normrt {
+namespace {
+
+// A constant of N elements shaped [N] or [1, N].
+bool row_bias(const Graph& g, const std::string& name, int64_t N) {
+  const Tensor* t = name.empty() ? nullptr : g.constant(name);
+  return t && t->dtype == DType::float32 && t->numel() == N && !t->shape.empty() && t->shape.back() == N &&
+         t->shape.size() <= 2;
+}
+
+}  // namespace
+
+bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
+  bool changed = false;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    GraphView v(g);
+    const Node& n = g.nodes[i];
+    Node out;
+    std::vector<int> consumed{int(i)};
+    std::vector<std::string> labels{n.label()};
+    if (n.domain == "normrt" && n.op_type == "FusedMatMul") {
+      // Only an activation can still join.
+      const int r = v.sole_reader(n.outputs[0]);
+      std::string kind;
+      float a, b;
+      if (n.has("activation") || r < 0 || !fusible_activation(g, g.nodes[size_t(r)], &kind, &a, &b)) continue;
+      out = n;
+      set_activation(out, kind, a, b);
+      out.outputs = g.nodes[size_t(r)].outputs;
+      consumed.push_back(r);
+      labels.push_back(g.nodes[size_t(r)].label());
+    } else if (is_op(n, "MatMul") || is_op(n, "Gemm")) {
+      const Tensor* w = g.constant(n.inputs[1]);
+      if (!w || w->dtype != DType::float32 || w->shape.size() != 2) continue;
+      const bool gemm = is_op(n, "Gemm"), tb = gemm && n.attr_i("transB", 0);
+      const int64_t N = w->shape[tb ? 0 : 1];
+      out.name = n.name + "_fused";
+      out.op_type = "FusedMatMul";
+      out.domain = "normrt";
+      out.inputs = {n.inputs[0], n.inputs[1], ""};
+      out.outputs = n.outputs;
+      if (tb) out.attrs["transB"] = Attribute{Attribute::Kind::i, 0, 1};
+      if (gemm) {
+        if (n.attr_i("transA", 0) || n.attr_f("alpha", 1) != 1.f || (n.has_input(2) && n.attr_f("beta", 1) != 1.f)) continue;
+        if (n.has_input(2) && !row_bias(g, n.inputs[2], N)) continue;
+        out.inputs[2] = n.num_inputs() > 2 ? n.inputs[2] : "";
+      } else {
+        const int r = v.sole_reader(n.outputs[0]);
+        if (r < 0 || !is_op(g.nodes[size_t(r)], "Add")) continue;
+        const Node& add = g.nodes[size_t(r)];
+        const std::string bias = other_input(add, n.outputs[0]);
+        if (!row_bias(g, bias, N)) continue;
+        out.inputs[2] = bias;
+        out.outputs = add.outputs;
+        consumed.push_back(r);
+        labels.push_back(add.label());
+      }
+    } else {
+      continue;
+    }
+    log.push_back(Rewrite{"fuse_matmul_bias", labels, out.label()});
+    replace_nodes(g, consumed, out);
+    i = 0;
+    changed = true;
+  }
+  return changed;
+}
+
+}  // namespace normrt
