@@ -51,6 +51,46 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
   return g;
 }
 
+WindowGeometry conv_transpose_geometry(const Node& n, const Shape& in, const Shape& kernel, const std::string& where) {
+  const size_t r = in.size();
+  WindowGeometry g;
+  g.in = in;
+  g.kernel = kernel;
+  g.strides = n.attr_ints("strides", Shape(r, 1));
+  g.dilations = n.attr_ints("dilations", Shape(r, 1));
+  Shape pads = n.attr_ints("pads", Shape(2 * r, 0));
+  Shape out_pad = n.attr_ints("output_padding", Shape(r, 0));
+  Shape out_shape = n.attr_ints("output_shape");
+  if (g.strides.size() != r || g.dilations.size() != r || pads.size() != 2 * r || out_pad.size() != r ||
+      (!out_shape.empty() && out_shape.size() != r))
+    throw Error(where + ": strides/dilations/pads/output_padding/output_shape do not match the spatial dims");
+  const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
+  g.pad_begin.resize(r);
+  g.pad_end.resize(r);
+  g.out.resize(r);
+  for (size_t i = 0; i < r; ++i) {
+    if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dilations[i] <= 0 || out_pad[i] < 0 || pads[i] < 0 || pads[i + r] < 0)
+      throw Error(where + ": kernel, strides, dilations must be positive and pads non-negative");
+    const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1, full = g.strides[i] * (in[i] - 1) + out_pad[i] + span;
+    int64_t total;
+    if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t want = !out_shape.empty() ? out_shape[i] : in[i] * g.strides[i];
+      total = full - want;
+      const bool upper = auto_pad == "SAME_UPPER";
+      // A larger output than the strides give grows at the end, like output_padding.
+      g.pad_begin[i] = total < 0 ? 0 : upper ? total / 2 : total - total / 2;
+      g.pad_end[i] = total - g.pad_begin[i];
+    } else {
+      g.pad_begin[i] = auto_pad == "VALID" ? 0 : pads[i];
+      g.pad_end[i] = auto_pad == "VALID" ? 0 : pads[i + r];
+    }
+    g.out[i] = full - g.pad_begin[i] - g.pad_end[i];
+    if (g.out[i] <= 0) throw Error(where + ": the output would be empty");
+    g.pad_end[i] -= out_pad[i];  // output_padding extends the end
+  }
+  return g;
+}
+
 std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, std::vector<int64_t> ends,
                                  std::vector<int64_t> axes, std::vector<int64_t> steps, const std::string& where) {
   const int64_t r = int64_t(x.size());

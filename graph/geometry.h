@@ -16,6 +16,10 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
 // Axis in [-rank, rank) (or [-rank-1, rank] when `extra` for Unsqueeze) to [0, rank).
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where);
 
+// ConvTranspose: output sizes and pads (pad_end absorbs output_padding, so it
+// may be negative) from the attributes, as the ONNX operator defines them.
+WindowGeometry conv_transpose_geometry(const Node& n, const Shape& in, const Shape& kernel, const std::string& where);
+
 // Slice: for every dim of the input, the first index, the step and the count.
 struct SliceDim {
   int64_t start = 0, step = 1, count = 0;

@@ -381,6 +381,25 @@ Outs reshape(const Ctx& c) {
   return c.one(c.input(0).dtype, out);
 }
 
+Outs conv_transpose(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  const Shape& x = c.input(0).shape;
+  const Shape& w = c.input(1).shape;
+  if (x.size() < 3 || x.size() > 5 || w.size() != x.size())
+    throw Error(c.where + ": input " + shape_str(x) + " and weight " + shape_str(w) + " must be 3-D to 5-D alike");
+  const int64_t group = c.n.attr_i("group", 1);
+  if (group <= 0 || w[0] != x[1] || x[1] % group != 0)
+    throw Error(c.where + ": weight " + shape_str(w) + " does not match " + std::to_string(x[1]) + " input channels");
+  const int64_t oc = w[1] * group;
+  if (c.in.size() > 2 && c.in[2] && c.in[2]->shape != Shape{oc})
+    throw Error(c.where + ": bias must have shape [" + std::to_string(oc) + "]");
+  auto g = conv_transpose_geometry(c.n, Shape(x.begin() + 2, x.end()), Shape(w.begin() + 2, w.end()), c.where);
+  Shape out{x[0], oc};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  return c.one(DType::float32, out);
+}
+
 Outs matmul(const Ctx& c);
 
 // normrt.FusedConv: Conv, plus Z (input 3) of the output's shape or broadcast to it.
@@ -568,7 +587,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Split", split},               {"Range", range},             {"Where", where},
       {"Equal", compare},             {"Less", compare},            {"Greater", compare},
       {"Not", not_op},                {"LogSoftmax", softmax},      {"FusedConv", fused_conv},
-      {"FusedMatMul", fused_matmul},
+      {"FusedMatMul", fused_matmul},   {"ConvTranspose", conv_transpose},
   };
   return fns;
 }

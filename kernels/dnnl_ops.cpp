@@ -109,6 +109,64 @@ void Conv::run(const float* src, const float* weights, const float* bias, float*
   prim_.execute(s, args);
 }
 
+Deconv::Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const float* bias) : has_bias_(has_bias) {
+  const size_t r = d.in.size();
+  dims src{d.N, d.C}, dst{d.N, d.OC}, strides, dil, pl, pr;
+  src.insert(src.end(), d.in.begin(), d.in.end());
+  dst.insert(dst.end(), d.out.begin(), d.out.end());
+  int64_t k = 1;
+  for (int64_t e : d.kernel) k *= e;
+  const int64_t g = d.group, ocg = d.OC / g, icg = d.C / g;
+  // Logical (g,) oc, ic, k... over the ONNX storage [g][ic][oc][k...].
+  dims wdims, wstrides;
+  if (g > 1) {
+    wdims = {g, ocg, icg};
+    wstrides = {icg * ocg * k, k, ocg * k};
+  } else {
+    wdims = {ocg, icg};
+    wstrides = {k, ocg * k};
+  }
+  int64_t ks = k;
+  for (size_t i = 0; i < r; ++i) {
+    wdims.push_back(d.kernel[i]);
+    ks /= d.kernel[i];
+    wstrides.push_back(ks);
+    strides.push_back(d.strides[i]);
+    dil.push_back(d.dilations[i] - 1);
+    pl.push_back(d.pad_begin[i]);
+    pr.push_back(d.pad_end[i]);
+  }
+  src_md_ = dnnl::memory::desc(src, dt::f32, plain_tag(src.size()));
+  dst_md_ = dnnl::memory::desc(dst, dt::f32, plain_tag(dst.size()));
+  const dnnl::memory::desc w_onnx(wdims, dt::f32, wstrides);
+  w_md_ = weights ? dnnl::memory::desc(wdims, dt::f32, tag::any) : w_onnx;
+  b_md_ = dnnl::memory::desc({d.OC}, dt::f32, tag::a);
+  const auto prop = dnnl::prop_kind::forward_inference;
+  const auto alg = dnnl::algorithm::deconvolution_direct;
+  auto od = has_bias ? dnnl::deconvolution_forward::desc(prop, alg, src_md_, w_md_, b_md_, dst_md_, strides, dil, pl, pr)
+                     : dnnl::deconvolution_forward::desc(prop, alg, src_md_, w_md_, dst_md_, strides, dil, pl, pr);
+  dnnl::deconvolution_forward::primitive_desc pd(od, make_attr({}), cpu_engine());
+  prim_ = dnnl::deconvolution_forward(pd);
+  scratch_md_ = pd.scratchpad_desc();
+  if (weights) {
+    w_md_ = pd.weights_desc();
+    weights_ = reordered(w_onnx, weights, w_md_);
+  }
+  if (bias) bias_ = copied(b_md_, bias);
+}
+
+void Deconv::run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
+                 dnnl::stream& s) const {
+  auto& eng = cpu_engine();
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(src_md_, eng, const_cast<float*>(src))},
+      {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, dst)},
+      {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
+  args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(w_md_, eng, const_cast<float*>(weights));
+  if (has_bias_) args[DNNL_ARG_BIAS] = bias_ ? bias_ : dnnl::memory(b_md_, eng, const_cast<float*>(bias));
+  prim_.execute(s, args);
+}
+
 namespace {
 // Plain row-major desc of `stored` dims; `trans` swaps the last two logical dims.
 dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, bool trans) {

@@ -39,6 +39,27 @@ class Conv {
   bool has_bias_ = false;
 };
 
+// ConvTranspose (oneDNN deconvolution). Weights in ONNX layout [C, OC/group, k...].
+struct DeconvDesc {
+  int64_t N = 1, C = 1, OC = 1, group = 1;
+  std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial; pad_end may be < 0
+};
+
+class Deconv {
+ public:
+  // Constant weights/bias are given here; null ones are passed to run().
+  Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const float* bias);
+  size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
+           dnnl::stream& s) const;
+
+ private:
+  dnnl::deconvolution_forward prim_;
+  dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;
+  bool has_bias_ = false;
+  dnnl::memory weights_, bias_;
+};
+
 // y[..., M, N] = alpha * A[..., M, K] x B[..., K, N] (+ bias[1.., N]); batch dims
 // broadcast. A and B may be given transposed (last two dims swapped).
 struct MatMulDesc {

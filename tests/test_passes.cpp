@@ -63,6 +63,28 @@ TEST(FoldBatchNorm, IntoConvGroupedDepthwiseWithAndWithoutBias) {
     }
 }
 
+TEST(FoldBatchNorm, IntoConvTransposeWithItsOwnWeightLayout) {
+  for (int64_t group : {1, 2})
+    for (bool bias : {true, false}) {
+      ModelBuilder b;
+      b.input("x", {1, 4, 5, 5}).output("y");
+      // [C_in, C_out/group, kh, kw]: 6 output channels.
+      b.init("w", random_tensor({4, 6 / group, 3, 3}, 1));
+      std::vector<std::string> in{"x", "w"};
+      if (bias) {
+        b.init("bias", random_tensor({6}, 2));
+        in.push_back("bias");
+      }
+      auto& ct = b.node("ConvTranspose", in, {"c"});
+      set_attr(ct, "group", group);
+      set_attr(ct, "strides", std::vector<int64_t>{2, 2});
+      add_bn(b, "c", "y", 6, 10);
+      auto s = optimized(b, {random_tensor({1, 4, 5, 5}, 3)});
+      EXPECT_EQ(count(*s, "BatchNormalization"), 0) << "group " << group;
+      EXPECT_EQ(count(*s, "ConvTranspose"), 1);
+    }
+}
+
 TEST(FoldBatchNorm, IntoGemmBothTransposesAndMatMulAdd) {
   for (int64_t tb : {0, 1}) {
     ModelBuilder b;

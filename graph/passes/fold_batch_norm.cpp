@@ -1,6 +1,7 @@
 // Inference BatchNormalization folded into the linear op in front of it:
 //   s = gamma / sqrt(var + eps)
 //   Conv:   W'[o] = W[o] * s[o],           b' = (b - mean) * s + beta
+//   ConvTranspose: the same on its [C_in, C_out/group, k...] weights
 //   Gemm:   B' scaled per output column,   C' = (beta_gemm * C - mean) * s + beta
 //   MatMul (+ Add bias) with rank-2 output: the same on the weight columns and bias.
 // Computed in double, stored float32, in new initializers (the old ones may be
@@ -20,7 +21,7 @@ const Tensor* float_constant(const Graph& g, const std::string& v) {
 }
 
 struct Fold {
-  enum class Kind { none, conv, gemm, matmul } kind = Kind::none;
+  enum class Kind { none, conv, conv_transpose, gemm, matmul } kind = Kind::none;
   int linear = -1, add = -1;  // node indices (add: MatMul's bias Add, or -1)
   std::string bias;           // MatMul's bias initializer
 };
@@ -53,6 +54,12 @@ Fold find(const Graph& g, const GraphView& v, const Node& bn, int64_t* channels)
     if (!w || w->shape.empty() || w->shape[0] != C) return f;
     if (n.num_inputs() > 2 && !float_constant(g, n.inputs[2])) return f;
     return Fold{Fold::Kind::conv, it->second, -1, ""};
+  }
+  if (is_op(n, "ConvTranspose")) {
+    const Tensor* w = float_constant(g, n.inputs.at(1));
+    if (!w || w->shape.size() < 3 || w->shape[1] * n.attr_i("group", 1) != C) return f;
+    if (n.num_inputs() > 2 && !float_constant(g, n.inputs[2])) return f;
+    return Fold{Fold::Kind::conv_transpose, it->second, -1, ""};
   }
   if (is_op(n, "Gemm")) {
     const Tensor* w = float_constant(g, n.inputs.at(1));
@@ -108,8 +115,16 @@ bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     // Which output channel each weight element feeds.
     const bool channel_first = f.kind == Fold::Kind::conv || (f.kind == Fold::Kind::gemm && linear.attr_i("transB", 0));
     const int64_t per = w.numel() / std::max<int64_t>(C, 1);
+    // ConvTranspose weights are [C_in, C_out/group, k...]: channel (i / icg) * ocg + j.
+    const bool transposed = f.kind == Fold::Kind::conv_transpose;
+    const int64_t ocg = transposed ? w.shape[1] : 1, icg = transposed ? w.shape[0] / linear.attr_i("group", 1) : 1,
+                  k = transposed ? w.numel() / (w.shape[0] * w.shape[1]) : 1;
     for (int64_t e = 0; e < w.numel(); ++e) {
-      const int64_t c = channel_first ? e / per : e % C;
+      int64_t c = channel_first ? e / per : e % C;
+      if (transposed) {
+        const int64_t i = e / (ocg * k), j = (e / k) % ocg;
+        c = (i / icg) * ocg + j;
+      }
       w2->data<float>()[e] = float(double(w.data<float>()[e]) * s[size_t(c)]);
     }
     // The bias the BN sees before normalizing, per channel.

@@ -1,4 +1,4 @@
-// Conv, and normrt.FusedConv (Conv + residual Z + activation, written by
+// Conv, ConvTranspose, and normrt.FusedConv (Conv + residual Z + activation, written by
 // graph/passes/fuse_conv_activation), on oneDNN: primitive and weight
 // reorder made once per plan, the addend and activation as post-ops.
 #include <cstring>
@@ -60,10 +60,39 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
       prim->scratch_bytes());
 }
 
+std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const Shape& w = c.in_shape(1);
+  const Tensor* wt = c.constant(1);
+  const Tensor* bt = c.constant(2);
+  kernels::DeconvDesc d;
+  d.N = x[0];
+  d.C = x[1];
+  d.group = c.node.attr_i("group", 1);
+  d.OC = w[1] * d.group;
+  auto g = conv_transpose_geometry(c.node, Shape(x.begin() + 2, x.end()), Shape(w.begin() + 2, w.end()), c.where);
+  d.in = g.in;
+  d.kernel = g.kernel;
+  d.out = g.out;
+  d.strides = g.strides;
+  d.dilations = g.dilations;
+  d.pad_begin = g.pad_begin;
+  d.pad_end = g.pad_end;
+  auto prim = std::make_shared<const kernels::Deconv>(d, wt ? wt->data<float>() : nullptr, c.has_input(2),
+                                                      bt ? bt->data<float>() : nullptr);
+  return kernel_fn(
+      [prim](const RunArgs& a) {
+        prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
+                  static_cast<const float*>(a.in[2]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+      },
+      prim->scratch_bytes());
+}
+
 }  // namespace
 
 void register_conv_ops(Registry& r) {
   r.add("Conv", 1, 18, conv);
+  r.add("ConvTranspose", 1, 18, conv_transpose);
   r.add("FusedConv", 1, 999, conv, "normrt");
 }
 
