@@ -1,6 +1,7 @@
 #include "runtime/plan.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 
@@ -33,6 +34,33 @@ std::vector<std::shared_ptr<const Tensor>> evaluate(const Kernel& k, const std::
   std::vector<std::shared_ptr<const Tensor>> r;
   for (auto& t : results) r.push_back(std::make_shared<const Tensor>(std::move(t)));
   return r;
+}
+
+// Shapes, and the work a step does, for profiles.
+void describe(Step& step, const std::vector<const ValueInfo*>& in, const std::vector<ValueInfo>& out) {
+  for (auto* v : in) {
+    step.in_shapes.push_back(v ? v->shape : Shape{});
+    if (v) step.bytes += double(bytes_of(*v));
+  }
+  for (auto& v : out) {
+    step.out_shapes.push_back(v.shape);
+    step.bytes += double(bytes_of(v));
+  }
+  const std::string& op = step.node->op_type;
+  if (op == "Conv" || op == "FusedConv") {
+    // 2 * output elements * (C/group) * kernel elements
+    const Shape& w = in[1]->shape;
+    step.flops = 2.0 * double(shape_numel(out[0].shape)) * double(shape_numel(w) / w[0]);
+  } else if (op == "ConvTranspose") {
+    const Shape& w = in[1]->shape;
+    step.flops = 2.0 * double(shape_numel(in[0]->shape)) * double(shape_numel(w) / w[0]);
+  } else if (op == "MatMul" || op == "FusedMatMul" || op == "Gemm") {
+    // 2 * output elements * K
+    const Shape& a = in[0]->shape;
+    const bool trans_a = op == "Gemm" && step.node->attr_i("transA", 0);
+    const int64_t K = a.empty() ? 1 : trans_a ? a[0] : a.back();
+    step.flops = 2.0 * double(shape_numel(out[0].shape)) * double(K);
+  }
 }
 
 }  // namespace
@@ -118,6 +146,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     Step step;
     step.node = &n;
     step.kernel = bind();
+    describe(step, in, out);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       const std::string& name = n.inputs[k];
       if (name.empty()) { step.ins.push_back(-1); continue; }
@@ -210,7 +239,8 @@ void Plan::release(std::unique_ptr<RunContext> c) const {
   pool_.push_back(std::move(c));
 }
 
-void Plan::execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) const {
+void Plan::execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs,
+                   std::vector<double>* step_seconds) const {
   auto ctx = acquire();
   struct Return {
     const Plan* p;
@@ -226,12 +256,18 @@ void Plan::execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>
       case Slot::Kind::output: ctx->ptrs[s] = outputs[size_t(sl.index)].bytes.data(); break;
     }
   }
-  for (auto& step : steps_) {
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
     std::fill(ctx->in_args.begin(), ctx->in_args.end(), nullptr);
     for (size_t k = 0; k < step.ins.size(); ++k)
       ctx->in_args[k] = step.ins[k] < 0 ? nullptr : ctx->ptrs[size_t(step.ins[k])];
     for (size_t k = 0; k < step.outs.size(); ++k) ctx->out_args[k] = ctx->ptrs[size_t(step.outs[k])];
+    const auto start = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     step.kernel->run(RunArgs{ctx->in_args.data(), ctx->out_args.data(), ctx->scratch.get(), &ctx->stream});
+    if (step_seconds) {
+      ctx->stream.wait();
+      (*step_seconds)[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
   }
   ctx->stream.wait();
   for (size_t k = 0; k < output_slots_.size(); ++k) {

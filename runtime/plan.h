@@ -23,6 +23,9 @@ struct Step {
   const Node* node = nullptr;
   std::unique_ptr<Kernel> kernel;
   std::vector<int> ins, outs;  // slot ids; -1 for an omitted input
+  std::vector<Shape> in_shapes, out_shapes;
+  double flops = 0;  // multiply-adds x 2 for convolutions and matmuls, else 0
+  double bytes = 0;  // bytes read and written
 };
 
 // Everything one run writes. Contexts are pooled by the plan, so a steady
@@ -54,7 +57,9 @@ class Plan {
   size_t arena_bytes() const { return arena_bytes_; }
 
   // Runs with inputs in graph input order; fills outputs (already shaped).
-  void execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs) const;
+  // With `step_seconds`, also times every step (sized to steps()).
+  void execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs,
+               std::vector<double>* step_seconds = nullptr) const;
 
  private:
   std::unique_ptr<RunContext> acquire() const;

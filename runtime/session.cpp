@@ -109,17 +109,21 @@ struct Session::Impl {
     if (t.bytes.size() != size_t(t.numel()) * dtype_size(t.dtype)) fail("holds fewer bytes than its shape needs");
   }
 
-  std::vector<Tensor> run(const std::vector<const Tensor*>& in) const {
+  std::shared_ptr<const Plan> checked_plan(const std::vector<const Tensor*>& in) const {
     std::vector<Shape> shapes;
     for (size_t i = 0; i < in.size(); ++i) {
       check_input(graph.inputs[i], *in[i]);
       shapes.push_back(in[i]->shape);
     }
-    auto plan = plan_for(shapes, in);
+    return plan_for(shapes, in);
+  }
+
+  std::vector<Tensor> run(const std::vector<const Tensor*>& in, std::vector<double>* step_seconds = nullptr) const {
+    auto plan = checked_plan(in);
     std::vector<Tensor> out;
     for (auto& v : plan->outputs()) out.emplace_back(v.dtype, v.shape);
     omp_set_num_threads(threads);
-    plan->execute(in, out);
+    plan->execute(in, out, step_seconds);
     return out;
   }
 };
@@ -162,6 +166,22 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
   std::map<std::string, Tensor> named;
   for (size_t k = 0; k < out.size(); ++k) named[g.outputs[k]] = std::move(out[k]);
   return named;
+}
+
+std::vector<Session::StepProfile> Session::profile(const std::vector<Tensor>& inputs, int iterations) const {
+  std::vector<const Tensor*> in;
+  for (auto& t : inputs) in.push_back(&t);
+  if (in.size() != impl_->graph.inputs.size()) throw Error(impl_->graph.source + ": wrong number of inputs");
+  auto plan = impl_->checked_plan(in);
+  std::vector<StepProfile> r;
+  for (auto& s : plan->steps())
+    r.push_back(StepProfile{s.node->op_type, s.node->name, s.node->domain, s.in_shapes, s.out_shapes, s.flops, s.bytes, {}});
+  std::vector<double> t(r.size());
+  for (int k = 0; k < iterations; ++k) {
+    impl_->run(in, &t);
+    for (size_t i = 0; i < r.size(); ++i) r[i].seconds.push_back(t[i]);
+  }
+  return r;
 }
 
 const std::vector<std::string>& Session::input_names() const { return impl_->graph.inputs; }

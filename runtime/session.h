@@ -36,6 +36,16 @@ class Session {
   // Inputs in graph input order -> outputs in graph output order.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
 
+  // Runs `iterations` times and times every kernel of the plan for these
+  // inputs (after the passes and plan-time folding).
+  struct StepProfile {
+    std::string op, name, domain;
+    std::vector<Shape> in_shapes, out_shapes;
+    double flops = 0, bytes = 0;
+    std::vector<double> seconds;  // one per iteration
+  };
+  std::vector<StepProfile> profile(const std::vector<Tensor>& inputs, int iterations) const;
+
   const std::vector<std::string>& input_names() const;
   const std::vector<std::string>& output_names() const;
   const ValueType& input_type(const std::string& name) const;

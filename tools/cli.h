@@ -23,5 +23,7 @@ double median(std::vector<double> v);
 
 int cmd_run(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_profile(int argc, char** argv);
 
 }  // namespace normrt::cli

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "run") return normrt::cli::cmd_run(argc - 2, argv + 2);
     if (cmd == "inspect") return normrt::cli::cmd_inspect(argc - 2, argv + 2);
+    if (cmd == "bench") return normrt::cli::cmd_bench(argc - 2, argv + 2);
+    if (cmd == "profile") return normrt::cli::cmd_profile(argc - 2, argv + 2);
     throw normrt::cli::UsageError("unknown command '" + cmd + "'");
   } catch (const normrt::cli::UsageError& e) {
     std::fprintf(stderr, "normrt %s: %s\n%s", cmd.c_str(), e.what(), kUsage);

@@ -1,0 +1,112 @@
+// normrt bench MODEL [-i [NAME=]PATH]... [--threads N] [--warmup W] [--iters K | --seconds S]
+//                    [--isa ...] [--no-optimize] [--json]
+// Load time, first-run time, then median/p90/p99/min latency and runs/s over
+// the timed runs, peak RSS, ISA and threads.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+#include "tools/cli.h"
+
+namespace normrt::cli {
+namespace {
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const size_t k = size_t(std::ceil(p * double(v.size()))) - 1;
+  return v[std::min(k, v.size() - 1)];
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  std::string model;
+  std::vector<std::string> inputs;
+  SessionOptions opt;
+  int warmup = 10, iters = 0;
+  double seconds = 0;
+  bool json = false;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&](double lo, double hi) {
+      std::string v = value();
+      char* end = nullptr;
+      double n = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(n >= lo && n <= hi)) throw UsageError(a + ": bad number '" + v + "'");
+      return n;
+    };
+    if (a == "-i" || a == "--input") inputs.push_back(value());
+    else if (a == "--threads") opt.threads = int(number(1, 1024));
+    else if (a == "--isa") opt.isa = value();
+    else if (a == "--no-optimize") opt.optimize = false;
+    else if (a == "--warmup") warmup = int(number(0, 1e6));
+    else if (a == "--iters") iters = int(number(1, 1e7));
+    else if (a == "--seconds") seconds = number(0.001, 3600);
+    else if (a == "--json") json = true;
+    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
+    else if (model.empty()) model = a;
+    else throw UsageError("more than one model given");
+  }
+  if (model.empty()) throw UsageError("no model given");
+  if (iters == 0 && seconds == 0) seconds = 3;
+
+  using clock = std::chrono::steady_clock;
+  auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  const auto t0 = clock::now();
+  Session s(model, opt);
+  const double load_ms = ms(clock::now() - t0);
+  const auto in = make_inputs(s, inputs);
+  const auto t1 = clock::now();
+  s.run(in);
+  const double first_ms = ms(clock::now() - t1);
+  for (int k = 0; k < warmup; ++k) s.run(in);
+
+  std::vector<double> times;
+  const auto start = clock::now();
+  auto last_report = start;
+  while (iters ? int(times.size()) < iters : ms(clock::now() - start) < seconds * 1000) {
+    const auto a = clock::now();
+    s.run(in);
+    times.push_back(ms(clock::now() - a));
+    if (!json && ms(clock::now() - last_report) > 500) {
+      last_report = clock::now();
+      std::fprintf(stderr, "\r%zu runs, median so far %.3f ms   ", times.size(), median(times));
+    }
+  }
+  if (!json) std::fprintf(stderr, "\r%60s\r", "");
+  const double total_s = ms(clock::now() - start) / 1000;
+  const double med = median(times), p90 = percentile(times, 0.9), p99 = percentile(times, 0.99),
+               mn = *std::min_element(times.begin(), times.end());
+  if (json) {
+    std::printf(
+        "{\"model\": \"%s\", \"load_ms\": %.3f, \"first_run_ms\": %.3f, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
+        "\"p99_ms\": %.4f, \"min_ms\": %.4f, \"runs\": %zu, \"runs_per_s\": %.2f, \"threads\": %d, \"isa\": \"%s\", "
+        "\"optimize\": %s, \"peak_rss_mb\": %.1f}\n",
+        model.c_str(), load_ms, first_ms, med, p90, p99, mn, times.size(), double(times.size()) / total_s, s.threads(),
+        isa_name(s.isa()), opt.optimize ? "true" : "false", peak_rss_mb());
+    return 0;
+  }
+  std::printf("model      %s\n", model.c_str());
+  std::printf("isa        %s   threads %d   optimize %s\n", isa_name(s.isa()), s.threads(), opt.optimize ? "on" : "off");
+  std::printf("load       %.2f ms   first run %.3f ms\n", load_ms, first_ms);
+  std::printf("latency    median %.3f ms   p90 %.3f   p99 %.3f   min %.3f   (%zu runs, %.1f runs/s)\n", med, p90, p99,
+              mn, times.size(), double(times.size()) / total_s);
+  std::printf("peak RSS   %.1f MB\n", peak_rss_mb());
+  return 0;
+}
+
+}  // namespace normrt::cli

@@ -1,0 +1,107 @@
+// normrt profile MODEL [-i ...] [--threads N] [--isa ...] [--iters K] [--trace FILE.json]
+// Per kernel of the plan (after the passes): op, ISA, shapes, median time,
+// share of the total, and achieved GFLOP/s (convolutions, matmuls) or GB/s
+// (everything else) as a fraction of the machine's limits measured at start
+// (peak FMA throughput, copy bandwidth).
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "kernels/machine_limits.h"
+#include "tools/cli.h"
+
+namespace normrt::cli {
+namespace {
+
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  std::string r;
+  for (auto& s : shapes) r += (r.empty() ? "" : " ") + shape_str(s);
+  return r;
+}
+
+}  // namespace
+
+int cmd_profile(int argc, char** argv) {
+  std::string model, trace;
+  std::vector<std::string> inputs;
+  SessionOptions opt;
+  int iters = 50;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw UsageError(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-i" || a == "--input") inputs.push_back(value());
+    else if (a == "--threads") opt.threads = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--isa") opt.isa = value();
+    else if (a == "--iters") iters = std::max(1, std::atoi(value().c_str()));
+    else if (a == "--trace") trace = value();
+    else if (a == "--no-optimize") opt.optimize = false;
+    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
+    else if (model.empty()) model = a;
+    else throw UsageError("more than one model given");
+  }
+  if (model.empty()) throw UsageError("no model given");
+
+  Session s(model, opt);
+  const auto in = make_inputs(s, inputs);
+  const double peak_gflops = kernels::measure_fma_gflops(s.isa(), s.threads());
+  const double copy_gbps = kernels::measure_copy_gbps(s.threads());
+  for (int k = 0; k < 5; ++k) s.run(in);  // warm up
+  const auto steps = s.profile(in, iters);
+
+  double total = 0;
+  std::vector<double> med(steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) total += (med[i] = median(steps[i].seconds));
+  std::vector<size_t> order(steps.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return med[a] > med[b]; });
+
+  std::printf("model %s   isa %s   threads %d   %zu kernels per run, %.3f ms summed (median per kernel, %d runs)\n",
+              model.c_str(), isa_name(s.isa()), s.threads(), steps.size(), total * 1e3, iters);
+  std::printf("machine limits (measured now): FMA peak %.1f GFLOP/s, copy bandwidth %.1f GB/s\n\n", peak_gflops, copy_gbps);
+  std::printf("%-24s %-40s %10s %7s %14s %7s  %s\n", "op", "node", "median ms", "share", "achieved", "of max",
+              "shapes (in -> out)");
+  for (size_t i : order) {
+    const auto& st = steps[i];
+    const double t = med[i];
+    char achieved[64], frac[16];
+    if (st.flops > 0) {
+      std::snprintf(achieved, sizeof achieved, "%.1f GFLOP/s", st.flops / t / 1e9);
+      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.flops / t / 1e9 / peak_gflops);
+    } else {
+      std::snprintf(achieved, sizeof achieved, "%.1f GB/s", st.bytes / t / 1e9);
+      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.bytes / t / 1e9 / copy_gbps);
+    }
+    std::string op = st.domain.empty() ? st.op : st.domain + "." + st.op;
+    std::string name = st.name.size() > 40 ? "..." + st.name.substr(st.name.size() - 37) : st.name;
+    std::printf("%-24s %-40s %10.4f %6.1f%% %14s %7s  %s -> %s\n", op.c_str(), name.c_str(), t * 1e3,
+                100 * t / std::max(total, 1e-12), achieved, frac, shapes_str(st.in_shapes).c_str(),
+                shapes_str(st.out_shapes).c_str());
+  }
+  if (!trace.empty()) {
+    // Chrome trace (Perfetto opens it): one complete event per kernel per run, back to back.
+    std::ofstream f(trace);
+    f << "{\"traceEvents\": [";
+    double ts = 0;
+    bool first = true;
+    for (int k = 0; k < iters; ++k) {
+      for (const auto& st : steps) {
+        const double dur = st.seconds[size_t(k)] * 1e6;
+        f << (first ? "" : ",\n") << "{\"name\": \"" << st.op << "\", \"cat\": \"" << st.domain << "\", \"ph\": \"X\", "
+          << "\"ts\": " << ts << ", \"dur\": " << dur << ", \"pid\": 1, \"tid\": 1, \"args\": {\"node\": \"";
+        for (char c : st.name) f << (c == '"' || c == '\\' ? "_" : std::string(1, c));
+        f << "\", \"run\": " << k << "}}";
+        ts += dur;
+        first = false;
+      }
+    }
+    f << "]}\n";
+    if (!f) throw Error(trace + ": cannot write the trace");
+    std::printf("\ntrace written to %s\n", trace.c_str());
+  }
+  return 0;
+}
+
+}  // namespace normrt::cli
