@@ -81,15 +81,36 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
   src_md_ = dnnl::memory::desc(src, dt::f32, plain_tag(src.size()));
   dst_md_ = dnnl::memory::desc(dst, dt::f32, plain_tag(dst.size()));
   dnnl::memory::desc w_plain(wdims, dt::f32, plain_tag(wdims.size()));
-  w_md_ = weights ? dnnl::memory::desc(wdims, dt::f32, tag::any) : w_plain;
+  // With constant weights, oneDNN picks every layout; run-time weights keep it plain.
+  const bool free_layout = weights != nullptr;
+  w_md_ = free_layout ? dnnl::memory::desc(wdims, dt::f32, tag::any) : w_plain;
   b_md_ = dnnl::memory::desc({d.OC}, dt::f32, tag::a);
+  const dnnl::memory::desc src_any = free_layout ? dnnl::memory::desc(src, dt::f32, tag::any) : src_md_;
+  const dnnl::memory::desc dst_any = free_layout ? dnnl::memory::desc(dst, dt::f32, tag::any) : dst_md_;
   const auto prop = dnnl::prop_kind::forward_inference;
   const auto alg = dnnl::algorithm::convolution_direct;
-  auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_md_, w_md_, b_md_, dst_md_, strides, dil, pl, pr)
-                     : dnnl::convolution_forward::desc(prop, alg, src_md_, w_md_, dst_md_, strides, dil, pl, pr);
+  auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_any, w_md_, b_md_, dst_any, strides, dil, pl, pr)
+                     : dnnl::convolution_forward::desc(prop, alg, src_any, w_md_, dst_any, strides, dil, pl, pr);
   dnnl::convolution_forward::primitive_desc pd(od, make_attr(post), cpu_engine());
   prim_ = dnnl::convolution_forward(pd);
   scratch_md_ = pd.scratchpad_desc();
+  src_in_ = pd.src_desc();
+  dst_in_ = pd.dst_desc();
+  sum_ = post.sum;
+  auto& eng = cpu_engine();
+  auto align = [](size_t n) { return (n + 63) / 64 * 64; };
+  scratch_bytes_ = align(scratch_md_.get_size());
+  if ((reorder_src_ = src_in_ != src_md_)) {
+    src_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, src_md_, eng, src_in_));
+    src_off_ = scratch_bytes_;
+    scratch_bytes_ += align(src_in_.get_size());
+  }
+  if ((reorder_dst_ = dst_in_ != dst_md_)) {
+    dst_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, dst_in_, eng, dst_md_));
+    if (sum_) sum_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, dst_md_, eng, dst_in_));
+    dst_off_ = scratch_bytes_;
+    scratch_bytes_ += align(dst_in_.get_size());
+  }
   if (weights) {
     w_md_ = pd.weights_desc();
     weights_ = reordered(w_plain, weights, w_md_);
@@ -100,13 +121,64 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
 void Conv::run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
                dnnl::stream& s) const {
   auto& eng = cpu_engine();
+  auto* base = static_cast<char*>(scratch);
+  dnnl::memory src_user(src_md_, eng, const_cast<float*>(src)), dst_user(dst_md_, eng, dst);
+  dnnl::memory src_m = src_user, dst_m = dst_user;
+  if (reorder_src_) {
+    src_m = dnnl::memory(src_in_, eng, base + src_off_);
+    src_reorder_.execute(s, src_user, src_m);
+  }
+  if (reorder_dst_) {
+    dst_m = dnnl::memory(dst_in_, eng, base + dst_off_);
+    if (sum_) sum_reorder_.execute(s, dst_user, dst_m);  // the addend, into the primitive's layout
+  }
   std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, dnnl::memory(src_md_, eng, const_cast<float*>(src))},
-      {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, dst)},
-      {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
+      {DNNL_ARG_SRC, src_m}, {DNNL_ARG_DST, dst_m}, {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
   args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(w_md_, eng, const_cast<float*>(weights));
   if (has_bias_) args[DNNL_ARG_BIAS] = bias_ ? bias_ : dnnl::memory(b_md_, eng, const_cast<float*>(bias));
   prim_.execute(s, args);
+  if (reorder_dst_) dst_reorder_.execute(s, dst_m, dst_user);
+}
+
+namespace {
+std::string layout_name(const dnnl::memory::desc& md) {
+  const auto& b = md.data.format_desc.blocking;
+  if (md.data.format_kind != dnnl_blocked) return "opaque";
+  std::string r = "plain";
+  if (b.inner_nblks > 0) r = "blocked" + std::to_string(b.inner_blks[0]) + "c";
+  return r;
+}
+}  // namespace
+
+std::string Conv::layouts() const { return layout_name(src_in_) + " -> " + layout_name(dst_in_); }
+
+Pool::Pool(const PoolDesc& d) {
+  dims src{d.N, d.C}, dst{d.N, d.C}, strides, kernel, dil, pl, pr;
+  src.insert(src.end(), d.in.begin(), d.in.end());
+  dst.insert(dst.end(), d.out.begin(), d.out.end());
+  for (size_t i = 0; i < d.in.size(); ++i) {
+    strides.push_back(d.strides[i]);
+    kernel.push_back(d.kernel[i]);
+    dil.push_back(d.dilations[i] - 1);
+    pl.push_back(d.pad_begin[i]);
+    pr.push_back(d.pad_end[i]);
+  }
+  src_md_ = dnnl::memory::desc(src, dt::f32, plain_tag(src.size()));
+  dst_md_ = dnnl::memory::desc(dst, dt::f32, plain_tag(dst.size()));
+  const auto alg = d.max ? dnnl::algorithm::pooling_max
+                         : d.include_padding ? dnnl::algorithm::pooling_avg_include_padding
+                                             : dnnl::algorithm::pooling_avg_exclude_padding;
+  dnnl::pooling_v2_forward::desc od(dnnl::prop_kind::forward_inference, alg, src_md_, dst_md_, strides, kernel, dil, pl, pr);
+  dnnl::pooling_v2_forward::primitive_desc pd(od, make_attr({}), cpu_engine());
+  prim_ = dnnl::pooling_v2_forward(pd);
+  scratch_md_ = pd.scratchpad_desc();
+}
+
+void Pool::run(const float* src, float* dst, void* scratch, dnnl::stream& s) const {
+  auto& eng = cpu_engine();
+  prim_.execute(s, {{DNNL_ARG_SRC, dnnl::memory(src_md_, eng, const_cast<float*>(src))},
+                    {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, dst)},
+                    {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}});
 }
 
 Deconv::Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const float* bias) : has_bias_(has_bias) {

@@ -5,6 +5,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace normrt::kernels {
@@ -27,16 +28,42 @@ class Conv {
  public:
   // weights: [OC, C/group, k...] (ONNX layout), bias: [OC]. Constant ones are
   // given here (and reordered once); null ones are passed to run() instead.
+  // src and dst are plain (NCHW) in memory; the primitive runs on the layout
+  // oneDNN prefers (blocked, e.g. nChw16c), with reorders into scratch around it.
   Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post = {});
-  size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  size_t scratch_bytes() const { return scratch_bytes_; }
   void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
            dnnl::stream& s) const;
+  // The layouts chosen, for profiles: "nchw -> nChw16c" etc.
+  std::string layouts() const;
 
  private:
   dnnl::convolution_forward prim_;
-  dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;
+  dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;  // src/dst: plain, as the caller holds them
+  dnnl::memory::desc src_in_, dst_in_;                             // what the primitive works on
+  dnnl::reorder src_reorder_, dst_reorder_, sum_reorder_;
+  size_t src_off_ = 0, dst_off_ = 0, scratch_bytes_ = 0;
+  bool reorder_src_ = false, reorder_dst_ = false, sum_ = false;
   dnnl::memory weights_, bias_;
   bool has_bias_ = false;
+};
+
+// MaxPool / AveragePool on oneDNN pooling, plain layout.
+struct PoolDesc {
+  int64_t N = 1, C = 1;
+  std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial
+  bool max = true, include_padding = false;
+};
+
+class Pool {
+ public:
+  explicit Pool(const PoolDesc& d);
+  size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  void run(const float* src, float* dst, void* scratch, dnnl::stream& s) const;
+
+ private:
+  dnnl::pooling_v2_forward prim_;
+  dnnl::memory::desc src_md_, dst_md_, scratch_md_;
 };
 
 // ConvTranspose (oneDNN deconvolution). Weights in ONNX layout [C, OC/group, k...].

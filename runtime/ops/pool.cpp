@@ -1,5 +1,6 @@
-// MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool.
+// MaxPool, AveragePool (oneDNN pooling; our loop for what it cannot do), GlobalAveragePool, GlobalMaxPool.
 #include "graph/geometry.h"
+#include "kernels/dnnl_ops.h"
 #include "kernels/pool.h"
 #include "runtime/registry.h"
 
@@ -13,10 +14,33 @@ KernelFactory window_pool(bool max) {
     if (spatial.size() > 3) c.fail("pooling over more than 3 spatial dims is not supported");
     auto g = window_geometry(c.node, spatial, c.node.attr_ints("kernel_shape"), c.node.attr_i("ceil_mode", 0) != 0,
                              c.where);
+    const bool include_pad = c.node.attr_i("count_include_pad", 0) != 0;
+    // oneDNN's pooling, with the end padding grown to cover ceil_mode's extra
+    // windows; those count as padding for include_padding, which ONNX does not
+    // do, so that one case keeps our own loop.
+    kernels::PoolDesc d{x[0], x[1], g.in, g.kernel, g.out, g.strides, g.dilations, g.pad_begin, g.pad_end, max, include_pad};
+    bool grown = false;
+    for (size_t i = 0; i < g.in.size(); ++i) {
+      const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
+      d.pad_end[i] = (g.out[i] - 1) * g.strides[i] + span - g.in[i] - g.pad_begin[i];
+      grown = grown || d.pad_end[i] != g.pad_end[i];
+    }
+    if (!(include_pad && !max && grown) && shape_numel(c.out[0].shape) > 0) {
+      try {
+        auto prim = std::make_shared<const kernels::Pool>(d);
+        return kernel_fn(
+            [prim](const RunArgs& a) {
+              prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+            },
+            prim->scratch_bytes());
+      } catch (const dnnl::error&) {
+        // a shape oneDNN does not take (e.g. padding beyond the window): our loop below
+      }
+    }
     auto p = kernels::make_pool_params(x[0], x[1], g.in, g.out, g.kernel, g.strides, g.dilations, g.pad_begin,
                                        g.pad_end);
     p.max = max;
-    p.count_include_pad = c.node.attr_i("count_include_pad", 0) != 0;
+    p.count_include_pad = include_pad;
     return kernel_fn([p](const RunArgs& a) {
       kernels::pool(p, static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]));
     });

@@ -1,0 +1,51 @@
+// ONNX Runtime side of bench/compare.py: loads MODEL with graph optimizations
+// at "all" and the given thread count, runs it on the .npy inputs for about
+// SECONDS, and prints one JSON line; writes output 0 as raw float32 to OUT.
+//   node bench/ort_bench.js MODEL THREADS SECONDS OUT NAME=PATH.npy...
+const fs = require('fs');
+const path = require('path');
+const ort = require(path.join(__dirname, '.ort', 'node_modules', 'onnxruntime-node'));
+
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  const hlen = buf.readUInt16LE(8);
+  const header = buf.toString('latin1', 10, 10 + hlen);
+  const descr = /'descr':\s*'([^']*)'/.exec(header)[1];
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').filter((s) => s.trim()).map(Number);
+  const data = buf.subarray(10 + hlen);
+  const copy = (Ctor) => new Ctor(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  if (descr === '<f4') return new ort.Tensor('float32', copy(Float32Array), shape);
+  if (descr === '<i8') return new ort.Tensor('int64', copy(BigInt64Array), shape);
+  if (descr === '|b1') return new ort.Tensor('bool', new Uint8Array(data), shape);
+  throw new Error(`${file}: dtype ${descr} not handled`);
+}
+
+(async () => {
+  const [model, threads, seconds, out, ...specs] = process.argv.slice(2);
+  const feeds = {};
+  for (const s of specs) {
+    const [name, file] = s.split('=');
+    feeds[name] = readNpy(file);
+  }
+  const t0 = process.hrtime.bigint();
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: Number(threads), interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+  });
+  const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  let result;
+  for (let i = 0; i < 10; ++i) result = await session.run(feeds);
+  const times = [];
+  const start = process.hrtime.bigint();
+  while (Number(process.hrtime.bigint() - start) / 1e9 < Number(seconds)) {
+    const a = process.hrtime.bigint();
+    result = await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - a) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  const first = result[session.outputNames[0]];
+  fs.writeFileSync(out, Buffer.from(first.data.buffer, first.data.byteOffset, first.data.byteLength));
+  console.log(JSON.stringify({
+    load_ms: loadMs, median_ms: times[Math.floor(times.length / 2)], p90_ms: times[Math.floor(times.length * 0.9)],
+    min_ms: times[0], runs: times.length, peak_rss_mb: process.resourceUsage().maxRSS / 1024, shape: first.dims,
+  }));
+})().catch((e) => { console.error(e.message); process.exit(1); });
