@@ -1,6 +1,8 @@
 // MatMul (batch broadcasting), Gemm, and normrt.FusedMatMul (MatMul + bias +
 // activation, from graph/passes/fuse_matmul_bias) on oneDNN matmul; constant
 // right-hand sides are reordered once into the primitive's preferred layout.
+#include <algorithm>
+
 #include "kernels/dnnl_ops.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/registry.h"
@@ -18,6 +20,14 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   a.insert(a.begin(), r - a.size(), 1);
   b.insert(b.begin(), r - b.size(), 1);
   if (r > 12) c.fail("MatMul of rank above 12 is not supported");
+  // A weight without batch dims: A's batch dims are just more rows of one GEMM
+  // (oneDNN would otherwise run a batch of small products against the same B).
+  if (std::all_of(b.begin(), b.end() - 2, [](int64_t d) { return d == 1; }) && r > 2) {
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < r; ++i) rows *= a[i];
+    a = {rows, a.back()};
+    b = {b[r - 2], b[r - 1]};
+  }
   kernels::MatMulDesc d;
   d.a_dims = a;
   d.b_dims = b;
