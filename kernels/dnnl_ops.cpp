@@ -63,6 +63,23 @@ dnnl::engine& cpu_engine() {
   return eng;
 }
 
+int64_t conv_channel_block() {
+  static const int64_t block = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core ? 16 : 8;
+  return block;
+}
+
+size_t blocked_bytes(int64_t N, int64_t C, int64_t H, int64_t W) {
+  const int64_t b = conv_channel_block();
+  return size_t(N * ((C + b - 1) / b * b) * H * W) * sizeof(float);
+}
+
+namespace {
+dnnl::memory::desc activation_desc(const dims& d, bool blocked) {
+  if (!blocked) return dnnl::memory::desc(d, dt::f32, plain_tag(d.size()));
+  return dnnl::memory::desc(d, dt::f32, conv_channel_block() == 16 ? tag::nChw16c : tag::nChw8c);
+}
+}  // namespace
+
 Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post)
     : has_bias_(has_bias) {
   const size_t r = d.in.size();
@@ -78,19 +95,23 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
     pl.push_back(d.pad_begin[i]);
     pr.push_back(d.pad_end[i]);
   }
-  src_md_ = dnnl::memory::desc(src, dt::f32, plain_tag(src.size()));
-  dst_md_ = dnnl::memory::desc(dst, dt::f32, plain_tag(dst.size()));
+  src_md_ = activation_desc(src, d.src_blocked);
+  dst_md_ = activation_desc(dst, d.dst_blocked);
+  z_md_ = activation_desc(dst, d.z_blocked);
   dnnl::memory::desc w_plain(wdims, dt::f32, plain_tag(wdims.size()));
-  // With constant weights, oneDNN picks every layout; run-time weights keep it plain.
+  // With constant weights oneDNN picks the weight layout, and the activation
+  // layouts too unless the caller already holds them blocked.
   const bool free_layout = weights != nullptr;
   w_md_ = free_layout ? dnnl::memory::desc(wdims, dt::f32, tag::any) : w_plain;
   b_md_ = dnnl::memory::desc({d.OC}, dt::f32, tag::a);
-  const dnnl::memory::desc src_any = free_layout ? dnnl::memory::desc(src, dt::f32, tag::any) : src_md_;
-  const dnnl::memory::desc dst_any = free_layout ? dnnl::memory::desc(dst, dt::f32, tag::any) : dst_md_;
+  const auto any = [&](const dims& x, const dnnl::memory::desc& held, bool blocked) {
+    return free_layout && !blocked ? dnnl::memory::desc(x, dt::f32, tag::any) : held;
+  };
+  const dnnl::memory::desc src_pd = any(src, src_md_, d.src_blocked), dst_pd = any(dst, dst_md_, d.dst_blocked);
   const auto prop = dnnl::prop_kind::forward_inference;
   const auto alg = dnnl::algorithm::convolution_direct;
-  auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_any, w_md_, b_md_, dst_any, strides, dil, pl, pr)
-                     : dnnl::convolution_forward::desc(prop, alg, src_any, w_md_, dst_any, strides, dil, pl, pr);
+  auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, b_md_, dst_pd, strides, dil, pl, pr)
+                     : dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, dst_pd, strides, dil, pl, pr);
   dnnl::convolution_forward::primitive_desc pd(od, make_attr(post), cpu_engine());
   prim_ = dnnl::convolution_forward(pd);
   scratch_md_ = pd.scratchpad_desc();
@@ -107,10 +128,11 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
   }
   if ((reorder_dst_ = dst_in_ != dst_md_)) {
     dst_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, dst_in_, eng, dst_md_));
-    if (sum_) sum_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, dst_md_, eng, dst_in_));
     dst_off_ = scratch_bytes_;
     scratch_bytes_ += align(dst_in_.get_size());
   }
+  if (sum_ && (reorder_z_ = z_md_ != dst_in_))
+    z_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, z_md_, eng, dst_in_));
   if (weights) {
     w_md_ = pd.weights_desc();
     weights_ = reordered(w_plain, weights, w_md_);
@@ -118,7 +140,7 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
   if (bias) bias_ = copied(b_md_, bias);
 }
 
-void Conv::run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
+void Conv::run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
                dnnl::stream& s) const {
   auto& eng = cpu_engine();
   auto* base = static_cast<char*>(scratch);
@@ -128,9 +150,11 @@ void Conv::run(const float* src, const float* weights, const float* bias, float*
     src_m = dnnl::memory(src_in_, eng, base + src_off_);
     src_reorder_.execute(s, src_user, src_m);
   }
-  if (reorder_dst_) {
-    dst_m = dnnl::memory(dst_in_, eng, base + dst_off_);
-    if (sum_) sum_reorder_.execute(s, dst_user, dst_m);  // the addend, into the primitive's layout
+  if (reorder_dst_) dst_m = dnnl::memory(dst_in_, eng, base + dst_off_);
+  if (sum_) {  // the addend goes where the primitive writes, in its layout
+    dnnl::memory z_m(z_md_, eng, const_cast<float*>(z));
+    if (reorder_z_) z_reorder_.execute(s, z_m, dst_m);
+    else if (z != dst_m.get_data_handle()) std::memcpy(dst_m.get_data_handle(), z, dst_in_.get_size());
   }
   std::unordered_map<int, dnnl::memory> args{
       {DNNL_ARG_SRC, src_m}, {DNNL_ARG_DST, dst_m}, {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};

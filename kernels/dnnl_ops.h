@@ -19,31 +19,40 @@ struct PostOp {
   bool sum = false;  // dst = activation(result + dst): dst holds the addend before run()
 };
 
+// Activations passed between 2-D convolutions stay in oneDNN's blocked layout
+// (nChw16c where oneDNN runs AVX-512, nChw8c otherwise): channels padded to
+// the block. These give the layout and the bytes such a tensor takes.
+int64_t conv_channel_block();
+size_t blocked_bytes(int64_t N, int64_t C, int64_t H, int64_t W);
+
 struct ConvDesc {
   int64_t N = 1, C = 1, OC = 1, group = 1;
   std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial
+  // Layouts the caller holds: blocked (conv_channel_block) or plain NCHW.
+  bool src_blocked = false, dst_blocked = false, z_blocked = false;
 };
 
 class Conv {
  public:
   // weights: [OC, C/group, k...] (ONNX layout), bias: [OC]. Constant ones are
   // given here (and reordered once); null ones are passed to run() instead.
-  // src and dst are plain (NCHW) in memory; the primitive runs on the layout
-  // oneDNN prefers (blocked, e.g. nChw16c), with reorders into scratch around it.
+  // The primitive runs on the layout oneDNN prefers; where the caller's
+  // layouts differ, reorders through scratch surround it.
   Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post = {});
   size_t scratch_bytes() const { return scratch_bytes_; }
-  void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
+  // z: the addend of a sum post-op (of the output's shape), else null.
+  void run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
            dnnl::stream& s) const;
-  // The layouts chosen, for profiles: "nchw -> nChw16c" etc.
+  // The layouts the primitive runs on, for profiles: "plain -> blocked16c" etc.
   std::string layouts() const;
 
  private:
   dnnl::convolution_forward prim_;
-  dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;  // src/dst: plain, as the caller holds them
-  dnnl::memory::desc src_in_, dst_in_;                             // what the primitive works on
-  dnnl::reorder src_reorder_, dst_reorder_, sum_reorder_;
+  dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, z_md_, scratch_md_;  // as the caller holds them
+  dnnl::memory::desc src_in_, dst_in_;                                    // what the primitive works on
+  dnnl::reorder src_reorder_, dst_reorder_, z_reorder_;
   size_t src_off_ = 0, dst_off_ = 0, scratch_bytes_ = 0;
-  bool reorder_src_ = false, reorder_dst_ = false, sum_ = false;
+  bool reorder_src_ = false, reorder_dst_ = false, reorder_z_ = false, sum_ = false;
   dnnl::memory weights_, bias_;
   bool has_bias_ = false;
 };

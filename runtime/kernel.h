@@ -36,11 +36,16 @@ struct BindContext {
   int64_t opset;
   Isa isa;
   std::string where;  // "model.onnx: node Conv 'conv1'"
+  // Inputs/outputs the plan keeps in oneDNN's blocked convolution layout
+  // (see blocked_conv_values); empty means all plain.
+  std::vector<bool> in_blocked, out_blocked;
 
   const Shape& in_shape(size_t k) const { return in.at(k)->shape; }
   bool has_input(size_t k) const { return k < in.size() && in[k] != nullptr; }
   // The input's contents if known at plan time (a weight), else null.
   const Tensor* constant(size_t k) const { return has_input(k) ? in[k]->value.get() : nullptr; }
+  bool input_blocked(size_t k) const { return k < in_blocked.size() && in_blocked[k]; }
+  bool output_blocked(size_t k) const { return k < out_blocked.size() && out_blocked[k]; }
   [[noreturn]] void fail(const std::string& why) const { throw Error(where + ": " + why); }
 };
 

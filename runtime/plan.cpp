@@ -84,13 +84,14 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
   std::vector<ValueInfo> out = infer_node(n, in, opset, where);
   std::unique_ptr<Kernel> k;
   try {
-    k = op->make(BindContext{n, in, out, opset, isa, where});
+    k = op->make(BindContext{n, in, out, opset, isa, where, {}, {}});
   } catch (const dnnl::error& e) {
     throw Error(where + ": oneDNN cannot run this node: " + e.what());
   }
   // Copies: the non-owning input views above must not escape.
   return evaluate(*k, in, out);
 }
+
 
 Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float) {
   std::map<std::string, ValueInfo> info;
@@ -100,6 +101,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     slots_.push_back(s);
   };
   for (auto& [name, t] : g.initializers) info[name] = ValueInfo{t->dtype, t->shape, t};
+  const std::set<std::string> blocked = fold_float ? blocked_conv_values(g) : std::set<std::string>{};
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     info[g.inputs[i]] = inputs[i];
     new_slot(g.inputs[i], Slot{Slot::Kind::input, int(i), 0, bytes_of(inputs[i]), nullptr});
@@ -128,8 +130,11 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       known_by_inference = known_by_inference && o.value != nullptr;
     }
     auto bind = [&]() {
+      BindContext bc{n, in, out, g.opset, isa, where, {}, {}};
+      for (auto& name : n.inputs) bc.in_blocked.push_back(blocked.count(name) != 0);
+      for (auto& name : n.outputs) bc.out_blocked.push_back(blocked.count(name) != 0);
       try {
-        return op->make(BindContext{n, in, out, g.opset, isa, where});
+        return op->make(bc);
       } catch (const dnnl::error& e) {
         throw Error(where + ": oneDNN cannot run this node: " + e.what());
       }
@@ -160,7 +165,12 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       // An omitted optional output still gets a buffer: kernels write every output.
       std::string name = n.outputs[k].empty() ? "\x01unnamed" + std::to_string(slots_.size()) : n.outputs[k];
-      new_slot(name, Slot{Slot::Kind::arena, -1, 0, bytes_of(out[k]), nullptr});
+      size_t bytes = bytes_of(out[k]);
+      if (blocked.count(name)) {
+        const Shape& s = out[k].shape;
+        bytes = kernels::blocked_bytes(s[0], s[1], s[2], s[3]);
+      }
+      new_slot(name, Slot{Slot::Kind::arena, -1, 0, bytes, nullptr});
       step.outs.push_back(slot_of[name]);
     }
     scratch_bytes_ = std::max(scratch_bytes_, step.kernel->scratch_bytes());

@@ -1,6 +1,7 @@
 #pragma once
 // The op registry: (domain, op type, opset range) -> kernel factory. Filled
 // from one explicit list (registry.cpp), one line per op family.
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,11 @@ class Registry {
 };
 
 const Registry& default_registry();
+
+// Values passed from one 2-D convolution (with constant weights) only to
+// others, as input or residual: the plan keeps them in oneDNN's blocked
+// layout so no reorder stands between the convolutions (runtime/ops/conv.cpp).
+std::set<std::string> blocked_conv_values(const Graph& g);
 
 // One per file in runtime/ops/.
 void register_activation_ops(Registry& r);

@@ -2,6 +2,7 @@
 // graph/passes/fuse_conv_activation), on oneDNN: primitive and weight
 // reorder made once per plan, the addend and activation as post-ops.
 #include <cstring>
+#include <map>
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
@@ -30,6 +31,10 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   d.pad_begin = g.pad_begin;
   d.pad_end = g.pad_end;
 
+  d.src_blocked = c.input_blocked(0);
+  d.dst_blocked = c.output_blocked(0);
+  d.z_blocked = c.input_blocked(3);
+
   const FusedActivation act = fused_activation(c.node, c.where);
   const Shape& y = c.out[0].shape;
   const bool has_z = c.has_input(3);
@@ -39,20 +44,19 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   post.sum = z_in_place;
   const bool after = has_z && !z_in_place;
   if (after) post = kernels::PostOp{};
+  if (after && (d.z_blocked || d.dst_blocked)) c.fail("a broadcast residual cannot join a blocked-layout convolution");
   const Tensor* wt = c.constant(1);
   const Tensor* bt = c.constant(2);
   auto prim = std::make_shared<const kernels::Conv>(d, wt ? wt->data<float>() : nullptr, c.has_input(2),
                                                     bt ? bt->data<float>() : nullptr, post);
-  const size_t y_bytes = size_t(shape_numel(y)) * sizeof(float);
   const auto z_strides = after ? broadcast_strides({c.in_shape(3)}, y) : std::vector<Shape>{};
   const Isa isa = c.isa;
   return kernel_fn(
       [=](const RunArgs& a) {
         auto* out = static_cast<float*>(a.out[0]);
         auto* z = static_cast<const float*>(a.in[3]);
-        if (z_in_place && z != out && y_bytes) std::memcpy(out, z, y_bytes);
         prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
-                  static_cast<const float*>(a.in[2]), out, a.scratch, *a.stream);
+                  static_cast<const float*>(a.in[2]), z_in_place ? z : nullptr, out, a.scratch, *a.stream);
         if (!after) return;
         for_each_broadcast(y, z_strides, [&](int64_t i, const std::vector<int64_t>& o) { out[i] += z[o[0]]; });
         if (act.present) kernels::unary(isa, act.unary, out, out, shape_numel(y));
@@ -88,7 +92,30 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
       prim->scratch_bytes());
 }
 
+bool blocked_capable(const Graph& g, const Node& n) {
+  const bool conv = (n.domain.empty() && n.op_type == "Conv") || (n.domain == "normrt" && n.op_type == "FusedConv");
+  const Tensor* w = conv && n.inputs.size() > 1 ? g.constant(n.inputs[1]) : nullptr;
+  return w && w->shape.size() == 4;
+}
+
 }  // namespace
+
+std::set<std::string> blocked_conv_values(const Graph& g) {
+  std::map<std::string, std::vector<std::pair<const Node*, size_t>>> readers;
+  for (auto& n : g.nodes)
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (!n.inputs[k].empty()) readers[n.inputs[k]].push_back({&n, k});
+  std::set<std::string> blocked;
+  for (auto& n : g.nodes) {
+    if (!blocked_capable(g, n) || n.outputs.empty() || g.is_output(n.outputs[0])) continue;
+    auto it = readers.find(n.outputs[0]);
+    if (it == readers.end()) continue;
+    bool all = true;
+    for (auto& [reader, k] : it->second) all = all && blocked_capable(g, *reader) && (k == 0 || k == 3);
+    if (all) blocked.insert(n.outputs[0]);
+  }
+  return blocked;
+}
 
 void register_conv_ops(Registry& r) {
   r.add("Conv", 1, 18, conv);
