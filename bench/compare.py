@@ -53,7 +53,7 @@ def make_inputs(model):
         t = v.type.tensor_type.elem_type
         a = (rng.standard_normal(dims).astype(np.float32) if t == 1 else
              np.zeros(dims, dtype=bool) if t == 9 else np.zeros(dims, dtype=np.int64))
-        path = os.path.join(MODELS, f"{model}.{v.name}.npy")
+        path = os.path.join(MODELS, f"{model}.bench.{v.name}.npy")
         np.save(path, a)
         specs.append((v.name, path))
     return specs
