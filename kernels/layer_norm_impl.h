@@ -110,20 +110,23 @@ float sum_sq_centered(const float* x, int64_t n, float pivot, float delta) {
   return s;
 }
 
+// ((x - p) - delta) * rstd computed as fma(x - p, rstd, -delta * rstd): x - p is
+// exact near p, and -delta * rstd is a small, precisely rounded constant.
 template <bool has_gamma, bool has_beta>
 void normalize_t(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
                  const float* beta) {
-  const Vec p(pivot), d(delta), r(rstd);
+  const float shift = -delta * rstd;
+  const Vec p(pivot), r(rstd), c(shift);
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    Vec v = ((load(x + i) - p) - d) * r;
+    Vec v = xsimd::fma(load(x + i) - p, r, c);
     if constexpr (has_gamma && has_beta) v = xsimd::fma(v, load(gamma + i), load(beta + i));
     else if constexpr (has_gamma) v = v * load(gamma + i);
     else if constexpr (has_beta) v = v + load(beta + i);
     store(y + i, v);
   }
   for (; i < n; ++i) {
-    float v = ((x[i] - pivot) - delta) * rstd;
+    float v = __builtin_fmaf(x[i] - pivot, rstd, shift);
     if constexpr (has_gamma && has_beta) v = __builtin_fmaf(v, gamma[i], beta[i]);
     else if constexpr (has_gamma) v = v * gamma[i];
     else if constexpr (has_beta) v = v + beta[i];
