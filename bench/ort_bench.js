@@ -42,10 +42,12 @@ function readNpy(file) {
     times.push(Number(process.hrtime.bigint() - a) / 1e6);
   }
   times.sort((a, b) => a - b);
+  // VmHWM, this process's own peak (maxRSS would carry over the parent's across exec).
+  const hwm = /VmHWM:\s*(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
   const first = result[session.outputNames[0]];
   fs.writeFileSync(out, Buffer.from(first.data.buffer, first.data.byteOffset, first.data.byteLength));
   console.log(JSON.stringify({
     load_ms: loadMs, median_ms: times[Math.floor(times.length / 2)], p90_ms: times[Math.floor(times.length * 0.9)],
-    min_ms: times[0], runs: times.length, peak_rss_mb: process.resourceUsage().maxRSS / 1024, shape: first.dims,
+    min_ms: times[0], runs: times.length, peak_rss_mb: Number(hwm[1]) / 1024, shape: first.dims,
   }));
 })().catch((e) => { console.error(e.message); process.exit(1); });

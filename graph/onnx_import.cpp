@@ -1,6 +1,7 @@
 #include "graph/onnx_import.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/onnx_pb.h>
 
@@ -29,12 +30,17 @@ std::string read_file(const std::string& path, const std::string& what) {
 }
 
 template <class Msg>
-bool parse_limited(Msg& m, const void* data, size_t size) {
-  google::protobuf::io::ArrayInputStream raw(data, int(size));
+bool parse_limited(Msg& m, google::protobuf::io::ZeroCopyInputStream& raw) {
   google::protobuf::io::CodedInputStream in(&raw);
   in.SetTotalBytesLimit(int(kMaxFileBytes - 1));
   in.SetRecursionLimit(64);
   return m.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
+}
+
+template <class Msg>
+bool parse_limited(Msg& m, const void* data, size_t size) {
+  google::protobuf::io::ArrayInputStream raw(data, int(size));
+  return parse_limited(m, raw);
 }
 
 Shape checked_dims(const google::protobuf::RepeatedField<int64_t>& dims, const std::string& what) {
@@ -213,10 +219,36 @@ std::shared_ptr<const Tensor> constant_value(const Node& n, const std::string& w
 
 }  // namespace
 
+namespace {
+Graph import_model(const onnx::ModelProto& m, const std::string& source);
+}  // namespace
+
 Graph load_onnx_bytes(const void* data, size_t size, const std::string& source) {
   onnx::ModelProto m;
   if (size == 0) throw Error(source + ": empty file, not an ONNX model");
   if (!parse_limited(m, data, size)) throw Error(source + ": not a valid ONNX model (protobuf parse failed; truncated or not ONNX?)");
+  return import_model(m, source);
+}
+
+// Parsed straight from the file: the model is never held twice (file bytes and messages).
+Graph load_onnx_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw Error(path + ": cannot open model (no such file)");
+  const auto size = fs::file_size(path, ec);
+  if (ec) throw Error(path + ": cannot read model: " + ec.message());
+  if (size == 0) throw Error(path + ": empty file, not an ONNX model");
+  if (int64_t(size) > kMaxFileBytes) throw Error(path + ": model is larger than 2 GiB");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot open model");
+  google::protobuf::io::IstreamInputStream raw(&f);
+  onnx::ModelProto m;
+  if (!parse_limited(m, raw)) throw Error(path + ": not a valid ONNX model (protobuf parse failed; truncated or not ONNX?)");
+  return import_model(m, path);
+}
+
+namespace {
+
+Graph import_model(const onnx::ModelProto& m, const std::string& source) {
   if (!m.has_graph() || m.ir_version() <= 0) throw Error(source + ": not a valid ONNX model (no graph or IR version)");
 
   Graph g;
@@ -316,9 +348,6 @@ Graph load_onnx_bytes(const void* data, size_t size, const std::string& source) 
   return g;
 }
 
-Graph load_onnx_file(const std::string& path) {
-  std::string bytes = read_file(path, "model");
-  return load_onnx_bytes(bytes.data(), bytes.size(), path);
-}
+}  // namespace
 
 }  // namespace normrt

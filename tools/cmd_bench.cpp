@@ -2,13 +2,14 @@
 //                    [--isa ...] [--no-optimize] [--json]
 // Load time, first-run time, then median/p90/p99/min latency and runs/s over
 // the timed runs, peak RSS, ISA and threads.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "tools/cli.h"
 
@@ -21,10 +22,15 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(k, v.size() - 1)];
 }
 
+// This process's own peak resident set (VmHWM). Not getrusage's ru_maxrss:
+// Linux carries that over from the parent across exec, so a benchmark
+// launched by a large script would report the script's size.
 double peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;  // kB
+  return 0;
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 // is not a graph output.
 #include <cmath>
 
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -97,8 +99,10 @@ Fold find(const Graph& g, const GraphView& v, const Node& bn, int64_t* channels)
 
 bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     int64_t C = 0;
     const Fold f = find(g, v, g.nodes[i], &C);
     if (f.kind == Fold::Kind::none) continue;
@@ -175,7 +179,7 @@ bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       replace_nodes(g, {f.linear, int(i)}, linear);
       log.push_back(Rewrite{"fold_batch_norm", labels, linear.label()});
     }
-    i = 0;
+    view.reset();
     changed = true;
   }
   return changed;

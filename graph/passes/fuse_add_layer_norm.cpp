@@ -2,14 +2,18 @@
 // AddLayerNormalization: x + r is summed, normalized and (when the sum is
 // read again, as in a post-norm transformer's next residual) written out in
 // the same pass over memory.
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
 
 bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     const Node& ln = g.nodes[i];
     const bool is_ln = (ln.domain.empty() || ln.domain == "normrt") && ln.op_type == "LayerNormalization";
     // Mean/InvStdDev outputs cannot be kept: the fused node does not produce them.
@@ -41,7 +45,7 @@ bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log
     }
     log.push_back(Rewrite{"fuse_add_layer_norm", {add.label(), ln.label()}, f.label()});
     replace_nodes(g, {p->second, int(i)}, f, at);
-    i = 0;
+    view.reset();
     changed = true;
   }
   return changed;

@@ -3,14 +3,18 @@
 // of a ResNet block), become one normrt FusedConv:
 //   Y = activation(Conv(X, W, B) + Z)
 // which runs as one oneDNN convolution with sum and eltwise post-ops.
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
 
 bool fuse_conv_activation(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     const Node& conv = g.nodes[i];
     const bool fused = conv.domain == "normrt" && conv.op_type == "FusedConv";
     if (!is_op(conv, "Conv") && !fused) continue;
@@ -35,7 +39,7 @@ bool fuse_conv_activation(Graph& g, const PassOptions&, std::vector<Rewrite>& lo
     out.outputs = next.outputs;
     log.push_back(Rewrite{"fuse_conv_activation", {conv.label(), next.label()}, out.label()});
     replace_nodes(g, {int(i), r}, out);
-    i = 0;
+    view.reset();
     changed = true;
   }
   return changed;

@@ -4,6 +4,8 @@
 // becomes one normrt Gelu node (approximate "none" or "tanh").
 #include <cmath>
 
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -72,8 +74,10 @@ std::string tanh_input(const GraphView& v, const Node& tanh, std::vector<const N
 
 bool fuse_gelu(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     const Node& last = g.nodes[i];
     if (!is_op(last, "Mul")) continue;
     // last = Mul(a, b): one side is 0.5 or x*0.5 or x*(1+f), the other the rest.
@@ -123,7 +127,7 @@ bool fuse_gelu(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       }
       log.push_back(Rewrite{"fuse_gelu", labels, gelu.label()});
       replace_nodes(g, idx, gelu);
-      i = 0;
+      view.reset();
       changed = true;
       break;
     }

@@ -6,6 +6,8 @@
 // beta are constants, and every intermediate feeds only the pattern.
 #include <algorithm>
 
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -94,8 +96,10 @@ bool match(const Graph& g, const GraphView& v, const Node& norm, Match& m) {
 
 bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     Match m;
     if (!match(g, v, g.nodes[i], m)) continue;
     Node ln;
@@ -110,7 +114,7 @@ bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     for (int k : m.nodes) labels.push_back(g.nodes[size_t(k)].label());
     log.push_back(Rewrite{"fuse_layer_norm", labels, ln.label()});
     replace_nodes(g, m.nodes, ln);
-    i = 0;
+    view.reset();
     changed = true;
   }
   return changed;

@@ -3,6 +3,8 @@
 // constant B and a bias-shaped C), become one normrt FusedMatMul; an
 // activation after it (Relu, Gelu, ...) joins as a post-op:
 //   Y = activation(A x B + bias)
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -19,8 +21,10 @@ bool row_bias(const Graph& g, const std::string& name, int64_t N) {
 
 bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     const Node& n = g.nodes[i];
     Node out;
     std::vector<int> consumed{int(i)};
@@ -67,7 +71,7 @@ bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     }
     log.push_back(Rewrite{"fuse_matmul_bias", labels, out.label()});
     replace_nodes(g, consumed, out);
-    i = 0;
+    view.reset();
     changed = true;
   }
   return changed;

@@ -4,6 +4,8 @@
 // constant eps and gamma, intermediates used only by the pattern.
 #include <algorithm>
 
+#include <optional>
+
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -22,8 +24,10 @@ int64_t trailing(const Graph& g, const Node& mean) {
 
 bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
+  std::optional<GraphView> view;  // rebuilt after each rewrite
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    GraphView v(g);
+    if (!view) view.emplace(g);
+    const GraphView& v = *view;
     const Node& norm = g.nodes[i];
     std::vector<int> nodes;
     std::string x, s;
@@ -76,7 +80,7 @@ bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     for (int k : nodes) labels.push_back(g.nodes[size_t(k)].label());
     log.push_back(Rewrite{"fuse_rms_norm", labels, rms.label()});
     replace_nodes(g, nodes, rms);
-    i = 0;
+    view.reset();
     changed = true;
   }
   return changed;

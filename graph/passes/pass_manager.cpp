@@ -60,7 +60,9 @@ bool GraphView::internal(const std::string& value, int n) const {
   return it != uses.end() && it->second == n && !g.is_output(value);
 }
 
-bool GraphView::scalar(const std::string& value, float* v) const {
+bool GraphView::scalar(const std::string& value, float* v) const { return constant_scalar(g, value, v); }
+
+bool constant_scalar(const Graph& g, const std::string& value, float* v) {
   const Tensor* t = g.constant(value);
   if (!t || t->dtype != DType::float32 || t->numel() != 1) return false;
   *v = t->data<float>()[0];
@@ -114,9 +116,8 @@ bool fusible_activation(const Graph& g, const Node& n, std::string* kind, float*
       *beta = n.attr_f("max", *beta);
       return true;
     }
-    GraphView v(g);
     for (size_t k = 1; k < 3; ++k)
-      if (n.has_input(k) && !v.scalar(n.inputs[k], k == 1 ? alpha : beta)) return false;
+      if (n.has_input(k) && !constant_scalar(g, n.inputs[k], k == 1 ? alpha : beta)) return false;
     return true;
   }
   if (n.domain == "normrt" && n.op_type == "Gelu") {

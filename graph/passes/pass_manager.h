@@ -72,6 +72,8 @@ struct GraphView {
 };
 
 bool is_op(const Node& n, const char* op);
+// A constant float scalar (any shape of one element).
+bool constant_scalar(const Graph& g, const std::string& value, float* v);
 // The other input of a two-input node, given one of them (or "" if it is not an input).
 std::string other_input(const Node& n, const std::string& one);
 // Replaces the nodes at `remove` (indices) by `fused`, placed where the last
