@@ -1,5 +1,6 @@
 #include "kernels/dnnl_ops.h"
 
+#include <atomic>
 #include <cstring>
 
 namespace normrt::kernels {
@@ -62,6 +63,56 @@ dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
 }
+
+namespace {
+
+// The memory objects and argument list of one primitive's executions on one
+// thread, made at the first run and rebound to new buffers afterwards, so a
+// steady-state run allocates nothing (dnnl::primitive::execute builds a map
+// and a vector per call; this goes to the C API with a kept array).
+class BoundArgs {
+ public:
+  BoundArgs& bind(int arg, const dnnl::memory::desc& md, const void* handle) {
+    for (size_t i = 0; i < args_.size(); ++i)
+      if (args_[i].arg == arg) {
+        if (mems_[i].get_desc() != md) mems_[i] = dnnl::memory(md, cpu_engine(), const_cast<void*>(handle));
+        else mems_[i].set_data_handle(const_cast<void*>(handle));
+        args_[i].memory = mems_[i].get();
+        return *this;
+      }
+    mems_.emplace_back(md, cpu_engine(), const_cast<void*>(handle));
+    args_.push_back({arg, mems_.back().get()});
+    for (size_t i = 0; i < args_.size(); ++i) args_[i].memory = mems_[i].get();  // mems_ may have moved
+    return *this;
+  }
+  void execute(const dnnl::primitive& p, dnnl::stream& s) {
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), s.get(), int(args_.size()), args_.data()),
+                            "could not execute a primitive");
+  }
+
+ private:
+  std::vector<dnnl::memory> mems_;
+  std::vector<dnnl_exec_arg_t> args_;
+};
+
+// One BoundArgs per (thread, execution site): threads never share them, so
+// concurrent runs of one plan do not race. Sites are numbered for the life of
+// the process (an address could be reused by a later primitive).
+BoundArgs& bound(uint64_t site) {
+  thread_local std::unordered_map<uint64_t, BoundArgs> cache;
+  return cache[site];
+}
+
+}  // namespace
+
+uint64_t next_execution_sites() {
+  static std::atomic<uint64_t> next{0};
+  return next.fetch_add(4) ;  // each wrapper uses up to four: reorder in, addend, primitive, reorder out
+}
+
+namespace {
+
+}  // namespace
 
 int64_t conv_channel_block() {
   static const int64_t block = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core ? 16 : 8;
@@ -142,26 +193,24 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
 
 void Conv::run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
                dnnl::stream& s) const {
-  auto& eng = cpu_engine();
   auto* base = static_cast<char*>(scratch);
-  dnnl::memory src_user(src_md_, eng, const_cast<float*>(src)), dst_user(dst_md_, eng, dst);
-  dnnl::memory src_m = src_user, dst_m = dst_user;
+  const void* src_p = src;
+  void* dst_p = dst;
   if (reorder_src_) {
-    src_m = dnnl::memory(src_in_, eng, base + src_off_);
-    src_reorder_.execute(s, src_user, src_m);
+    src_p = base + src_off_;
+    bound(site_).bind(DNNL_ARG_FROM, src_md_, src).bind(DNNL_ARG_TO, src_in_, src_p).execute(src_reorder_, s);
   }
-  if (reorder_dst_) dst_m = dnnl::memory(dst_in_, eng, base + dst_off_);
+  if (reorder_dst_) dst_p = base + dst_off_;
   if (sum_) {  // the addend goes where the primitive writes, in its layout
-    dnnl::memory z_m(z_md_, eng, const_cast<float*>(z));
-    if (reorder_z_) z_reorder_.execute(s, z_m, dst_m);
-    else if (z != dst_m.get_data_handle()) std::memcpy(dst_m.get_data_handle(), z, dst_in_.get_size());
+    if (reorder_z_) bound(site_ + 1).bind(DNNL_ARG_FROM, z_md_, z).bind(DNNL_ARG_TO, dst_in_, dst_p).execute(z_reorder_, s);
+    else if (z != dst_p) std::memcpy(dst_p, z, dst_in_.get_size());
   }
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, src_m}, {DNNL_ARG_DST, dst_m}, {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
-  args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(w_md_, eng, const_cast<float*>(weights));
-  if (has_bias_) args[DNNL_ARG_BIAS] = bias_ ? bias_ : dnnl::memory(b_md_, eng, const_cast<float*>(bias));
-  prim_.execute(s, args);
-  if (reorder_dst_) dst_reorder_.execute(s, dst_m, dst_user);
+  BoundArgs& args = bound(site_ + 2);
+  args.bind(DNNL_ARG_SRC, src_in_, src_p).bind(DNNL_ARG_DST, dst_in_, dst_p).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
+  args.bind(DNNL_ARG_WEIGHTS, w_md_, weights_ ? weights_.get_data_handle() : weights);
+  if (has_bias_) args.bind(DNNL_ARG_BIAS, b_md_, bias_ ? bias_.get_data_handle() : bias);
+  args.execute(prim_, s);
+  if (reorder_dst_) bound(site_ + 3).bind(DNNL_ARG_FROM, dst_in_, dst_p).bind(DNNL_ARG_TO, dst_md_, dst).execute(dst_reorder_, s);
 }
 
 namespace {
@@ -199,10 +248,11 @@ Pool::Pool(const PoolDesc& d) {
 }
 
 void Pool::run(const float* src, float* dst, void* scratch, dnnl::stream& s) const {
-  auto& eng = cpu_engine();
-  prim_.execute(s, {{DNNL_ARG_SRC, dnnl::memory(src_md_, eng, const_cast<float*>(src))},
-                    {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, dst)},
-                    {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}});
+  bound(site_ + 2)
+      .bind(DNNL_ARG_SRC, src_md_, src)
+      .bind(DNNL_ARG_DST, dst_md_, dst)
+      .bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch)
+      .execute(prim_, s);
 }
 
 Deconv::Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const float* bias) : has_bias_(has_bias) {
@@ -253,14 +303,11 @@ Deconv::Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const f
 
 void Deconv::run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
                  dnnl::stream& s) const {
-  auto& eng = cpu_engine();
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, dnnl::memory(src_md_, eng, const_cast<float*>(src))},
-      {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, dst)},
-      {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
-  args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(w_md_, eng, const_cast<float*>(weights));
-  if (has_bias_) args[DNNL_ARG_BIAS] = bias_ ? bias_ : dnnl::memory(b_md_, eng, const_cast<float*>(bias));
-  prim_.execute(s, args);
+  BoundArgs& args = bound(site_ + 2);
+  args.bind(DNNL_ARG_SRC, src_md_, src).bind(DNNL_ARG_DST, dst_md_, dst).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
+  args.bind(DNNL_ARG_WEIGHTS, w_md_, weights_ ? weights_.get_data_handle() : weights);
+  if (has_bias_) args.bind(DNNL_ARG_BIAS, b_md_, bias_ ? bias_.get_data_handle() : bias);
+  args.execute(prim_, s);
 }
 
 namespace {
@@ -309,14 +356,11 @@ MatMul::MatMul(const MatMulDesc& d, const float* constant_b, const float* bias, 
 }
 
 void MatMul::run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const {
-  auto& eng = cpu_engine();
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, dnnl::memory(a_md_, eng, const_cast<float*>(a))},
-      {DNNL_ARG_DST, dnnl::memory(dst_md_, eng, y)},
-      {DNNL_ARG_SCRATCHPAD, dnnl::memory(scratch_md_, eng, scratch)}};
-  args[DNNL_ARG_WEIGHTS] = weights_ ? weights_ : dnnl::memory(b_md_, eng, const_cast<float*>(b));
-  if (bias_) args[DNNL_ARG_BIAS] = bias_;
-  prim_.execute(s, args);
+  BoundArgs& args = bound(site_ + 2);
+  args.bind(DNNL_ARG_SRC, a_md_, a).bind(DNNL_ARG_DST, dst_md_, y).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
+  args.bind(DNNL_ARG_WEIGHTS, b_md_, weights_ ? weights_.get_data_handle() : b);
+  if (bias_) args.bind(DNNL_ARG_BIAS, bias_.get_desc(), bias_.get_data_handle());
+  args.execute(prim_, s);
 }
 
 }  // namespace normrt::kernels

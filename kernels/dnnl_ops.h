@@ -12,6 +12,9 @@ namespace normrt::kernels {
 
 dnnl::engine& cpu_engine();
 
+// A fresh block of execution-site numbers (see BoundArgs in dnnl_ops.cpp).
+uint64_t next_execution_sites();
+
 // An activation fused into the primitive as a oneDNN post-op.
 struct PostOp {
   enum class Kind { none, relu, leaky_relu, clip, sigmoid, hard_swish, gelu, gelu_tanh } kind = Kind::none;
@@ -55,6 +58,7 @@ class Conv {
   bool reorder_src_ = false, reorder_dst_ = false, reorder_z_ = false, sum_ = false;
   dnnl::memory weights_, bias_;
   bool has_bias_ = false;
+  uint64_t site_ = next_execution_sites();
 };
 
 // MaxPool / AveragePool on oneDNN pooling, plain layout.
@@ -73,6 +77,7 @@ class Pool {
  private:
   dnnl::pooling_v2_forward prim_;
   dnnl::memory::desc src_md_, dst_md_, scratch_md_;
+  uint64_t site_ = next_execution_sites();
 };
 
 // ConvTranspose (oneDNN deconvolution). Weights in ONNX layout [C, OC/group, k...].
@@ -94,6 +99,7 @@ class Deconv {
   dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;
   bool has_bias_ = false;
   dnnl::memory weights_, bias_;
+  uint64_t site_ = next_execution_sites();
 };
 
 // y[..., M, N] = alpha * A[..., M, K] x B[..., K, N] (+ bias[1.., N]); batch dims
@@ -116,6 +122,7 @@ class MatMul {
   dnnl::matmul prim_;
   dnnl::memory::desc a_md_, b_md_, dst_md_, scratch_md_;
   dnnl::memory weights_, bias_;
+  uint64_t site_ = next_execution_sites();
 };
 
 }  // namespace normrt::kernels

@@ -223,6 +223,12 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     arena_bytes_ = std::max(arena_bytes_, offset + align_up(slots_[s].bytes));
     placed.push_back(s);
   }
+  // One run context ready, its pages touched, so the first run does not pay for them.
+  auto ctx = acquire();
+  std::memset(ctx->arena.get(), 0, arena_bytes_);
+  std::memset(ctx->scratch.get(), 0, scratch_bytes_);
+  pool_.reserve(4);
+  release(std::move(ctx));
 }
 
 std::unique_ptr<RunContext> Plan::acquire() const {
@@ -249,7 +255,7 @@ void Plan::release(std::unique_ptr<RunContext> c) const {
   pool_.push_back(std::move(c));
 }
 
-void Plan::execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs,
+void Plan::execute(const Tensor* const* inputs, std::vector<Tensor>& outputs,
                    std::vector<double>* step_seconds) const {
   auto ctx = acquire();
   struct Return {

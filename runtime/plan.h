@@ -58,7 +58,7 @@ class Plan {
 
   // Runs with inputs in graph input order; fills outputs (already shaped).
   // With `step_seconds`, also times every step (sized to steps()).
-  void execute(const std::vector<const Tensor*>& inputs, std::vector<Tensor>& outputs,
+  void execute(const Tensor* const* inputs, std::vector<Tensor>& outputs,
                std::vector<double>* step_seconds = nullptr) const;
 
  private:

@@ -109,21 +109,49 @@ struct Session::Impl {
     if (t.bytes.size() != size_t(t.numel()) * dtype_size(t.dtype)) fail("holds fewer bytes than its shape needs");
   }
 
-  std::shared_ptr<const Plan> checked_plan(const std::vector<const Tensor*>& in) const {
-    std::vector<Shape> shapes;
-    for (size_t i = 0; i < in.size(); ++i) {
-      check_input(graph.inputs[i], *in[i]);
-      shapes.push_back(in[i]->shape);
+  // The last plan used, checked first without building a key: a steady
+  // stream of same-shaped requests finds its plan without allocating.
+  mutable std::shared_ptr<const Plan> last_plan;
+  mutable std::vector<Shape> last_shapes;
+  bool any_value_input() const { return std::find(value_input.begin(), value_input.end(), true) != value_input.end(); }
+
+  std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const {
+    for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
+    if (!any_value_input()) {
+      std::lock_guard<std::mutex> lock(plans_mutex);
+      bool same = last_plan != nullptr;
+      for (size_t i = 0; same && i < n; ++i) same = last_shapes[i] == in[i]->shape;
+      if (same) return last_plan;
     }
-    return plan_for(shapes, in);
+    std::vector<Shape> shapes;
+    for (size_t i = 0; i < n; ++i) shapes.push_back(in[i]->shape);
+    auto plan = plan_for(shapes, std::vector<const Tensor*>(in, in + n));
+    std::lock_guard<std::mutex> lock(plans_mutex);
+    last_plan = plan;
+    last_shapes = shapes;
+    return plan;
+  }
+
+  // Outputs already of the plan's dtypes and shapes are written in place.
+  void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out,
+                std::vector<double>* step_seconds = nullptr) const {
+    auto plan = checked_plan(in, n);
+    const auto& want = plan->outputs();
+    bool reuse = out.size() == want.size();
+    for (size_t k = 0; reuse && k < want.size(); ++k)
+      reuse = out[k].dtype == want[k].dtype && out[k].shape == want[k].shape &&
+              out[k].bytes.size() == size_t(shape_numel(want[k].shape)) * dtype_size(want[k].dtype);
+    if (!reuse) {
+      out.clear();
+      for (auto& v : want) out.emplace_back(v.dtype, v.shape);
+    }
+    omp_set_num_threads(threads);
+    plan->execute(in, out, step_seconds);
   }
 
   std::vector<Tensor> run(const std::vector<const Tensor*>& in, std::vector<double>* step_seconds = nullptr) const {
-    auto plan = checked_plan(in);
     std::vector<Tensor> out;
-    for (auto& v : plan->outputs()) out.emplace_back(v.dtype, v.shape);
-    omp_set_num_threads(threads);
-    plan->execute(in, out, step_seconds);
+    run_into(in.data(), in.size(), out, step_seconds);
     return out;
   }
 };
@@ -137,6 +165,24 @@ Session::Session(const void* bytes, size_t size, const SessionOptions& options) 
 }
 
 Session::~Session() = default;
+
+void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const {
+  auto& g = impl_->graph;
+  if (inputs.size() != g.inputs.size())
+    throw Error(g.source + ": the model takes " + std::to_string(g.inputs.size()) + " input(s), " +
+                std::to_string(inputs.size()) + " given");
+  // Pointers to the inputs without a heap array (models have few inputs).
+  constexpr size_t kMax = 16;
+  if (inputs.size() > kMax) {
+    std::vector<const Tensor*> in;
+    for (auto& t : inputs) in.push_back(&t);
+    impl_->run_into(in.data(), in.size(), outputs);
+    return;
+  }
+  const Tensor* in[kMax];
+  for (size_t i = 0; i < inputs.size(); ++i) in[i] = &inputs[i];
+  impl_->run_into(in, inputs.size(), outputs);
+}
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const {
   auto& g = impl_->graph;
@@ -172,7 +218,7 @@ std::vector<Session::StepProfile> Session::profile(const std::vector<Tensor>& in
   std::vector<const Tensor*> in;
   for (auto& t : inputs) in.push_back(&t);
   if (in.size() != impl_->graph.inputs.size()) throw Error(impl_->graph.source + ": wrong number of inputs");
-  auto plan = impl_->checked_plan(in);
+  auto plan = impl_->checked_plan(in.data(), in.size());
   std::vector<StepProfile> r;
   for (auto& s : plan->steps())
     r.push_back(StepProfile{s.node->op_type, s.node->name, s.node->domain, s.in_shapes, s.out_shapes, s.flops, s.bytes, {}});

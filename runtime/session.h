@@ -35,6 +35,9 @@ class Session {
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
   // Inputs in graph input order -> outputs in graph output order.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+  // The same, writing into `outputs` when they already have the right dtypes
+  // and shapes (as after a first call): then a run allocates nothing on the heap.
+  void run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const;
 
   // Runs `iterations` times and times every kernel of the plan for these
   // inputs (after the passes and plan-time folding).

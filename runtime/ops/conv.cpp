@@ -58,7 +58,7 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
         prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
                   static_cast<const float*>(a.in[2]), z_in_place ? z : nullptr, out, a.scratch, *a.stream);
         if (!after) return;
-        for_each_broadcast(y, z_strides, [&](int64_t i, const std::vector<int64_t>& o) { out[i] += z[o[0]]; });
+        for_each_broadcast(y, z_strides, [&](int64_t i, const auto& o) { out[i] += z[o[0]]; });
         if (act.present) kernels::unary(isa, act.unary, out, out, shape_numel(y));
       },
       prim->scratch_bytes());

@@ -23,7 +23,7 @@ KernelFactory compare_op(Cmp op) {
         using T = decltype(tag);
         auto* p = static_cast<const T*>(a.in[0]);
         auto* q = static_cast<const T*>(a.in[1]);
-        for_each_broadcast(out, strides, [&](int64_t i, const std::vector<int64_t>& o) { y[i] = compare(op, p[o[0]], q[o[1]]); });
+        for_each_broadcast(out, strides, [&](int64_t i, const auto& o) { y[i] = compare(op, p[o[0]], q[o[1]]); });
       };
       switch (t) {
         case DType::float32: run(float{}); break;
@@ -53,7 +53,7 @@ std::unique_ptr<Kernel> where(const BindContext& c) {
     auto* x = static_cast<const uint8_t*>(a.in[1]);
     auto* y = static_cast<const uint8_t*>(a.in[2]);
     auto* z = static_cast<uint8_t*>(a.out[0]);
-    for_each_broadcast(out, strides, [&](int64_t i, const std::vector<int64_t>& o) {
+    for_each_broadcast(out, strides, [&](int64_t i, const auto& o) {
       const uint8_t* src = cond[o[0]] ? x + o[1] * int64_t(es) : y + o[2] * int64_t(es);
       for (size_t b = 0; b < es; ++b) z[size_t(i) * es + b] = src[b];
     });

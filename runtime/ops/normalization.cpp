@@ -109,7 +109,7 @@ KernelFactory layer_norm_op(bool rms, bool residual) {
             if (broadcast_sum) {
               auto* p = static_cast<const float*>(a.in[0]);
               auto* q = static_cast<const float*>(a.in[1]);
-              for_each_broadcast(x, sum_strides, [&](int64_t i, const std::vector<int64_t>& o) { sum[i] = p[o[0]] + q[o[1]]; });
+              for_each_broadcast(x, sum_strides, [&](int64_t i, const auto& o) { sum[i] = p[o[0]] + q[o[1]]; });
               args.x = sum;
             } else {
               args.residual = static_cast<const float*>(a.in[1]);

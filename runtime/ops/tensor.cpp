@@ -101,20 +101,33 @@ struct StridedCopy {
   Shape strides;  // input element stride per output dim
   int64_t base = 0;
   size_t es = 4;
+  // Rows: when the innermost dim is contiguous, whole rows move at once.
+  Shape outer;
+  std::vector<Shape> element_strides, row_strides;  // as for_each_broadcast takes them
+  int64_t row = 0;
+
+  StridedCopy(Shape out_, Shape strides_, int64_t base_, size_t es_)
+      : out(std::move(out_)), strides(std::move(strides_)), base(base_), es(es_) {
+    element_strides = {strides};
+    if (!out.empty() && strides.back() == 1) {
+      row = out.back();
+      outer.assign(out.begin(), out.end() - 1);
+      row_strides = {Shape(strides.begin(), strides.end() - 1)};
+    }
+    if (out.size() > kMaxBroadcastRank) throw Error("tensors of rank above 16 are not supported here");
+  }
 
   void run(const void* in, void* outp) const {
     auto* src = static_cast<const uint8_t*>(in);
     auto* dst = static_cast<uint8_t*>(outp);
     if (shape_numel(out) == 0) return;
-    if (!out.empty() && strides.back() == 1) {
-      const int64_t row = out.back();
-      Shape outer(out.begin(), out.end() - 1), st(strides.begin(), strides.end() - 1);
-      for_each_broadcast(outer, {st}, [&](int64_t i, const std::vector<int64_t>& o) {
+    if (row > 0) {
+      for_each_broadcast(outer, row_strides, [&](int64_t i, const auto& o) {
         std::memcpy(dst + size_t(i * row) * es, src + size_t(base + o[0]) * es, size_t(row) * es);
       });
       return;
     }
-    for_each_broadcast(out, {strides}, [&](int64_t i, const std::vector<int64_t>& o) {
+    for_each_broadcast(out, element_strides, [&](int64_t i, const auto& o) {
       std::memcpy(dst + size_t(i) * es, src + size_t(base + o[0]) * es, es);
     });
   }
@@ -126,8 +139,9 @@ std::unique_ptr<Kernel> transpose(const BindContext& c) {
   if (perm.empty())
     for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
   const Shape in_st = strides_of(x);
-  StridedCopy sc{c.out[0].shape, {}, 0, dtype_size(c.out[0].dtype)};
-  for (int64_t p : perm) sc.strides.push_back(in_st[size_t(normalize_axis(p, int64_t(x.size()), c.where))]);
+  Shape strides;
+  for (int64_t p : perm) strides.push_back(in_st[size_t(normalize_axis(p, int64_t(x.size()), c.where))]);
+  StridedCopy sc(c.out[0].shape, strides, 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
 }
 
@@ -144,16 +158,18 @@ std::unique_ptr<Kernel> slice(const BindContext& c) {
   }
   const auto dims = slice_dims(x, starts, ends, axes, steps, c.where);
   const Shape in_st = strides_of(x);
-  StridedCopy sc{c.out[0].shape, {}, 0, dtype_size(c.out[0].dtype)};
+  int64_t base = 0;
+  Shape strides;
   for (size_t i = 0; i < x.size(); ++i) {
-    sc.base += dims[i].start * in_st[i];
-    sc.strides.push_back(dims[i].step * in_st[i]);
+    base += dims[i].start * in_st[i];
+    strides.push_back(dims[i].step * in_st[i]);
   }
+  StridedCopy sc(c.out[0].shape, strides, base, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
 }
 
 std::unique_ptr<Kernel> expand(const BindContext& c) {
-  StridedCopy sc{c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype)};
+  StridedCopy sc(c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
 }
 
