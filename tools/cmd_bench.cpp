@@ -2,6 +2,8 @@
 //                    [--isa ...] [--no-optimize] [--json]
 // Load time, first-run time, then median/p90/p99/min latency and runs/s over
 // the timed runs, peak RSS, ISA and threads.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "tools/cli.h"
 
@@ -31,6 +34,21 @@ double peak_rss_mb() {
   while (std::getline(f, line))
     if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;  // kB
   return 0;
+}
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// CPU the process burns while idle between requests (worker threads that
+// keep spinning), as a percentage of one core, over 200 ms after a run.
+double idle_cpu_percent(const Session& s, const std::vector<Tensor>& in) {
+  s.run(in);
+  const double before = cpu_seconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  return 100.0 * (cpu_seconds() - before) / 0.2;
 }
 
 }  // namespace
@@ -95,15 +113,16 @@ int cmd_bench(int argc, char** argv) {
   }
   if (!json) std::fprintf(stderr, "\r%60s\r", "");
   const double total_s = ms(clock::now() - start) / 1000;
+  const double idle = idle_cpu_percent(s, in);
   const double med = median(times), p90 = percentile(times, 0.9), p99 = percentile(times, 0.99),
                mn = *std::min_element(times.begin(), times.end());
   if (json) {
     std::printf(
         "{\"model\": \"%s\", \"load_ms\": %.3f, \"first_run_ms\": %.3f, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
         "\"p99_ms\": %.4f, \"min_ms\": %.4f, \"runs\": %zu, \"runs_per_s\": %.2f, \"threads\": %d, \"isa\": \"%s\", "
-        "\"optimize\": %s, \"peak_rss_mb\": %.1f}\n",
+        "\"optimize\": %s, \"peak_rss_mb\": %.1f, \"idle_cpu_percent\": %.1f}\n",
         model.c_str(), load_ms, first_ms, med, p90, p99, mn, times.size(), double(times.size()) / total_s, s.threads(),
-        isa_name(s.isa()), opt.optimize ? "true" : "false", peak_rss_mb());
+        isa_name(s.isa()), opt.optimize ? "true" : "false", peak_rss_mb(), idle);
     return 0;
   }
   std::printf("model      %s\n", model.c_str());
@@ -111,7 +130,7 @@ int cmd_bench(int argc, char** argv) {
   std::printf("load       %.2f ms   first run %.3f ms\n", load_ms, first_ms);
   std::printf("latency    median %.3f ms   p90 %.3f   p99 %.3f   min %.3f   (%zu runs, %.1f runs/s)\n", med, p90, p99,
               mn, times.size(), double(times.size()) / total_s);
-  std::printf("peak RSS   %.1f MB\n", peak_rss_mb());
+  std::printf("peak RSS   %.1f MB   idle CPU after a run %.1f%% of a core\n", peak_rss_mb(), idle);
   return 0;
 }
 
