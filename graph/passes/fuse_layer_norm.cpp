@@ -4,95 +4,11 @@
 // becomes one normrt LayerNormalization node. Only when both means reduce the
 // same trailing axes (given as negative axes) with keepdims, eps, gamma and
 // beta are constants, and every intermediate feeds only the pattern.
-#include <algorithm>
-
 #include <optional>
 
-#include "graph/passes/pass_manager.h"
+#include "graph/passes/norm_patterns.h"
 
 namespace normrt {
-namespace {
-
-// The trailing-axes count of a keepdims ReduceMean over axes -k..-1, or 0.
-int64_t trailing_axes(const Graph& g, const Node& mean) {
-  std::vector<int64_t> axes;
-  if (mean.attr_i("keepdims", 1) != 1 || !reduce_axes_of(g, mean, &axes) || axes.empty()) return 0;
-  std::sort(axes.begin(), axes.end());
-  const int64_t k = int64_t(axes.size());
-  for (int64_t i = 0; i < k; ++i)
-    if (axes[size_t(i)] != i - k) return 0;
-  return k;
-}
-
-struct Match {
-  std::vector<int> nodes;
-  std::string x, gamma, beta, out;
-  int64_t axes = 0;
-  float eps = 0;
-};
-
-bool match(const Graph& g, const GraphView& v, const Node& norm, Match& m) {
-  // norm: Div(d, s) or Mul(d, Reciprocal(s))
-  std::string d, s;
-  if (is_op(norm, "Div")) {
-    d = norm.inputs[0];
-    s = norm.inputs[1];
-  } else if (is_op(norm, "Mul")) {
-    for (size_t k = 0; k < 2 && s.empty(); ++k)
-      if (const Node* r = v.produced_by(norm.inputs[k], "Reciprocal"); r && v.internal(norm.inputs[k])) {
-        d = norm.inputs[1 - k];
-        s = r->inputs[0];
-        m.nodes.push_back(v.index_of(r));
-      }
-    if (s.empty()) return false;
-  } else {
-    return false;
-  }
-  const Node* sub = v.produced_by(d, "Sub");
-  const Node* sqrt = v.produced_by(s, "Sqrt");
-  if (!sub || !sqrt || !v.internal(s)) return false;
-  const Node* mean = v.produced_by(sub->inputs[1], "ReduceMean");
-  if (!mean || mean->inputs[0] != sub->inputs[0] || !v.internal(sub->inputs[1])) return false;
-  const Node* add = v.produced_by(sqrt->inputs[0], "Add");
-  if (!add || !v.internal(sqrt->inputs[0])) return false;
-  std::string var;
-  for (size_t k = 0; k < 2 && var.empty(); ++k)
-    if (v.scalar(add->inputs[1 - k], &m.eps) && v.produced_by(add->inputs[k], "ReduceMean")) var = add->inputs[k];
-  if (var.empty() || !v.internal(var)) return false;
-  const Node* mean2 = v.produced_by(var, "ReduceMean");
-  const Node* sq = v.produced_by(mean2->inputs[0], "Pow");
-  float two = 0;
-  int d_uses = 2;
-  if (sq) {
-    if (sq->inputs[0] != d || !v.scalar(sq->inputs[1], &two) || two != 2.f) return false;
-  } else {
-    sq = v.produced_by(mean2->inputs[0], "Mul");
-    if (!sq || sq->inputs[0] != d || sq->inputs[1] != d) return false;
-    d_uses = 3;
-  }
-  if (!v.internal(mean2->inputs[0]) || !v.internal(d, d_uses)) return false;
-  m.axes = trailing_axes(g, *mean);
-  if (m.axes == 0 || trailing_axes(g, *mean2) != m.axes) return false;
-  m.x = sub->inputs[0];
-  for (const Node* n : {mean, sub, sq, mean2, add, sqrt, &norm}) m.nodes.push_back(v.index_of(n));
-  m.out = norm.outputs[0];
-  // Optional * gamma, then optional + beta (constants, reached through sole uses).
-  auto affine = [&](const char* op, std::string& param) {
-    const int i = v.sole_reader(m.out);
-    if (i < 0) return;
-    const Node& n = g.nodes[size_t(i)];
-    std::string other = is_op(n, op) ? other_input(n, m.out) : "";
-    if (other.empty() || !v.constant(other)) return;
-    param = other;
-    m.nodes.push_back(i);
-    m.out = n.outputs[0];
-  };
-  affine("Mul", m.gamma);
-  affine("Add", m.beta);
-  return true;
-}
-
-}  // namespace
 
 bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   bool changed = false;
@@ -100,20 +16,34 @@ bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!view) view.emplace(g);
     const GraphView& v = *view;
-    Match m;
-    if (!match(g, v, g.nodes[i], m)) continue;
+    const Node& norm = g.nodes[i];
+    Division div;
+    RootMeanSquare rms;
+    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) continue;
+    // The centred value d = x - ReduceMean(x), read by the square and the division only.
+    const Node* sub = v.produced_by(div.value, "Sub");
+    const Node* mean = sub ? v.produced_by(sub->inputs[1], "ReduceMean") : nullptr;
+    if (!mean || mean->inputs[0] != sub->inputs[0] || !v.internal(sub->inputs[1]) ||
+        !v.internal(div.value, rms.value_reads + 1) || trailing_reduce_axes(g, *mean) != rms.axes)
+      continue;
+    std::vector<int> nodes = div.nodes;
+    nodes.insert(nodes.end(), rms.nodes.begin(), rms.nodes.end());
+    for (const Node* n : {mean, sub, &norm}) nodes.push_back(v.index_of(n));
+    std::string out = norm.outputs[0], gamma, beta;
+    match_affine(g, v, out, &gamma, &beta, nodes);
+
     Node ln;
-    ln.name = g.nodes[i].name + "_layernorm";
+    ln.name = norm.name + "_layernorm";
     ln.op_type = "LayerNormalization";
     ln.domain = "normrt";
-    ln.inputs = {m.x, m.gamma, m.beta};
-    ln.outputs = {m.out};
-    ln.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -m.axes};
-    ln.attrs["epsilon"] = Attribute{Attribute::Kind::f, m.eps};
+    ln.inputs = {sub->inputs[0], gamma, beta};
+    ln.outputs = {out};
+    ln.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
+    ln.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
     std::vector<std::string> labels;
-    for (int k : m.nodes) labels.push_back(g.nodes[size_t(k)].label());
+    for (int k : nodes) labels.push_back(g.nodes[size_t(k)].label());
     log.push_back(Rewrite{"fuse_layer_norm", labels, ln.label()});
-    replace_nodes(g, m.nodes, ln);
+    replace_nodes(g, nodes, ln);
     view.reset();
     changed = true;
   }

@@ -1,0 +1,38 @@
+#pragma once
+// Pieces of the written-out normalizations that LayerNorm and RMS-norm
+// fusion both match: y = v / sqrt(mean(v^2) + eps), then * gamma (+ beta).
+#include <string>
+#include <vector>
+
+#include "graph/passes/pass_manager.h"
+
+namespace normrt {
+
+// norm = Div(v, s) or Mul(v, Reciprocal(s)).
+struct Division {
+  std::string value, divisor;
+  std::vector<int> nodes;  // the Reciprocal, if any
+};
+bool match_division(const GraphView& v, const Node& norm, Division* d);
+
+// divisor = Sqrt(ReduceMean(Pow(value, 2) | Mul(value, value)) + eps), the
+// mean keepdims over the trailing axes -k..-1 and each step read only here.
+struct RootMeanSquare {
+  int64_t axes = 0;
+  float eps = 0;
+  int value_reads = 0;  // reads of `value` the square makes (1 for Pow, 2 for Mul)
+  std::vector<int> nodes;
+};
+bool match_root_mean_square(const Graph& g, const GraphView& v, const std::string& divisor, const std::string& value,
+                            RootMeanSquare* r);
+
+// The count k of a keepdims Reduce node over axes -k..-1, or 0.
+int64_t trailing_reduce_axes(const Graph& g, const Node& mean);
+
+// `out` times a constant gamma, then plus a constant beta (when `beta` is
+// given), each step reading the previous value only: fills what it finds
+// and advances `out` past the nodes it took.
+void match_affine(const Graph& g, const GraphView& v, std::string& out, std::string* gamma, std::string* beta,
+                  std::vector<int>& nodes);
+
+}  // namespace normrt
