@@ -51,6 +51,12 @@ dnnl::memory reordered(const dnnl::memory::desc& plain, const void* data, const 
   return dst;
 }
 
+// From the cache when there is one, else a private copy.
+dnnl::memory packed(const WeightSource& w, const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
+  if (w.cache && w.owner) return w.cache->get(w.owner, w.data, plain, want);
+  return reordered(plain, w.data, want);
+}
+
 dnnl::memory copied(const dnnl::memory::desc& md, const void* data) {
   dnnl::memory m(md, cpu_engine());
   std::memcpy(m.get_data_handle(), data, md.get_size());
@@ -58,6 +64,20 @@ dnnl::memory copied(const dnnl::memory::desc& md, const void* data) {
 }
 
 }  // namespace
+
+dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const void* data,
+                               const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+  // Keyed by the source and the target layout's bytes (dnnl_memory_desc_t is plain data).
+  std::string layout(reinterpret_cast<const char*>(&to.data), sizeof(to.data));
+  layout.append(reinterpret_cast<const char*>(&from.data), sizeof(from.data));
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto key = std::make_pair(data, std::move(layout));
+  auto it = entries_.find(key);
+  if (it != entries_.end()) return it->second.second;
+  dnnl::memory m = reordered(from, data, to);
+  entries_.emplace(std::move(key), std::make_pair(owner, m));
+  return m;
+}
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -131,8 +151,9 @@ dnnl::memory::desc activation_desc(const dims& d, bool blocked) {
 }
 }  // namespace
 
-Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post)
+Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float* bias, const PostOp& post)
     : has_bias_(has_bias) {
+  const float* weights = ws.data;
   const size_t r = d.in.size();
   dims src{d.N, d.C}, dst{d.N, d.OC}, wdims, strides, dil, pl, pr;
   src.insert(src.end(), d.in.begin(), d.in.end());
@@ -186,7 +207,7 @@ Conv::Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* 
     z_reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(eng, z_md_, eng, dst_in_));
   if (weights) {
     w_md_ = pd.weights_desc();
-    weights_ = reordered(w_plain, weights, w_md_);
+    weights_ = packed(ws, w_plain, w_md_);
   }
   if (bias) bias_ = copied(b_md_, bias);
 }
@@ -255,7 +276,8 @@ void Pool::run(const float* src, float* dst, void* scratch, dnnl::stream& s) con
       .execute(prim_, s);
 }
 
-Deconv::Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const float* bias) : has_bias_(has_bias) {
+Deconv::Deconv(const DeconvDesc& d, const WeightSource& ws, bool has_bias, const float* bias) : has_bias_(has_bias) {
+  const float* weights = ws.data;
   const size_t r = d.in.size();
   dims src{d.N, d.C}, dst{d.N, d.OC}, strides, dil, pl, pr;
   src.insert(src.end(), d.in.begin(), d.in.end());
@@ -296,7 +318,7 @@ Deconv::Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const f
   scratch_md_ = pd.scratchpad_desc();
   if (weights) {
     w_md_ = pd.weights_desc();
-    weights_ = reordered(w_onnx, weights, w_md_);
+    weights_ = packed(ws, w_onnx, w_md_);
   }
   if (bias) bias_ = copied(b_md_, bias);
 }
@@ -329,7 +351,8 @@ dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, bool trans) {
 }
 }  // namespace
 
-MatMul::MatMul(const MatMulDesc& d, const float* constant_b, const float* bias, const PostOp& post) {
+MatMul::MatMul(const MatMulDesc& d, const WeightSource& ws, const float* bias, const PostOp& post) {
+  const float* constant_b = ws.data;
   a_md_ = matrix_desc(d.a_dims, d.trans_a);
   dnnl::memory::desc b_plain = matrix_desc(d.b_dims, d.trans_b);
   const size_t r = d.a_dims.size();
@@ -349,7 +372,7 @@ MatMul::MatMul(const MatMulDesc& d, const float* constant_b, const float* bias, 
   prim_ = dnnl::matmul(pd);
   scratch_md_ = pd.scratchpad_desc();
   if (constant_b) {
-    weights_ = reordered(b_plain, constant_b, pd.weights_desc());
+    weights_ = packed(ws, b_plain, pd.weights_desc());
     b_md_ = pd.weights_desc();
   }
   if (bias) bias_ = copied(bias_md, bias);

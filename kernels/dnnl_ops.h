@@ -5,6 +5,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -14,6 +17,29 @@ dnnl::engine& cpu_engine();
 
 // A fresh block of execution-site numbers (see BoundArgs in dnnl_ops.cpp).
 uint64_t next_execution_sites();
+
+// Weights in the layouts primitives asked for, shared by every plan of a
+// Session: a model answered at many input shapes keeps one packed copy of
+// each weight per layout, not one per shape. Entries hold their source
+// alive, so a source address is never reused while it keys an entry.
+class WeightCache {
+ public:
+  // `data` (held by `owner`) in plain layout `from`, in layout `to`.
+  dnnl::memory get(const std::shared_ptr<const void>& owner, const void* data, const dnnl::memory::desc& from,
+                   const dnnl::memory::desc& to);
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<const void*, std::string>, std::pair<std::shared_ptr<const void>, dnnl::memory>> entries_;
+};
+
+// Where constant weights come from: the data, and (optionally) the cache and
+// the owner that let plans share their packed copies.
+struct WeightSource {
+  const float* data = nullptr;
+  WeightCache* cache = nullptr;
+  std::shared_ptr<const void> owner;
+};
 
 // An activation fused into the primitive as a oneDNN post-op.
 struct PostOp {
@@ -41,7 +67,7 @@ class Conv {
   // given here (and reordered once); null ones are passed to run() instead.
   // The primitive runs on the layout oneDNN prefers; where the caller's
   // layouts differ, reorders through scratch surround it.
-  Conv(const ConvDesc& d, const float* weights, bool has_bias, const float* bias, const PostOp& post = {});
+  Conv(const ConvDesc& d, const WeightSource& weights, bool has_bias, const float* bias, const PostOp& post = {});
   size_t scratch_bytes() const { return scratch_bytes_; }
   // z: the addend of a sum post-op (of the output's shape), else null.
   void run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
@@ -89,7 +115,7 @@ struct DeconvDesc {
 class Deconv {
  public:
   // Constant weights/bias are given here; null ones are passed to run().
-  Deconv(const DeconvDesc& d, const float* weights, bool has_bias, const float* bias);
+  Deconv(const DeconvDesc& d, const WeightSource& weights, bool has_bias, const float* bias);
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
            dnnl::stream& s) const;
@@ -112,9 +138,9 @@ struct MatMulDesc {
 
 class MatMul {
  public:
-  // `constant_b`: B's data when it is a weight (reordered once), else null.
+  // `constant_b`: B when it is a weight (reordered once), else data null.
   // `bias`: N values or null.
-  MatMul(const MatMulDesc& d, const float* constant_b, const float* bias, const PostOp& post = {});
+  MatMul(const MatMulDesc& d, const WeightSource& constant_b, const float* bias, const PostOp& post = {});
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   void run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const;
 

@@ -11,6 +11,7 @@
 
 #include "graph/ir.h"
 #include "graph/shape_inference.h"
+#include "kernels/dnnl_ops.h"
 #include "kernels/isa.h"
 
 namespace normrt {
@@ -39,11 +40,18 @@ struct BindContext {
   // Inputs/outputs the plan keeps in oneDNN's blocked convolution layout
   // (see blocked_conv_values); empty means all plain.
   std::vector<bool> in_blocked, out_blocked;
+  // The Session's packed weights, shared by its plans (null: private copies).
+  kernels::WeightCache* weights = nullptr;
 
   const Shape& in_shape(size_t k) const { return in.at(k)->shape; }
   bool has_input(size_t k) const { return k < in.size() && in[k] != nullptr; }
   // The input's contents if known at plan time (a weight), else null.
   const Tensor* constant(size_t k) const { return has_input(k) ? in[k]->value.get() : nullptr; }
+  // A constant input as the source of packed weights.
+  kernels::WeightSource weight_source(size_t k) const {
+    const Tensor* t = constant(k);
+    return t ? kernels::WeightSource{t->data<float>(), weights, in[k]->value} : kernels::WeightSource{};
+  }
   bool input_blocked(size_t k) const { return k < in_blocked.size() && in_blocked[k]; }
   bool output_blocked(size_t k) const { return k < out_blocked.size() && out_blocked[k]; }
   [[noreturn]] void fail(const std::string& why) const { throw Error(where + ": " + why); }

@@ -84,7 +84,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
   std::vector<ValueInfo> out = infer_node(n, in, opset, where);
   std::unique_ptr<Kernel> k;
   try {
-    k = op->make(BindContext{n, in, out, opset, isa, where, {}, {}});
+    k = op->make(BindContext{n, in, out, opset, isa, where, {}, {}, nullptr});
   } catch (const dnnl::error& e) {
     throw Error(where + ": oneDNN cannot run this node: " + e.what());
   }
@@ -93,7 +93,8 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
 }
 
 
-Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float) {
+Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
+           kernels::WeightCache* weights) {
   std::map<std::string, ValueInfo> info;
   std::map<std::string, int> slot_of;
   auto new_slot = [&](const std::string& name, Slot s) {
@@ -130,7 +131,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       known_by_inference = known_by_inference && o.value != nullptr;
     }
     auto bind = [&]() {
-      BindContext bc{n, in, out, g.opset, isa, where, {}, {}};
+      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, weights};
       for (auto& name : n.inputs) bc.in_blocked.push_back(blocked.count(name) != 0);
       for (auto& name : n.outputs) bc.out_blocked.push_back(blocked.count(name) != 0);
       try {

@@ -50,7 +50,8 @@ class Plan {
   // `inputs`: the graph inputs' types (shapes fixed). `fold_float`: also
   // evaluate float subgraphs whose inputs are all constant (optimization on);
   // integer/bool ones (shape chains) are always evaluated.
-  Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float);
+  Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
+       kernels::WeightCache* weights = nullptr);
 
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
   const std::vector<Step>& steps() const { return steps_; }

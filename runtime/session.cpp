@@ -22,6 +22,7 @@ struct Session::Impl {
   // Plans are keyed by the input shapes, and by the contents of the graph
   // inputs that decide shapes (a Reshape's shape given as an input).
   mutable std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
+  mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
   std::vector<bool> value_input;
 
   void init(Graph g, const SessionOptions& o) {
@@ -87,7 +88,7 @@ struct Session::Impl {
       if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
     }
     omp_set_num_threads(threads);
-    auto p = std::make_shared<const Plan>(graph, registry, infos, isa, optimize);
+    auto p = std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache);
     plans.emplace(key, p);
     return p;
   }

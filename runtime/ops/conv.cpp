@@ -45,9 +45,8 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   const bool after = has_z && !z_in_place;
   if (after) post = kernels::PostOp{};
   if (after && (d.z_blocked || d.dst_blocked)) c.fail("a broadcast residual cannot join a blocked-layout convolution");
-  const Tensor* wt = c.constant(1);
   const Tensor* bt = c.constant(2);
-  auto prim = std::make_shared<const kernels::Conv>(d, wt ? wt->data<float>() : nullptr, c.has_input(2),
+  auto prim = std::make_shared<const kernels::Conv>(d, c.weight_source(1), c.has_input(2),
                                                     bt ? bt->data<float>() : nullptr, post);
   const auto z_strides = after ? broadcast_strides({c.in_shape(3)}, y) : std::vector<Shape>{};
   const Isa isa = c.isa;
@@ -67,7 +66,6 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
 std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
   const Shape& x = c.in_shape(0);
   const Shape& w = c.in_shape(1);
-  const Tensor* wt = c.constant(1);
   const Tensor* bt = c.constant(2);
   kernels::DeconvDesc d;
   d.N = x[0];
@@ -82,7 +80,7 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
   d.dilations = g.dilations;
   d.pad_begin = g.pad_begin;
   d.pad_end = g.pad_end;
-  auto prim = std::make_shared<const kernels::Deconv>(d, wt ? wt->data<float>() : nullptr, c.has_input(2),
+  auto prim = std::make_shared<const kernels::Deconv>(d, c.weight_source(1), c.has_input(2),
                                                       bt ? bt->data<float>() : nullptr);
   return kernel_fn(
       [prim](const RunArgs& a) {

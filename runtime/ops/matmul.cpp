@@ -33,12 +33,10 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   d.b_dims = b;
   d.trans_b = trans_b;
   if (shape_numel(c.out[0].shape) == 0) return kernel_fn([](const RunArgs&) {});
-  const Tensor* bt = c.constant(1);
   const Tensor* bias = fused ? c.constant(2) : nullptr;
   if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
   const auto act = fused ? fused_activation(c.node, c.where) : FusedActivation{};
-  auto prim = std::make_shared<const kernels::MatMul>(d, bt ? bt->data<float>() : nullptr,
-                                                      bias ? bias->data<float>() : nullptr, act.post);
+  auto prim = std::make_shared<const kernels::MatMul>(d, c.weight_source(1), bias ? bias->data<float>() : nullptr, act.post);
   return kernel_fn(
       [prim](const RunArgs& x) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),
@@ -76,8 +74,9 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
     for (int64_t j = 0; j < N; ++j) bias[size_t(j)] = beta * ct->data<float>()[cs[1] == 1 ? 0 : j];
   }
   const bool add_c_after = c.has_input(2) && bias.empty() && beta != 0.f;
-  const float* b_data = bt ? (scaled_b.empty() ? bt->data<float>() : scaled_b.data()) : nullptr;
-  auto prim = std::make_shared<const kernels::MatMul>(d, b_data, bias.empty() ? nullptr : bias.data());
+  // B scaled by alpha here is a temporary: it gets a private packed copy.
+  const kernels::WeightSource b_source = scaled_b.empty() ? c.weight_source(1) : kernels::WeightSource{scaled_b.data()};
+  auto prim = std::make_shared<const kernels::MatMul>(d, b_source, bias.empty() ? nullptr : bias.data());
   const int64_t c_rs = cs[0] == 1 ? 0 : cs[1], c_cs = cs[1] == 1 ? 0 : 1;
   return kernel_fn(
       [=](const RunArgs& x) {
