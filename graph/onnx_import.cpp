@@ -84,9 +84,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
   if (!dtype_supported(p.data_type()))
     throw Error(what + ": unsupported data type " + onnx_dtype_name(p.data_type()) +
                 " (normrt supports float32, int64, int32, bool)");
-  Tensor t(DType(p.data_type()), checked_dims(p.dims(), what));
-  const size_t want = t.bytes.size();
-  const int64_t n = t.numel();
+  // Every size is checked against the data before anything is allocated: a
+  // corrupt shape must not ask for terabytes.
+  const DType dtype = DType(p.data_type());
+  const Shape shape = checked_dims(p.dims(), what);
+  const int64_t n = shape_numel(shape);
+  const size_t want = size_t(n) * dtype_size(dtype);
   if (p.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;
     int64_t offset = 0, length = -1;
@@ -107,7 +110,8 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
     if (offset < 0 || length != int64_t(want) || offset + length > fsize)
       throw Error(what + ": external data holds " + std::to_string(length) + " bytes at offset " +
                   std::to_string(offset) + " of a " + std::to_string(fsize) + "-byte file, shape " +
-                  shape_str(t.shape) + " needs " + std::to_string(want));
+                  shape_str(shape) + " needs " + std::to_string(want));
+    Tensor t(dtype, shape);
     std::ifstream f(path, std::ios::binary);
     f.seekg(offset);
     if (!f.read(reinterpret_cast<char*>(t.bytes.data()), std::streamsize(want)))
@@ -115,31 +119,26 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
     return t;
   }
   auto mismatch = [&](size_t have, const char* field) {
-    return Error(what + ": declared shape " + shape_str(t.shape) + " has " + std::to_string(n) +
+    return Error(what + ": declared shape " + shape_str(shape) + " has " + std::to_string(n) +
                  " elements but " + field + " holds " + std::to_string(have));
   };
   if (p.has_raw_data()) {
-    if (p.raw_data().size() != want) throw mismatch(p.raw_data().size() / std::max<size_t>(1, dtype_size(t.dtype)), "raw_data");
+    if (p.raw_data().size() != want) throw mismatch(p.raw_data().size() / std::max<size_t>(1, dtype_size(dtype)), "raw_data");
+    Tensor t(dtype, shape);
     if (want) std::memcpy(t.bytes.data(), p.raw_data().data(), want);
     return t;
   }
-  switch (t.dtype) {
-    case DType::float32:
-      if (p.float_data_size() != n) throw mismatch(p.float_data_size(), "float_data");
-      copy_typed<float>(t, p.float_data());
-      break;
-    case DType::int64:
-      if (p.int64_data_size() != n) throw mismatch(p.int64_data_size(), "int64_data");
-      copy_typed<int64_t>(t, p.int64_data());
-      break;
-    case DType::int32:
-      if (p.int32_data_size() != n) throw mismatch(p.int32_data_size(), "int32_data");
-      copy_typed<int32_t>(t, p.int32_data());
-      break;
-    case DType::boolean:
-      if (p.int32_data_size() != n) throw mismatch(p.int32_data_size(), "int32_data");
-      copy_typed<uint8_t>(t, p.int32_data());
-      break;
+  const int typed = dtype == DType::float32 ? p.float_data_size()
+                    : dtype == DType::int64 ? p.int64_data_size()
+                                            : p.int32_data_size();
+  if (typed != n)
+    throw mismatch(size_t(typed), dtype == DType::float32 ? "float_data" : dtype == DType::int64 ? "int64_data" : "int32_data");
+  Tensor t(dtype, shape);
+  switch (dtype) {
+    case DType::float32: copy_typed<float>(t, p.float_data()); break;
+    case DType::int64: copy_typed<int64_t>(t, p.int64_data()); break;
+    case DType::int32: copy_typed<int32_t>(t, p.int32_data()); break;
+    case DType::boolean: copy_typed<uint8_t>(t, p.int32_data()); break;
     default:
       throw Error(what + ": unsupported data type");
   }

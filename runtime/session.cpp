@@ -11,6 +11,21 @@
 
 namespace normrt {
 
+namespace {
+// A model whose shapes ask for more memory than there is gets an error, not
+// a crash (corrupt dims, a Reshape to a vast shape).
+template <class F>
+auto out_of_memory_as_error(const std::string& source, F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    throw Error(source + ": the model needs more memory than is available for these shapes");
+  } catch (const std::length_error&) {
+    throw Error(source + ": the model asks for a tensor too large to allocate");
+  }
+}
+}  // namespace
+
 struct Session::Impl {
   Graph graph;
   std::vector<Rewrite> rewrites;
@@ -136,7 +151,7 @@ struct Session::Impl {
   // Outputs already of the plan's dtypes and shapes are written in place.
   void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out,
                 std::vector<double>* step_seconds = nullptr) const {
-    auto plan = checked_plan(in, n);
+    auto plan = out_of_memory_as_error(graph.source, [&] { return checked_plan(in, n); });
     const auto& want = plan->outputs();
     bool reuse = out.size() == want.size();
     for (size_t k = 0; reuse && k < want.size(); ++k)
@@ -158,11 +173,11 @@ struct Session::Impl {
 };
 
 Session::Session(const std::string& model_path, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
-  impl_->init(load_onnx_file(model_path), options);
+  out_of_memory_as_error(model_path, [&] { impl_->init(load_onnx_file(model_path), options); });
 }
 
 Session::Session(const void* bytes, size_t size, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
-  impl_->init(load_onnx_bytes(bytes, size), options);
+  out_of_memory_as_error("<bytes>", [&] { impl_->init(load_onnx_bytes(bytes, size), options); });
 }
 
 Session::~Session() = default;

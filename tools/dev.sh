@@ -42,7 +42,7 @@ case "${1:-}" in
     build build -DNORMRT_FULL_MODELS=ON
     (cd build && ctest --output-on-failure -j"$(nproc)")
     build build-asan -DNORMRT_SANITIZE=ON -DNORMRT_BENCH=OFF -DNORMRT_FULL_MODELS=OFF
-    (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    (cd build-asan && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j"$(nproc)")
     ;;
   *)
