@@ -179,12 +179,19 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
   const auto any = [&](const dims& x, const dnnl::memory::desc& held, bool blocked) {
     return free_layout && !blocked ? dnnl::memory::desc(x, dt::f32, tag::any) : held;
   };
-  const dnnl::memory::desc src_pd = any(src, src_md_, d.src_blocked), dst_pd = any(dst, dst_md_, d.dst_blocked);
   const auto prop = dnnl::prop_kind::forward_inference;
   const auto alg = dnnl::algorithm::convolution_direct;
-  auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, b_md_, dst_pd, strides, dil, pl, pr)
-                     : dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, dst_pd, strides, dil, pl, pr);
-  dnnl::convolution_forward::primitive_desc pd(od, make_attr(post), cpu_engine());
+  auto make_pd = [&](const dnnl::memory::desc& src_pd, const dnnl::memory::desc& dst_pd) {
+    auto od = has_bias ? dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, b_md_, dst_pd, strides, dil, pl, pr)
+                       : dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, dst_pd, strides, dil, pl, pr);
+    return dnnl::convolution_forward::primitive_desc(od, make_attr(post), cpu_engine());
+  };
+  auto pd = make_pd(any(src, src_md_, d.src_blocked), any(dst, dst_md_, d.dst_blocked));
+  // Held layouts oneDNN has no optimized kernel for (channels far from a
+  // multiple of the block) would land on its reference loop: let it choose
+  // the layouts instead, and reorder around the primitive.
+  if (free_layout && (d.src_blocked || d.dst_blocked) && std::string(pd.impl_info_str()).rfind("ref", 0) == 0)
+    pd = make_pd(dnnl::memory::desc(src, dt::f32, tag::any), dnnl::memory::desc(dst, dt::f32, tag::any));
   prim_ = dnnl::convolution_forward(pd);
   scratch_md_ = pd.scratchpad_desc();
   src_in_ = pd.src_desc();
