@@ -43,16 +43,13 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
   const int64_t chunks = (n + kNormChunk - 1) / kNormChunk;
   // The row as it is normalized: x, or x + residual once pass 1 has written it.
   const float* src = a.residual ? a.sum_out : a.x;
-  // The mean of the row's first 16 values (or fewer), summed as a tree so the
-  // adds do not wait on each other; it only has to lie near the data.
+  // Mean of the row's first values (in double, so the same on every ISA).
   auto pivot_of = [&](int64_t r) -> float {
     if (a.rms) return 0.f;
     const int64_t k = n < 16 ? n : 16, o = r * n;
-    float v[16] = {};
-    for (int64_t i = 0; i < k; ++i) v[i] = a.residual ? a.x[o + i] + a.residual[o + i] : a.x[o + i];
-    for (int width = 8; width > 0; width /= 2)
-      for (int i = 0; i < width; ++i) v[i] += v[i + width];
-    return v[0] / float(k);
+    double acc = 0;
+    for (int64_t i = 0; i < k; ++i) acc += a.residual ? double(a.x[o + i] + a.residual[o + i]) : double(a.x[o + i]);
+    return float(acc / double(k));
   };
   // Pass 1 over chunk [b, b+len) of row r: moments about the pivot (writing x + residual for Add+LN).
   auto pass1 = [&](int64_t r, int64_t b, int64_t len, float pivot, float* m) {
