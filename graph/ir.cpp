@@ -87,12 +87,5 @@ bool Graph::is_output(const std::string& v) const {
   return false;
 }
 
-std::map<std::string, int> Graph::consumer_counts() const {
-  std::map<std::string, int> c;
-  for (auto& n : nodes)
-    for (auto& i : n.inputs)
-      if (!i.empty()) c[i]++;
-  return c;
-}
 
 }  // namespace normrt

@@ -97,7 +97,6 @@ struct Graph {
     return it == initializers.end() ? nullptr : it->second.get();
   }
   bool is_output(const std::string& v) const;
-  std::map<std::string, int> consumer_counts() const;
   std::string where(const Node& n) const { return source + ": node " + n.label(); }
 };
 

@@ -145,6 +145,12 @@ size_t blocked_bytes(int64_t N, int64_t C, int64_t H, int64_t W) {
 }
 
 namespace {
+std::string layout_name(const dnnl::memory::desc& md) {
+  const auto& b = md.data.format_desc.blocking;
+  if (md.data.format_kind != dnnl_blocked) return "opaque";
+  return b.inner_nblks > 0 ? "blocked" + std::to_string(b.inner_blks[0]) + "c" : "plain";
+}
+
 dnnl::memory::desc activation_desc(const dims& d, bool blocked) {
   if (!blocked) return dnnl::memory::desc(d, dt::f32, plain_tag(d.size()));
   return dnnl::memory::desc(d, dt::f32, conv_channel_block() == 16 ? tag::nChw16c : tag::nChw8c);
@@ -217,6 +223,8 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
     weights_ = packed(ws, w_plain, w_md_);
   }
   if (bias) bias_ = copied(b_md_, bias);
+  impl_ = std::string("oneDNN ") + pd.impl_info_str() + " " + layout_name(src_in_) + "->" + layout_name(dst_in_) +
+          (reorder_src_ || reorder_dst_ ? " +reorder" : "");
 }
 
 void Conv::run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
@@ -241,17 +249,6 @@ void Conv::run(const float* src, const float* weights, const float* bias, const 
   if (reorder_dst_) bound(site_ + 3).bind(DNNL_ARG_FROM, dst_in_, dst_p).bind(DNNL_ARG_TO, dst_md_, dst).execute(dst_reorder_, s);
 }
 
-namespace {
-std::string layout_name(const dnnl::memory::desc& md) {
-  const auto& b = md.data.format_desc.blocking;
-  if (md.data.format_kind != dnnl_blocked) return "opaque";
-  std::string r = "plain";
-  if (b.inner_nblks > 0) r = "blocked" + std::to_string(b.inner_blks[0]) + "c";
-  return r;
-}
-}  // namespace
-
-std::string Conv::layouts() const { return layout_name(src_in_) + " -> " + layout_name(dst_in_); }
 
 Pool::Pool(const PoolDesc& d) {
   dims src{d.N, d.C}, dst{d.N, d.C}, strides, kernel, dil, pl, pr;
@@ -273,6 +270,7 @@ Pool::Pool(const PoolDesc& d) {
   dnnl::pooling_v2_forward::primitive_desc pd(od, make_attr({}), cpu_engine());
   prim_ = dnnl::pooling_v2_forward(pd);
   scratch_md_ = pd.scratchpad_desc();
+  impl_ = std::string("oneDNN ") + pd.impl_info_str();
 }
 
 void Pool::run(const float* src, float* dst, void* scratch, dnnl::stream& s) const {
@@ -323,6 +321,7 @@ Deconv::Deconv(const DeconvDesc& d, const WeightSource& ws, bool has_bias, const
   dnnl::deconvolution_forward::primitive_desc pd(od, make_attr({}), cpu_engine());
   prim_ = dnnl::deconvolution_forward(pd);
   scratch_md_ = pd.scratchpad_desc();
+  impl_ = std::string("oneDNN ") + pd.impl_info_str();
   if (weights) {
     w_md_ = pd.weights_desc();
     weights_ = packed(ws, w_onnx, w_md_);
@@ -378,6 +377,7 @@ MatMul::MatMul(const MatMulDesc& d, const WeightSource& ws, const float* bias, c
   dnnl::matmul::primitive_desc pd(od, attr, cpu_engine());
   prim_ = dnnl::matmul(pd);
   scratch_md_ = pd.scratchpad_desc();
+  impl_ = std::string("oneDNN ") + pd.impl_info_str();
   if (constant_b) {
     weights_ = packed(ws, b_plain, pd.weights_desc());
     b_md_ = pd.weights_desc();

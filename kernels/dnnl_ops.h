@@ -72,8 +72,8 @@ class Conv {
   // z: the addend of a sum post-op (of the output's shape), else null.
   void run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
            dnnl::stream& s) const;
-  // The layouts the primitive runs on, for profiles: "plain -> blocked16c" etc.
-  std::string layouts() const;
+  // oneDNN's implementation and the layouts it runs on, for profiles.
+  const std::string& implementation() const { return impl_; }
 
  private:
   dnnl::convolution_forward prim_;
@@ -84,6 +84,7 @@ class Conv {
   bool reorder_src_ = false, reorder_dst_ = false, reorder_z_ = false, sum_ = false;
   dnnl::memory weights_, bias_;
   bool has_bias_ = false;
+  std::string impl_;
   uint64_t site_ = next_execution_sites();
 };
 
@@ -98,11 +99,13 @@ class Pool {
  public:
   explicit Pool(const PoolDesc& d);
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  const std::string& implementation() const { return impl_; }
   void run(const float* src, float* dst, void* scratch, dnnl::stream& s) const;
 
  private:
   dnnl::pooling_v2_forward prim_;
   dnnl::memory::desc src_md_, dst_md_, scratch_md_;
+  std::string impl_;
   uint64_t site_ = next_execution_sites();
 };
 
@@ -117,6 +120,7 @@ class Deconv {
   // Constant weights/bias are given here; null ones are passed to run().
   Deconv(const DeconvDesc& d, const WeightSource& weights, bool has_bias, const float* bias);
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  const std::string& implementation() const { return impl_; }
   void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
            dnnl::stream& s) const;
 
@@ -125,6 +129,7 @@ class Deconv {
   dnnl::memory::desc src_md_, w_md_, b_md_, dst_md_, scratch_md_;
   bool has_bias_ = false;
   dnnl::memory weights_, bias_;
+  std::string impl_;
   uint64_t site_ = next_execution_sites();
 };
 
@@ -142,12 +147,14 @@ class MatMul {
   // `bias`: N values or null.
   MatMul(const MatMulDesc& d, const WeightSource& constant_b, const float* bias, const PostOp& post = {});
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  const std::string& implementation() const { return impl_; }
   void run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const;
 
  private:
   dnnl::matmul prim_;
   dnnl::memory::desc a_md_, b_md_, dst_md_, scratch_md_;
   dnnl::memory weights_, bias_;
+  std::string impl_;
   uint64_t site_ = next_execution_sites();
 };
 

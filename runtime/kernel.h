@@ -28,6 +28,8 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual void run(const RunArgs& a) const = 0;
   virtual size_t scratch_bytes() const { return 0; }
+  // What runs it, for profiles ("" for normrt's own kernels at the session's ISA).
+  virtual std::string implementation() const { return ""; }
 };
 
 struct BindContext {
@@ -61,15 +63,17 @@ using KernelFactory = std::function<std::unique_ptr<Kernel>(const BindContext&)>
 
 // A kernel from a plain function; for ops with nothing to precompute.
 template <class F>
-std::unique_ptr<Kernel> kernel_fn(F f, size_t scratch = 0) {
+std::unique_ptr<Kernel> kernel_fn(F f, size_t scratch = 0, std::string implementation = "") {
   struct K : Kernel {
     F f;
     size_t s;
-    K(F f, size_t s) : f(std::move(f)), s(s) {}
+    std::string impl;
+    K(F f, size_t s, std::string impl) : f(std::move(f)), s(s), impl(std::move(impl)) {}
     void run(const RunArgs& a) const override { f(a); }
     size_t scratch_bytes() const override { return s; }
+    std::string implementation() const override { return impl; }
   };
-  return std::make_unique<K>(std::move(f), scratch);
+  return std::make_unique<K>(std::move(f), scratch, std::move(implementation));
 }
 
 }  // namespace normrt

@@ -20,7 +20,6 @@ class Registry {
  public:
   void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain = "");
   const OpEntry* find(const std::string& domain, const std::string& op_type, int64_t opset) const;
-  const std::vector<OpEntry>& entries() const { return entries_; }
 
  private:
   std::vector<OpEntry> entries_;

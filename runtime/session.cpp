@@ -237,7 +237,10 @@ std::vector<Session::StepProfile> Session::profile(const std::vector<Tensor>& in
   auto plan = impl_->checked_plan(in.data(), in.size());
   std::vector<StepProfile> r;
   for (auto& s : plan->steps())
-    r.push_back(StepProfile{s.node->op_type, s.node->name, s.node->domain, s.in_shapes, s.out_shapes, s.flops, s.bytes, {}});
+    r.push_back(StepProfile{s.node->op_type, s.node->name, s.node->domain,
+                            s.kernel->implementation().empty() ? std::string("normrt ") + isa_name(impl_->isa)
+                                                               : s.kernel->implementation(),
+                            s.in_shapes, s.out_shapes, s.flops, s.bytes, {}});
   std::vector<double> t(r.size());
   for (int k = 0; k < iterations; ++k) {
     impl_->run(in, &t);

@@ -42,7 +42,7 @@ class Session {
   // Runs `iterations` times and times every kernel of the plan for these
   // inputs (after the passes and plan-time folding).
   struct StepProfile {
-    std::string op, name, domain;
+    std::string op, name, domain, implementation;
     std::vector<Shape> in_shapes, out_shapes;
     double flops = 0, bytes = 0;
     std::vector<double> seconds;  // one per iteration

@@ -1,5 +1,6 @@
 // normrt profile MODEL [-i ...] [--threads N] [--isa ...] [--iters K] [--trace FILE.json]
-// Per kernel of the plan (after the passes): op, ISA, shapes, median time,
+// Per kernel of the plan (after the passes): op, the kernel that runs it
+// (oneDNN's implementation and layouts, or normrt's own at its ISA), shapes, median time,
 // share of the total, and achieved GFLOP/s (convolutions, matmuls) or GB/s
 // (everything else) as a fraction of the machine's limits measured at start
 // (peak FMA throughput, copy bandwidth).
@@ -61,8 +62,8 @@ int cmd_profile(int argc, char** argv) {
   std::printf("model %s   isa %s   threads %d   %zu kernels per run, %.3f ms summed (median per kernel, %d runs)\n",
               model.c_str(), isa_name(s.isa()), s.threads(), steps.size(), total * 1e3, iters);
   std::printf("machine limits (measured now): FMA peak %.1f GFLOP/s, copy bandwidth %.1f GB/s\n\n", peak_gflops, copy_gbps);
-  std::printf("%-24s %-40s %10s %7s %14s %7s  %s\n", "op", "node", "median ms", "share", "achieved", "of max",
-              "shapes (in -> out)");
+  std::printf("%-24s %-40s %10s %7s %14s %7s  %-44s %s\n", "op", "node", "median ms", "share", "achieved", "of max",
+              "kernel", "shapes (in -> out)");
   for (size_t i : order) {
     const auto& st = steps[i];
     const double t = med[i];
@@ -76,9 +77,9 @@ int cmd_profile(int argc, char** argv) {
     }
     std::string op = st.domain.empty() ? st.op : st.domain + "." + st.op;
     std::string name = st.name.size() > 40 ? "..." + st.name.substr(st.name.size() - 37) : st.name;
-    std::printf("%-24s %-40s %10.4f %6.1f%% %14s %7s  %s -> %s\n", op.c_str(), name.c_str(), t * 1e3,
-                100 * t / std::max(total, 1e-12), achieved, frac, shapes_str(st.in_shapes).c_str(),
-                shapes_str(st.out_shapes).c_str());
+    std::printf("%-24s %-40s %10.4f %6.1f%% %14s %7s  %-44s %s -> %s\n", op.c_str(), name.c_str(), t * 1e3,
+                100 * t / std::max(total, 1e-12), achieved, frac, st.implementation.c_str(),
+                shapes_str(st.in_shapes).c_str(), shapes_str(st.out_shapes).c_str());
   }
   if (!trace.empty()) {
     // Chrome trace (Perfetto opens it): one complete event per kernel per run, back to back.

@@ -60,7 +60,7 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
         for_each_broadcast(y, z_strides, [&](int64_t i, const auto& o) { out[i] += z[o[0]]; });
         if (act.present) kernels::unary(isa, act.unary, out, out, shape_numel(y));
       },
-      prim->scratch_bytes());
+      prim->scratch_bytes(), prim->implementation());
 }
 
 std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
@@ -87,7 +87,7 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
         prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
                   static_cast<const float*>(a.in[2]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
       },
-      prim->scratch_bytes());
+      prim->scratch_bytes(), prim->implementation());
 }
 
 bool blocked_capable(const Graph& g, const Node& n) {

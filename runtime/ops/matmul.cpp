@@ -42,7 +42,7 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),
                   static_cast<float*>(x.out[0]), x.scratch, *x.stream);
       },
-      prim->scratch_bytes());
+      prim->scratch_bytes(), prim->implementation());
 }
 
 std::unique_ptr<Kernel> gemm(const BindContext& c) {
@@ -87,7 +87,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < N; ++j) y[i * N + j] += beta * cv[i * c_rs + j * c_cs];
       },
-      prim->scratch_bytes());
+      prim->scratch_bytes(), prim->implementation());
 }
 
 }  // namespace

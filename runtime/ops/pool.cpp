@@ -32,7 +32,7 @@ KernelFactory window_pool(bool max) {
             [prim](const RunArgs& a) {
               prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
             },
-            prim->scratch_bytes());
+            prim->scratch_bytes(), prim->implementation());
       } catch (const dnnl::error&) {
         // a shape oneDNN does not take (e.g. padding beyond the window): our loop below
       }
