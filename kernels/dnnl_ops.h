@@ -52,13 +52,19 @@ struct PostOp {
 // (nChw16c where oneDNN runs AVX-512, nChw8c otherwise): channels padded to
 // the block. These give the layout and the bytes such a tensor takes.
 int64_t conv_channel_block();
-size_t blocked_bytes(int64_t N, int64_t C, int64_t H, int64_t W);
+// Which layout the activations between convolutions are held in: blocked
+// (nChw16c / nChw8c, padded channels), or NHWC where oneDNN's brgemm
+// convolutions run (AVX-512) and no depthwise convolution wants blocks.
+enum class HeldLayout { blocked, nhwc };
+HeldLayout held_layout(bool has_depthwise);
+size_t held_bytes(HeldLayout layout, int64_t N, int64_t C, int64_t H, int64_t W);
 
 struct ConvDesc {
   int64_t N = 1, C = 1, OC = 1, group = 1;
   std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial
-  // Layouts the caller holds: blocked (conv_channel_block) or plain NCHW.
+  // Which tensors the caller holds in `held` (else plain NCHW).
   bool src_blocked = false, dst_blocked = false, z_blocked = false;
+  HeldLayout held = HeldLayout::blocked;
 };
 
 class Conv {

@@ -42,6 +42,7 @@ struct BindContext {
   // Inputs/outputs the plan keeps in oneDNN's blocked convolution layout
   // (see blocked_conv_values); empty means all plain.
   std::vector<bool> in_blocked, out_blocked;
+  kernels::HeldLayout held = kernels::HeldLayout::blocked;  // their layout
   // The Session's packed weights, shared by its plans (null: private copies).
   kernels::WeightCache* weights = nullptr;
 

@@ -84,7 +84,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
   std::vector<ValueInfo> out = infer_node(n, in, opset, where);
   std::unique_ptr<Kernel> k;
   try {
-    k = op->make(BindContext{n, in, out, opset, isa, where, {}, {}, nullptr});
+    k = op->make(BindContext{n, in, out, opset, isa, where, {}, {}, kernels::HeldLayout::blocked, nullptr});
   } catch (const dnnl::error& e) {
     throw Error(where + ": oneDNN cannot run this node: " + e.what());
   }
@@ -103,6 +103,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
   };
   for (auto& [name, t] : g.initializers) info[name] = ValueInfo{t->dtype, t->shape, t};
   const std::set<std::string> blocked = fold_float ? blocked_conv_values(g) : std::set<std::string>{};
+  const kernels::HeldLayout held = held_conv_layout(g);
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     info[g.inputs[i]] = inputs[i];
     new_slot(g.inputs[i], Slot{Slot::Kind::input, int(i), 0, bytes_of(inputs[i]), nullptr});
@@ -131,7 +132,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       known_by_inference = known_by_inference && o.value != nullptr;
     }
     auto bind = [&]() {
-      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, weights};
+      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights};
       for (auto& name : n.inputs) bc.in_blocked.push_back(blocked.count(name) != 0);
       for (auto& name : n.outputs) bc.out_blocked.push_back(blocked.count(name) != 0);
       try {
@@ -169,7 +170,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       size_t bytes = bytes_of(out[k]);
       if (blocked.count(name)) {
         const Shape& s = out[k].shape;
-        bytes = kernels::blocked_bytes(s[0], s[1], s[2], s[3]);
+        bytes = kernels::held_bytes(held, s[0], s[1], s[2], s[3]);
       }
       new_slot(name, Slot{Slot::Kind::arena, -1, 0, bytes, nullptr});
       step.outs.push_back(slot_of[name]);

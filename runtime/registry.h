@@ -31,6 +31,8 @@ const Registry& default_registry();
 // others, as input or residual: the plan keeps them in oneDNN's blocked
 // layout so no reorder stands between the convolutions (runtime/ops/conv.cpp).
 std::set<std::string> blocked_conv_values(const Graph& g);
+// The layout those values are held in, for this graph.
+kernels::HeldLayout held_conv_layout(const Graph& g);
 
 // One per file in runtime/ops/.
 void register_activation_ops(Registry& r);

@@ -34,6 +34,7 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   d.src_blocked = c.input_blocked(0);
   d.dst_blocked = c.output_blocked(0);
   d.z_blocked = c.input_blocked(3);
+  d.held = c.held;
 
   const FusedActivation act = fused_activation(c.node, c.where);
   const Shape& y = c.out[0].shape;
@@ -113,6 +114,12 @@ std::set<std::string> blocked_conv_values(const Graph& g) {
     if (all) blocked.insert(n.outputs[0]);
   }
   return blocked;
+}
+
+kernels::HeldLayout held_conv_layout(const Graph& g) {
+  bool depthwise = false;
+  for (auto& n : g.nodes) depthwise = depthwise || (blocked_capable(g, n) && n.attr_i("group", 1) > 1);
+  return kernels::held_layout(depthwise);
 }
 
 void register_conv_ops(Registry& r) {
