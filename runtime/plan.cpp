@@ -110,7 +110,6 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
   }
 
   // Bind kernels in order; evaluate what is already known.
-  std::vector<std::vector<ValueInfo>> step_outs;
   for (auto& n : g.nodes) {
     const std::string where = g.where(n);
     std::vector<const ValueInfo*> in;
@@ -131,10 +130,13 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       shapes_only = shapes_only && o.dtype != DType::float32;
       known_by_inference = known_by_inference && o.value != nullptr;
     }
-    auto bind = [&]() {
+    // Kernels evaluated now read and write plain tensors; only kernels of
+    // the plan's steps see the held convolution layouts.
+    auto bind = [&](bool step) {
       BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights};
-      for (auto& name : n.inputs) bc.in_blocked.push_back(blocked.count(name) != 0);
-      for (auto& name : n.outputs) bc.out_blocked.push_back(blocked.count(name) != 0);
+      for (size_t k = 0; k < n.inputs.size(); ++k)  // (a value folded to a constant is plain)
+        bc.in_blocked.push_back(step && blocked.count(n.inputs[k]) != 0 && !(k < in.size() && in[k] && in[k]->value));
+      for (auto& name : n.outputs) bc.out_blocked.push_back(step && blocked.count(name) != 0);
       try {
         return op->make(bc);
       } catch (const dnnl::error& e) {
@@ -142,7 +144,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       }
     };
     if (!known_by_inference && all_known && (fold_float || shapes_only)) {
-      auto values = evaluate(*bind(), in, out);
+      auto values = evaluate(*bind(false), in, out);
       for (size_t k = 0; k < out.size(); ++k) out[k].value = values[k];
       known_by_inference = true;
     }
@@ -152,7 +154,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
 
     Step step;
     step.node = &n;
-    step.kernel = bind();
+    step.kernel = bind(true);
     describe(step, in, out);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       const std::string& name = n.inputs[k];

@@ -94,7 +94,7 @@ int cmd_inspect(int argc, char** argv) {
   const auto before = histogram(plain.graph()), after = histogram(optimized.graph());
   if (json) {
     std::ostringstream o;
-    o << "{\"model\": " << json_str(model) << ", \"nodes_before\": " << plain.graph().nodes.size()
+    o << "{\"model\": " << json_str(model) << ", \"isa\": \"" << isa_name(optimized.isa()) << "\", \"nodes_before\": " << plain.graph().nodes.size()
       << ", \"nodes_after\": " << optimized.graph().nodes.size() << ", \"ops_before\": " << json_hist(before)
       << ", \"ops_after\": " << json_hist(after) << ", \"rewrites\": [";
     for (size_t k = 0; k < optimized.rewrites().size(); ++k) {
@@ -111,7 +111,8 @@ int cmd_inspect(int argc, char** argv) {
     std::fputs(o.str().c_str(), stdout);
     return 0;
   }
-  std::printf("model %s (opset %lld)\n", model.c_str(), static_cast<long long>(plain.graph().opset));
+  std::printf("model %s (opset %lld)   isa %s   threads %d\n", model.c_str(),
+              static_cast<long long>(plain.graph().opset), isa_name(optimized.isa()), optimized.threads());
   std::printf("nodes %zu before the passes, %zu after\n\n%-36s %8s %8s\n", plain.graph().nodes.size(),
               optimized.graph().nodes.size(), "op", "before", "after");
   std::map<std::string, std::pair<int, int>> rows;
