@@ -147,15 +147,11 @@ bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     g.initializers[wn] = w2;
     g.initializers[bname] = b2;
     linear.inputs[1] = wn;
-    std::vector<int> consumed{f.linear, int(i)};
-    std::vector<std::string> labels{linear.label()};
     if (f.kind == Fold::Kind::matmul) {
-      // MatMul keeps its output; an Add (the existing one, or a new one) applies the bias.
+      // The MatMul stays (new weight); an Add, the existing one or a new one, applies the bias.
       Node add;
       if (f.add >= 0) {
         add = g.nodes[size_t(f.add)];
-        labels.push_back(add.label());
-        consumed.push_back(f.add);
         for (auto& in : add.inputs)
           if (in == f.bias) in = bname;
       } else {
@@ -164,20 +160,16 @@ bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
         add.inputs = {linear.outputs[0], bname};
       }
       add.outputs = {bn.outputs[0]};
-      labels.push_back(bn.label());
       g.nodes[size_t(f.linear)] = linear;
       std::vector<int> remove{int(i)};
-      if (f.add >= 0) remove.push_back(f.add);
-      replace_nodes(g, remove, add);
-      log.push_back(Rewrite{"fold_batch_norm", labels, linear.label()});
+      if (f.add >= 0) remove.insert(remove.begin(), f.add);
+      replace_nodes(g, log, "fold_batch_norm", remove, add);
     } else {
       if (f.kind == Fold::Kind::gemm) linear.attrs["beta"] = Attribute{Attribute::Kind::f, 1.f};
       linear.inputs.resize(3);
       linear.inputs[2] = bname;
       linear.outputs[0] = bn.outputs[0];
-      labels.push_back(bn.label());
-      replace_nodes(g, {f.linear, int(i)}, linear);
-      log.push_back(Rewrite{"fold_batch_norm", labels, linear.label()});
+      replace_nodes(g, log, "fold_batch_norm", {f.linear, int(i)}, linear);
     }
     view.reset();
     changed = true;

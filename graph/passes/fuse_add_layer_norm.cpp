@@ -43,8 +43,7 @@ bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log
       }
       if (!defined_early) continue;
     }
-    log.push_back(Rewrite{"fuse_add_layer_norm", {add.label(), ln.label()}, f.label()});
-    replace_nodes(g, {p->second, int(i)}, f, at);
+    replace_nodes(g, log, "fuse_add_layer_norm", {p->second, int(i)}, f, at);
     view.reset();
     changed = true;
   }

@@ -37,8 +37,7 @@ bool fuse_conv_activation(Graph& g, const PassOptions&, std::vector<Rewrite>& lo
       continue;
     }
     out.outputs = next.outputs;
-    log.push_back(Rewrite{"fuse_conv_activation", {conv.label(), next.label()}, out.label()});
-    replace_nodes(g, {int(i), r}, out);
+    replace_nodes(g, log, "fuse_conv_activation", {int(i), r}, out);
     view.reset();
     changed = true;
   }

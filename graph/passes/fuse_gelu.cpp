@@ -120,13 +120,8 @@ bool fuse_gelu(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       approx.s = std::string(form) == "Erf" ? "none" : "tanh";
       gelu.attrs["approximate"] = approx;
       std::vector<int> idx;
-      std::vector<std::string> labels;
-      for (const Node* n : nodes) {
-        idx.push_back(v.index_of(n));
-        labels.push_back(n->label());
-      }
-      log.push_back(Rewrite{"fuse_gelu", labels, gelu.label()});
-      replace_nodes(g, idx, gelu);
+      for (const Node* n : nodes) idx.push_back(v.index_of(n));
+      replace_nodes(g, log, "fuse_gelu", idx, gelu);
       view.reset();
       changed = true;
       break;

@@ -40,10 +40,7 @@ bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     ln.outputs = {out};
     ln.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
     ln.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
-    std::vector<std::string> labels;
-    for (int k : nodes) labels.push_back(g.nodes[size_t(k)].label());
-    log.push_back(Rewrite{"fuse_layer_norm", labels, ln.label()});
-    replace_nodes(g, nodes, ln);
+    replace_nodes(g, log, "fuse_layer_norm", nodes, ln);
     view.reset();
     changed = true;
   }

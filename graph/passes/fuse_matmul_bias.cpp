@@ -28,7 +28,6 @@ bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     const Node& n = g.nodes[i];
     Node out;
     std::vector<int> consumed{int(i)};
-    std::vector<std::string> labels{n.label()};
     if (n.domain == "normrt" && n.op_type == "FusedMatMul") {
       // Only an activation can still join.
       const int r = v.sole_reader(n.outputs[0]);
@@ -39,7 +38,6 @@ bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       set_activation(out, kind, a, b);
       out.outputs = g.nodes[size_t(r)].outputs;
       consumed.push_back(r);
-      labels.push_back(g.nodes[size_t(r)].label());
     } else if (is_op(n, "MatMul") || is_op(n, "Gemm")) {
       const Tensor* w = g.constant(n.inputs[1]);
       if (!w || w->dtype != DType::float32 || w->shape.size() != 2) continue;
@@ -64,13 +62,11 @@ bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
         out.inputs[2] = bias;
         out.outputs = add.outputs;
         consumed.push_back(r);
-        labels.push_back(add.label());
       }
     } else {
       continue;
     }
-    log.push_back(Rewrite{"fuse_matmul_bias", labels, out.label()});
-    replace_nodes(g, consumed, out);
+    replace_nodes(g, log, "fuse_matmul_bias", consumed, out);
     view.reset();
     changed = true;
   }

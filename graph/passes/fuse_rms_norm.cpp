@@ -32,10 +32,7 @@ bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     n.outputs = {out};
     n.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
     n.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
-    std::vector<std::string> labels;
-    for (int k : nodes) labels.push_back(g.nodes[size_t(k)].label());
-    log.push_back(Rewrite{"fuse_rms_norm", labels, n.label()});
-    replace_nodes(g, nodes, n);
+    replace_nodes(g, log, "fuse_rms_norm", nodes, n);
     view.reset();
     changed = true;
   }

@@ -76,7 +76,11 @@ std::string other_input(const Node& n, const std::string& one) {
   return "";
 }
 
-void replace_nodes(Graph& g, std::vector<int> remove, Node fused, int at) {
+void replace_nodes(Graph& g, std::vector<Rewrite>& log, const char* pass, std::vector<int> remove, Node fused,
+                   int at) {
+  Rewrite r{pass, {}, fused.label()};
+  for (int k : remove) r.consumed.push_back(g.nodes[size_t(k)].label());
+  log.push_back(std::move(r));
   std::sort(remove.begin(), remove.end());
   remove.erase(std::unique(remove.begin(), remove.end()), remove.end());
   if (at < 0) at = remove.back();

@@ -77,8 +77,10 @@ bool constant_scalar(const Graph& g, const std::string& value, float* v);
 // The other input of a two-input node, given one of them (or "" if it is not an input).
 std::string other_input(const Node& n, const std::string& one);
 // Replaces the nodes at `remove` (indices) by `fused`, placed where the last
-// of them was, or at index `at` (one of `remove`) when given.
-void replace_nodes(Graph& g, std::vector<int> remove, Node fused, int at = -1);
+// of them was, or at index `at` (one of `remove`) when given, and records the
+// rewrite in `log` (the removed nodes' labels in the order given).
+void replace_nodes(Graph& g, std::vector<Rewrite>& log, const char* pass, std::vector<int> remove, Node fused,
+                   int at = -1);
 // A fresh value or initializer name based on `base`.
 std::string unique_name(const Graph& g, const std::string& base);
 // An activation a oneDNN primitive can apply as a post-op: sets `kind`
