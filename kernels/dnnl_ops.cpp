@@ -287,7 +287,7 @@ void Pool::run(const float* src, float* dst, void* scratch, dnnl::stream& s) con
       .execute(prim_, s);
 }
 
-Deconv::Deconv(const DeconvDesc& d, const WeightSource& ws, bool has_bias, const float* bias) : has_bias_(has_bias) {
+Deconv::Deconv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float* bias) : has_bias_(has_bias) {
   const float* weights = ws.data;
   const size_t r = d.in.size();
   dims src{d.N, d.C}, dst{d.N, d.OC}, strides, dil, pl, pr;

@@ -115,16 +115,13 @@ class Pool {
   uint64_t site_ = next_execution_sites();
 };
 
-// ConvTranspose (oneDNN deconvolution). Weights in ONNX layout [C, OC/group, k...].
-struct DeconvDesc {
-  int64_t N = 1, C = 1, OC = 1, group = 1;
-  std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial; pad_end may be < 0
-};
-
+// ConvTranspose (oneDNN deconvolution), described like a Conv (OC output
+// channels; pad_end may be negative: output_padding). Weights in ONNX layout
+// [C, OC/group, k...].
 class Deconv {
  public:
   // Constant weights/bias are given here; null ones are passed to run().
-  Deconv(const DeconvDesc& d, const WeightSource& weights, bool has_bias, const float* bias);
+  Deconv(const ConvDesc& d, const WeightSource& weights, bool has_bias, const float* bias);
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   const std::string& implementation() const { return impl_; }
   void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,

@@ -13,16 +13,12 @@
 namespace normrt {
 namespace {
 
-std::unique_ptr<Kernel> conv(const BindContext& c) {
-  const Shape& x = c.in_shape(0);
-  const Shape& w = c.in_shape(1);
+kernels::ConvDesc conv_desc(int64_t N, int64_t C, int64_t OC, int64_t group, const WindowGeometry& g) {
   kernels::ConvDesc d;
-  d.N = x[0];
-  d.C = x[1];
-  d.OC = w[0];
-  d.group = c.node.attr_i("group", 1);
-  Shape spatial(x.begin() + 2, x.end()), kernel(w.begin() + 2, w.end());
-  auto g = window_geometry(c.node, spatial, kernel, false, c.where);
+  d.N = N;
+  d.C = C;
+  d.OC = OC;
+  d.group = group;
   d.in = g.in;
   d.kernel = g.kernel;
   d.out = g.out;
@@ -30,6 +26,16 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   d.dilations = g.dilations;
   d.pad_begin = g.pad_begin;
   d.pad_end = g.pad_end;
+  return d;
+}
+
+std::unique_ptr<Kernel> conv(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const Shape& w = c.in_shape(1);
+  const int64_t group = c.node.attr_i("group", 1);
+  kernels::ConvDesc d = conv_desc(
+      x[0], x[1], w[0], group,
+      window_geometry(c.node, Shape(x.begin() + 2, x.end()), Shape(w.begin() + 2, w.end()), false, c.where));
 
   d.src_blocked = c.input_blocked(0);
   d.dst_blocked = c.output_blocked(0);
@@ -68,19 +74,10 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
   const Shape& x = c.in_shape(0);
   const Shape& w = c.in_shape(1);
   const Tensor* bt = c.constant(2);
-  kernels::DeconvDesc d;
-  d.N = x[0];
-  d.C = x[1];
-  d.group = c.node.attr_i("group", 1);
-  d.OC = w[1] * d.group;
-  auto g = conv_transpose_geometry(c.node, Shape(x.begin() + 2, x.end()), Shape(w.begin() + 2, w.end()), c.where);
-  d.in = g.in;
-  d.kernel = g.kernel;
-  d.out = g.out;
-  d.strides = g.strides;
-  d.dilations = g.dilations;
-  d.pad_begin = g.pad_begin;
-  d.pad_end = g.pad_end;
+  const int64_t group = c.node.attr_i("group", 1);
+  const kernels::ConvDesc d = conv_desc(
+      x[0], x[1], w[1] * group, group,
+      conv_transpose_geometry(c.node, Shape(x.begin() + 2, x.end()), Shape(w.begin() + 2, w.end()), c.where));
   auto prim = std::make_shared<const kernels::Deconv>(d, c.weight_source(1), c.has_input(2),
                                                       bt ? bt->data<float>() : nullptr);
   return kernel_fn(
