@@ -295,6 +295,27 @@ TEST(Cli, BadInputsExitNonZeroWithOneClearMessageAndNoPartialOutput) {
   for (auto& e : fs::directory_iterator(d.path)) EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos);
 }
 
+// bench, inspect and profile print what scripts read: the fields named in the README.
+TEST(Cli, BenchInspectAndProfileReportTheirFields) {
+  TempDir d;
+  const std::string model = test::fixture("models/resnet_basic.onnx");
+  std::string out;
+  ASSERT_EQ(test::run_cli("bench " + model + " --iters 3 --warmup 1 --json", &out), 0) << out;
+  for (const char* field : {"load_ms", "first_run_ms", "median_ms", "p90_ms", "p99_ms", "min_ms", "runs", "threads",
+                            "isa", "peak_rss_mb"})
+    EXPECT_NE(out.find(std::string("\"") + field + "\""), std::string::npos) << field << "\n" << out;
+  ASSERT_EQ(test::run_cli("inspect " + model + " --json", &out), 0) << out;
+  for (const char* field : {"ops_before", "ops_after", "rewrites", "max_abs_diff", "max_rel_diff"})
+    EXPECT_NE(out.find(std::string("\"") + field + "\""), std::string::npos) << field << "\n" << out;
+  EXPECT_NE(out.find("\"BatchNormalization\": 20"), std::string::npos) << out;  // before the passes
+  ASSERT_EQ(test::run_cli("profile " + model + " --iters 2 --trace " + d.file("t.json"), &out), 0) << out;
+  EXPECT_NE(out.find("GFLOP/s"), std::string::npos) << out;
+  std::ifstream t(d.file("t.json"));
+  std::string trace((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
+  EXPECT_NE(trace.find("\"traceEvents\""), std::string::npos);
+  EXPECT_NE(trace.find("\"ph\": \"X\""), std::string::npos);
+}
+
 TEST(Cli, RunWritesEveryOutputAsNpyAndJson) {
   TempDir d;
   std::string out;

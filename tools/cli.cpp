@@ -14,6 +14,39 @@
 namespace normrt::cli {
 namespace fs = std::filesystem;
 
+std::string Args::value() {
+  if (i_ + 1 >= argc_) throw UsageError(arg_ + " needs a value");
+  return argv_[++i_];
+}
+
+double Args::number(double lo, double hi) {
+  const std::string option = arg_, v = value();
+  char* end = nullptr;
+  const double n = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end || !(n >= lo && n <= hi)) throw UsageError(option + ": bad number '" + v + "'");
+  return n;
+}
+
+bool Args::common(SessionOptions& o, std::vector<std::string>& inputs) {
+  if (is("-i", "--input")) inputs.push_back(value());
+  else if (is("--threads")) o.threads = int(number(1, 1024));
+  else if (is("--isa")) o.isa = value();
+  else if (is("--no-optimize")) o.optimize = false;
+  else return false;
+  return true;
+}
+
+void Args::positional() {
+  if (!arg_.empty() && arg_[0] == '-') throw UsageError("unknown option " + arg_);
+  if (!model_.empty()) throw UsageError("more than one model given");
+  model_ = arg_;
+}
+
+const std::string& Args::model() const {
+  if (model_.empty()) throw UsageError("no model given");
+  return model_;
+}
+
 std::vector<Tensor> make_inputs(const Session& s, const std::vector<std::string>& specs) {
   const auto& names = s.input_names();
   std::map<std::string, Tensor> given;

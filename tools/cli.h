@@ -12,6 +12,30 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A subcommand's arguments: one model path, options and their values. The
+// options every command shares (-i, --threads, --isa, --no-optimize) are
+// taken by `common`.
+class Args {
+ public:
+  Args(int argc, char** argv) : argc_(argc), argv_(argv) {}
+  bool next() { return ++i_ < argc_ && (arg_ = argv_[i_], true); }
+  bool is(const char* name, const char* alias = nullptr) const { return arg_ == name || (alias && arg_ == alias); }
+  std::string value();                  // the current option's value
+  double number(double lo, double hi);  // ... as a number in [lo, hi]
+  // -i, --threads, --isa, --no-optimize into `o` and `inputs`; false if not one of them.
+  bool common(SessionOptions& o, std::vector<std::string>& inputs);
+  // The model path (once), or a usage error for an unknown option.
+  void positional();
+  // The model path; a usage error if none was given.
+  const std::string& model() const;
+
+ private:
+  int argc_;
+  char** argv_;
+  int i_ = -1;
+  std::string arg_, model_;
+};
+
 // Inputs from `-i [NAME=]PATH` specs (unnamed ones fill graph inputs in
 // order); graph inputs not given get seeded random data of the declared
 // shape, dynamic dims = 1.

@@ -54,38 +54,21 @@ double idle_cpu_percent(const Session& s, const std::vector<Tensor>& in) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::string model;
   std::vector<std::string> inputs;
   SessionOptions opt;
   int warmup = 10, iters = 0;
   double seconds = 0;
   bool json = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(a + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&](double lo, double hi) {
-      std::string v = value();
-      char* end = nullptr;
-      double n = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(n >= lo && n <= hi)) throw UsageError(a + ": bad number '" + v + "'");
-      return n;
-    };
-    if (a == "-i" || a == "--input") inputs.push_back(value());
-    else if (a == "--threads") opt.threads = int(number(1, 1024));
-    else if (a == "--isa") opt.isa = value();
-    else if (a == "--no-optimize") opt.optimize = false;
-    else if (a == "--warmup") warmup = int(number(0, 1e6));
-    else if (a == "--iters") iters = int(number(1, 1e7));
-    else if (a == "--seconds") seconds = number(0.001, 3600);
-    else if (a == "--json") json = true;
-    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
-    else if (model.empty()) model = a;
-    else throw UsageError("more than one model given");
+  Args args(argc, argv);
+  while (args.next()) {
+    if (args.common(opt, inputs)) continue;
+    if (args.is("--warmup")) warmup = int(args.number(0, 1e6));
+    else if (args.is("--iters")) iters = int(args.number(1, 1e7));
+    else if (args.is("--seconds")) seconds = args.number(0.001, 3600);
+    else if (args.is("--json")) json = true;
+    else args.positional();
   }
-  if (model.empty()) throw UsageError("no model given");
+  const std::string& model = args.model();
   if (iters == 0 && seconds == 0) seconds = 3;
 
   using clock = std::chrono::steady_clock;

@@ -58,17 +58,14 @@ std::string json_hist(const std::map<std::string, int>& h) {
 }  // namespace
 
 int cmd_inspect(int argc, char** argv) {
-  std::string model;
   bool json = false, list = false;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--json") json = true;
-    else if (a == "--optimized") list = true;
-    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
-    else if (model.empty()) model = a;
-    else throw UsageError("more than one model given");
+  Args args(argc, argv);
+  while (args.next()) {
+    if (args.is("--json")) json = true;
+    else if (args.is("--optimized")) list = true;
+    else args.positional();
   }
-  if (model.empty()) throw UsageError("no model given");
+  const std::string& model = args.model();
 
   SessionOptions plain_opt;
   plain_opt.optimize = false;

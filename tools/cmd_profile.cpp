@@ -23,27 +23,18 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
 }  // namespace
 
 int cmd_profile(int argc, char** argv) {
-  std::string model, trace;
+  std::string trace;
   std::vector<std::string> inputs;
   SessionOptions opt;
   int iters = 50;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "-i" || a == "--input") inputs.push_back(value());
-    else if (a == "--threads") opt.threads = std::max(1, std::atoi(value().c_str()));
-    else if (a == "--isa") opt.isa = value();
-    else if (a == "--iters") iters = std::max(1, std::atoi(value().c_str()));
-    else if (a == "--trace") trace = value();
-    else if (a == "--no-optimize") opt.optimize = false;
-    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
-    else if (model.empty()) model = a;
-    else throw UsageError("more than one model given");
+  Args args(argc, argv);
+  while (args.next()) {
+    if (args.common(opt, inputs)) continue;
+    if (args.is("--iters")) iters = int(args.number(1, 1e6));
+    else if (args.is("--trace")) trace = args.value();
+    else args.positional();
   }
-  if (model.empty()) throw UsageError("no model given");
+  const std::string& model = args.model();
 
   Session s(model, opt);
   const auto in = make_inputs(s, inputs);

@@ -8,34 +8,18 @@
 namespace normrt::cli {
 
 int cmd_run(int argc, char** argv) {
-  std::string model, out_dir;
+  std::string out_dir;
   std::vector<std::string> inputs;
   SessionOptions opt;
   int iters = 10;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw UsageError(a + " needs a value");
-      return argv[++i];
-    };
-    auto number = [&](int lo) {
-      std::string v = value();
-      char* end = nullptr;
-      long n = std::strtol(v.c_str(), &end, 10);
-      if (!*v.c_str() || *end || n < lo || n > 100000) throw UsageError(a + ": bad number '" + v + "'");
-      return int(n);
-    };
-    if (a == "-i" || a == "--input") inputs.push_back(value());
-    else if (a == "-o" || a == "--output") out_dir = value();
-    else if (a == "--threads") opt.threads = number(1);
-    else if (a == "--isa") opt.isa = value();
-    else if (a == "--no-optimize") opt.optimize = false;
-    else if (a == "--iters") iters = number(0);
-    else if (!a.empty() && a[0] == '-') throw UsageError("unknown option " + a);
-    else if (model.empty()) model = a;
-    else throw UsageError("more than one model given");
+  Args args(argc, argv);
+  while (args.next()) {
+    if (args.common(opt, inputs)) continue;
+    if (args.is("-o", "--output")) out_dir = args.value();
+    else if (args.is("--iters")) iters = int(args.number(0, 100000));
+    else args.positional();
   }
-  if (model.empty()) throw UsageError("no model given");
+  const std::string& model = args.model();
 
   using clock = std::chrono::steady_clock;
   auto ms = [](clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
