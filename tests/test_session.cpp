@@ -72,6 +72,29 @@ TEST(Session, ShapeChainIsFoldedForEachBatchSize) {
   }
 }
 
+// Graph outputs that no node computes at run time: an input passed straight
+// through, a constant, and one value listed twice.
+TEST(Session, OutputsThatAreInputsConstantsOrRepeated) {
+  ModelBuilder b;
+  b.input("x", {2, 3}).output("x").output("c").output("y").output("y");
+  Tensor c = test::random_tensor({4}, 1);
+  b.init("c", c);
+  b.node("Relu", {"x"}, {"y"});
+  std::string bytes = b.bytes();
+  for (bool optimize : {true, false}) {
+    SessionOptions o;
+    o.optimize = optimize;
+    Session s(bytes.data(), bytes.size(), o);
+    Tensor x = test::random_tensor({2, 3}, 2);
+    auto out = s.run(std::vector<Tensor>{x});
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(out[0].bytes, x.bytes);
+    EXPECT_EQ(out[1].bytes, c.bytes);
+    for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(out[2].data<float>()[i], std::max(0.f, x.data<float>()[i]));
+    EXPECT_EQ(out[3].bytes, out[2].bytes);
+  }
+}
+
 TEST(Session, ConcurrentRunsGiveTheBitsOfALoneRun) {
   std::string base = test::fixture("models/resnet_basic");
   Session s(base + ".onnx");
