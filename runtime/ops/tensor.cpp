@@ -127,6 +127,15 @@ struct StridedCopy {
       });
       return;
     }
+    auto elements = [&](auto tag) {  // typed moves: a transpose's innermost dim is strided
+      using T = decltype(tag);
+      auto* s = reinterpret_cast<const T*>(src) + base;
+      auto* d = reinterpret_cast<T*>(dst);
+      for_each_broadcast(out, element_strides, [&](int64_t i, const auto& o) { d[i] = s[o[0]]; });
+    };
+    if (es == 4) return elements(uint32_t{});
+    if (es == 8) return elements(uint64_t{});
+    if (es == 1) return elements(uint8_t{});
     for_each_broadcast(out, element_strides, [&](int64_t i, const auto& o) {
       std::memcpy(dst + size_t(i) * es, src + size_t(base + o[0]) * es, es);
     });
