@@ -10,8 +10,6 @@
 // is not a graph output.
 #include <cmath>
 
-#include <optional>
-
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -98,14 +96,10 @@ Fold find(const Graph& g, const GraphView& v, const Node& bn, int64_t* channels)
 }  // namespace
 
 bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
-  bool changed = false;
-  std::optional<GraphView> view;  // rebuilt after each rewrite
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!view) view.emplace(g);
-    const GraphView& v = *view;
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
     int64_t C = 0;
     const Fold f = find(g, v, g.nodes[i], &C);
-    if (f.kind == Fold::Kind::none) continue;
+    if (f.kind == Fold::Kind::none) return false;
     const Node bn = g.nodes[i];
     auto param = [&](size_t k) { return g.constant(bn.inputs[k])->data<float>(); };
     const float *gamma = param(1), *beta = param(2), *mean = param(3), *var = param(4);
@@ -171,10 +165,8 @@ bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       linear.outputs[0] = bn.outputs[0];
       replace_nodes(g, log, "fold_batch_norm", {f.linear, int(i)}, linear);
     }
-    view.reset();
-    changed = true;
-  }
-  return changed;
+    return true;
+  });
 }
 
 }  // namespace normrt

@@ -2,26 +2,20 @@
 // AddLayerNormalization: x + r is summed, normalized and (when the sum is
 // read again, as in a post-norm transformer's next residual) written out in
 // the same pass over memory.
-#include <optional>
-
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
 
 bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
-  bool changed = false;
-  std::optional<GraphView> view;  // rebuilt after each rewrite
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!view) view.emplace(g);
-    const GraphView& v = *view;
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& ln = g.nodes[i];
     const bool is_ln = (ln.domain.empty() || ln.domain == "normrt") && ln.op_type == "LayerNormalization";
     // Mean/InvStdDev outputs cannot be kept: the fused node does not produce them.
-    if (!is_ln || ln.outputs.size() > 1 || ln.inputs.empty()) continue;
+    if (!is_ln || ln.outputs.size() > 1 || ln.inputs.empty()) return false;
     auto p = v.producer.find(ln.inputs[0]);
-    if (p == v.producer.end()) continue;
+    if (p == v.producer.end()) return false;
     const Node& add = g.nodes[size_t(p->second)];
-    if (!is_op(add, "Add") || add.inputs[0] == add.inputs[1]) continue;
+    if (!is_op(add, "Add") || add.inputs[0] == add.inputs[1]) return false;
     Node f;
     f.name = ln.name + "_add";
     f.op_type = "AddLayerNormalization";
@@ -41,13 +35,11 @@ bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log
         auto q = v.producer.find(ln.inputs[k]);
         defined_early = defined_early && (q == v.producer.end() || q->second < at);
       }
-      if (!defined_early) continue;
+      if (!defined_early) return false;
     }
     replace_nodes(g, log, "fuse_add_layer_norm", {p->second, int(i)}, f, at);
-    view.reset();
-    changed = true;
-  }
-  return changed;
+    return true;
+  });
 }
 
 }  // namespace normrt

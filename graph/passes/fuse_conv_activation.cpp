@@ -3,24 +3,18 @@
 // of a ResNet block), become one normrt FusedConv:
 //   Y = activation(Conv(X, W, B) + Z)
 // which runs as one oneDNN convolution with sum and eltwise post-ops.
-#include <optional>
-
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
 
 bool fuse_conv_activation(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
-  bool changed = false;
-  std::optional<GraphView> view;  // rebuilt after each rewrite
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!view) view.emplace(g);
-    const GraphView& v = *view;
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& conv = g.nodes[i];
     const bool fused = conv.domain == "normrt" && conv.op_type == "FusedConv";
-    if (!is_op(conv, "Conv") && !fused) continue;
-    if (conv.has("activation")) continue;  // already ends in an activation
+    if (!is_op(conv, "Conv") && !fused) return false;
+    if (conv.has("activation")) return false;  // already ends in an activation
     const int r = v.sole_reader(conv.outputs[0]);
-    if (r < 0) continue;
+    if (r < 0) return false;
     const Node& next = g.nodes[size_t(r)];
     Node out = conv;
     out.domain = "normrt";
@@ -34,14 +28,12 @@ bool fuse_conv_activation(Graph& g, const PassOptions&, std::vector<Rewrite>& lo
       out.inputs.resize(3);
       out.inputs.push_back(other_input(next, conv.outputs[0]));  // Z
     } else {
-      continue;
+      return false;
     }
     out.outputs = next.outputs;
     replace_nodes(g, log, "fuse_conv_activation", {int(i), r}, out);
-    view.reset();
-    changed = true;
-  }
-  return changed;
+    return true;
+  });
 }
 
 }  // namespace normrt

@@ -4,8 +4,6 @@
 // becomes one normrt Gelu node (approximate "none" or "tanh").
 #include <cmath>
 
-#include <optional>
-
 #include "graph/passes/pass_manager.h"
 
 namespace normrt {
@@ -73,13 +71,9 @@ std::string tanh_input(const GraphView& v, const Node& tanh, std::vector<const N
 }  // namespace
 
 bool fuse_gelu(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
-  bool changed = false;
-  std::optional<GraphView> view;  // rebuilt after each rewrite
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!view) view.emplace(g);
-    const GraphView& v = *view;
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& last = g.nodes[i];
-    if (!is_op(last, "Mul")) continue;
+    if (!is_op(last, "Mul")) return false;
     // last = Mul(a, b): one side is 0.5 or x*0.5 or x*(1+f), the other the rest.
     for (const char* form : {"Erf", "Tanh"}) {
       std::vector<const Node*> nodes{&last};
@@ -122,12 +116,10 @@ bool fuse_gelu(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       std::vector<int> idx;
       for (const Node* n : nodes) idx.push_back(v.index_of(n));
       replace_nodes(g, log, "fuse_gelu", idx, gelu);
-      view.reset();
-      changed = true;
-      break;
+      return true;
     }
-  }
-  return changed;
+    return false;
+  });
 }
 
 }  // namespace normrt

@@ -4,28 +4,22 @@
 // becomes one normrt LayerNormalization node. Only when both means reduce the
 // same trailing axes (given as negative axes) with keepdims, eps, gamma and
 // beta are constants, and every intermediate feeds only the pattern.
-#include <optional>
-
 #include "graph/passes/norm_patterns.h"
 
 namespace normrt {
 
 bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
-  bool changed = false;
-  std::optional<GraphView> view;  // rebuilt after each rewrite
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!view) view.emplace(g);
-    const GraphView& v = *view;
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& norm = g.nodes[i];
     Division div;
     RootMeanSquare rms;
-    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) continue;
+    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) return false;
     // The centred value d = x - ReduceMean(x), read by the square and the division only.
     const Node* sub = v.produced_by(div.value, "Sub");
     const Node* mean = sub ? v.produced_by(sub->inputs[1], "ReduceMean") : nullptr;
     if (!mean || mean->inputs[0] != sub->inputs[0] || !v.internal(sub->inputs[1]) ||
         !v.internal(div.value, rms.value_reads + 1) || trailing_reduce_axes(g, *mean) != rms.axes)
-      continue;
+      return false;
     std::vector<int> nodes = div.nodes;
     nodes.insert(nodes.end(), rms.nodes.begin(), rms.nodes.end());
     for (const Node* n : {mean, sub, &norm}) nodes.push_back(v.index_of(n));
@@ -41,10 +35,8 @@ bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     ln.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
     ln.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
     replace_nodes(g, log, "fuse_layer_norm", nodes, ln);
-    view.reset();
-    changed = true;
-  }
-  return changed;
+    return true;
+  });
 }
 
 }  // namespace normrt

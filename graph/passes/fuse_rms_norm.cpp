@@ -2,22 +2,16 @@
 // optionally * gamma, becomes one normrt RMSNormalization node. Same
 // conditions as the LayerNorm fusion: trailing negative axes with keepdims,
 // constant eps and gamma, intermediates used only by the pattern.
-#include <optional>
-
 #include "graph/passes/norm_patterns.h"
 
 namespace normrt {
 
 bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
-  bool changed = false;
-  std::optional<GraphView> view;  // rebuilt after each rewrite
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!view) view.emplace(g);
-    const GraphView& v = *view;
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& norm = g.nodes[i];
     Division div;
     RootMeanSquare rms;
-    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) continue;
+    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) return false;
     std::vector<int> nodes = div.nodes;
     nodes.insert(nodes.end(), rms.nodes.begin(), rms.nodes.end());
     nodes.push_back(int(i));
@@ -33,10 +27,8 @@ bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     n.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
     n.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
     replace_nodes(g, log, "fuse_rms_norm", nodes, n);
-    view.reset();
-    changed = true;
-  }
-  return changed;
+    return true;
+  });
 }
 
 }  // namespace normrt

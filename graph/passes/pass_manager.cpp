@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 
 namespace normrt {
 
@@ -33,6 +34,18 @@ std::vector<Rewrite> optimize_graph(Graph& g, const PassOptions& o) {
     if (!changed) break;
   }
   return log;
+}
+
+bool rewrite_each(Graph& g, const std::function<bool(const GraphView& v, size_t i)>& try_at) {
+  bool changed = false;
+  std::optional<GraphView> view;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!view) view.emplace(g);
+    if (!try_at(*view, i)) continue;
+    view.reset();
+    changed = true;
+  }
+  return changed;
 }
 
 GraphView::GraphView(const Graph& graph) : g(graph) {

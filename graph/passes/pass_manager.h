@@ -71,6 +71,13 @@ struct GraphView {
   bool constant(const std::string& value) const { return g.is_constant(value); }
 };
 
+// The walk every rewriting pass makes: each node index, in order, is offered
+// to `try_at`, which either rewrites the graph there and returns true, or
+// leaves it untouched and returns false. The view is rebuilt after each
+// rewrite and the walk goes on from the next index (the manager repeats the
+// passes until none changes anything). True if anything was rewritten.
+bool rewrite_each(Graph& g, const std::function<bool(const GraphView& v, size_t i)>& try_at);
+
 bool is_op(const Node& n, const char* op);
 // A constant float scalar (any shape of one element).
 bool constant_scalar(const Graph& g, const std::string& value, float* v);
