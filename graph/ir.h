@@ -52,6 +52,25 @@ struct Attribute {
   std::vector<float> fs;
   std::vector<int64_t> is;
   std::vector<std::string> ss;
+
+  static Attribute integer(int64_t v) {
+    Attribute a;
+    a.kind = Kind::i;
+    a.i = v;
+    return a;
+  }
+  static Attribute real(float v) {
+    Attribute a;
+    a.kind = Kind::f;
+    a.f = v;
+    return a;
+  }
+  static Attribute text(std::string v) {
+    Attribute a;
+    a.kind = Kind::s;
+    a.s = std::move(v);
+    return a;
+  }
 };
 
 struct Node {

@@ -159,7 +159,7 @@ bool fold_batch_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       if (f.add >= 0) remove.insert(remove.begin(), f.add);
       replace_nodes(g, log, "fold_batch_norm", remove, add);
     } else {
-      if (f.kind == Fold::Kind::gemm) linear.attrs["beta"] = Attribute{Attribute::Kind::f, 1.f};
+      if (f.kind == Fold::Kind::gemm) linear.attrs["beta"] = Attribute::real(1.f);
       linear.inputs.resize(3);
       linear.inputs[2] = bname;
       linear.outputs[0] = bn.outputs[0];

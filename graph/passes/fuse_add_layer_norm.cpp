@@ -16,12 +16,10 @@ bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log
     if (p == v.producer.end()) return false;
     const Node& add = g.nodes[size_t(p->second)];
     if (!is_op(add, "Add") || add.inputs[0] == add.inputs[1]) return false;
-    Node f;
-    f.name = ln.name + "_add";
-    f.op_type = "AddLayerNormalization";
-    f.domain = "normrt";
-    f.inputs = {add.inputs[0], add.inputs[1], ln.inputs.size() > 1 ? ln.inputs[1] : "", ln.inputs.size() > 2 ? ln.inputs[2] : ""};
-    f.outputs = {ln.outputs[0]};
+    Node f = fused_node("AddLayerNormalization", ln.name + "_add",
+                        {add.inputs[0], add.inputs[1], ln.inputs.size() > 1 ? ln.inputs[1] : "",
+                         ln.inputs.size() > 2 ? ln.inputs[2] : ""},
+                        {ln.outputs[0]});
     // The sum stays an output where something else reads it.
     if (!v.internal(add.outputs[0])) f.outputs.push_back(add.outputs[0]);
     f.attrs = ln.attrs;

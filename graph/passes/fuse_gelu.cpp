@@ -103,16 +103,8 @@ bool fuse_gelu(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       nodes.push_back(f);
       const std::string arg = std::string(form) == "Erf" ? erf_input(v, *f, nodes) : tanh_input(v, *f, nodes);
       if (arg != x) continue;
-      Node gelu;
-      gelu.name = last.name + "_gelu";
-      gelu.op_type = "Gelu";
-      gelu.domain = "normrt";
-      gelu.inputs = {x};
-      gelu.outputs = {last.outputs[0]};
-      Attribute approx;
-      approx.kind = Attribute::Kind::s;
-      approx.s = std::string(form) == "Erf" ? "none" : "tanh";
-      gelu.attrs["approximate"] = approx;
+      Node gelu = fused_node("Gelu", last.name + "_gelu", {x}, {last.outputs[0]});
+      gelu.attrs["approximate"] = Attribute::text(std::string(form) == "Erf" ? "none" : "tanh");
       std::vector<int> idx;
       for (const Node* n : nodes) idx.push_back(v.index_of(n));
       replace_nodes(g, log, "fuse_gelu", idx, gelu);

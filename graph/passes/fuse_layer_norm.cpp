@@ -26,15 +26,8 @@ bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     std::string out = norm.outputs[0], gamma, beta;
     match_affine(g, v, out, &gamma, &beta, nodes);
 
-    Node ln;
-    ln.name = norm.name + "_layernorm";
-    ln.op_type = "LayerNormalization";
-    ln.domain = "normrt";
-    ln.inputs = {sub->inputs[0], gamma, beta};
-    ln.outputs = {out};
-    ln.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
-    ln.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
-    replace_nodes(g, log, "fuse_layer_norm", nodes, ln);
+    replace_nodes(g, log, "fuse_layer_norm", nodes,
+                  normalization_node("LayerNormalization", norm.name + "_layernorm", {sub->inputs[0], gamma, beta}, out, rms));
     return true;
   });
 }

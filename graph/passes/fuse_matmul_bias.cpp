@@ -37,12 +37,8 @@ bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
       if (!w || w->dtype != DType::float32 || w->shape.size() != 2) return false;
       const bool gemm = is_op(n, "Gemm"), tb = gemm && n.attr_i("transB", 0);
       const int64_t N = w->shape[tb ? 0 : 1];
-      out.name = n.name + "_fused";
-      out.op_type = "FusedMatMul";
-      out.domain = "normrt";
-      out.inputs = {n.inputs[0], n.inputs[1], ""};
-      out.outputs = n.outputs;
-      if (tb) out.attrs["transB"] = Attribute{Attribute::Kind::i, 0, 1};
+      out = fused_node("FusedMatMul", n.name + "_fused", {n.inputs[0], n.inputs[1], ""}, n.outputs);
+      if (tb) out.attrs["transB"] = Attribute::integer(1);
       if (gemm) {
         if (n.attr_i("transA", 0) || n.attr_f("alpha", 1) != 1.f || (n.has_input(2) && n.attr_f("beta", 1) != 1.f)) return false;
         if (n.has_input(2) && !row_bias(g, n.inputs[2], N)) return false;

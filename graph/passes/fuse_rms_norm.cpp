@@ -18,15 +18,8 @@ bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     std::string out = norm.outputs[0], gamma;
     match_affine(g, v, out, &gamma, nullptr, nodes);
 
-    Node n;
-    n.name = norm.name + "_rmsnorm";
-    n.op_type = "RMSNormalization";
-    n.domain = "normrt";
-    n.inputs = {div.value, gamma};
-    n.outputs = {out};
-    n.attrs["axis"] = Attribute{Attribute::Kind::i, 0, -rms.axes};
-    n.attrs["epsilon"] = Attribute{Attribute::Kind::f, rms.eps};
-    replace_nodes(g, log, "fuse_rms_norm", nodes, n);
+    replace_nodes(g, log, "fuse_rms_norm", nodes,
+                  normalization_node("RMSNormalization", norm.name + "_rmsnorm", {div.value, gamma}, out, rms));
     return true;
   });
 }

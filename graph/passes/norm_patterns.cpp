@@ -58,6 +58,14 @@ bool match_root_mean_square(const Graph& g, const GraphView& v, const std::strin
   return true;
 }
 
+Node normalization_node(const char* op, std::string name, std::vector<std::string> inputs, const std::string& out,
+                        const RootMeanSquare& r) {
+  Node n = fused_node(op, std::move(name), std::move(inputs), {out});
+  n.attrs["axis"] = Attribute::integer(-r.axes);
+  n.attrs["epsilon"] = Attribute::real(r.eps);
+  return n;
+}
+
 void match_affine(const Graph& g, const GraphView& v, std::string& out, std::string* gamma, std::string* beta,
                   std::vector<int>& nodes) {
   auto step = [&](const char* op, std::string* param) {

@@ -29,6 +29,11 @@ bool match_root_mean_square(const Graph& g, const GraphView& v, const std::strin
 // The count k of a keepdims Reduce node over axes -k..-1, or 0.
 int64_t trailing_reduce_axes(const Graph& g, const Node& mean);
 
+// The fused node (normrt LayerNormalization or RMSNormalization) over the
+// trailing axes and with the epsilon the pattern used.
+Node normalization_node(const char* op, std::string name, std::vector<std::string> inputs, const std::string& out,
+                        const RootMeanSquare& r);
+
 // `out` times a constant gamma, then plus a constant beta (when `beta` is
 // given), each step reading the previous value only: fills what it finds
 // and advances `out` past the nodes it took.

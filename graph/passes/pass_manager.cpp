@@ -145,12 +145,19 @@ bool fusible_activation(const Graph& g, const Node& n, std::string* kind, float*
 }
 
 void set_activation(Node& n, const std::string& kind, float alpha, float beta) {
-  Attribute a;
-  a.kind = Attribute::Kind::s;
-  a.s = kind;
-  n.attrs["activation"] = a;
-  n.attrs["activation_alpha"] = Attribute{Attribute::Kind::f, alpha};
-  n.attrs["activation_beta"] = Attribute{Attribute::Kind::f, beta};
+  n.attrs["activation"] = Attribute::text(kind);
+  n.attrs["activation_alpha"] = Attribute::real(alpha);
+  n.attrs["activation_beta"] = Attribute::real(beta);
+}
+
+Node fused_node(const char* op, std::string name, std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  Node n;
+  n.name = std::move(name);
+  n.op_type = op;
+  n.domain = "normrt";
+  n.inputs = std::move(inputs);
+  n.outputs = std::move(outputs);
+  return n;
 }
 
 bool reduce_axes_of(const Graph& g, const Node& n, std::vector<int64_t>* axes) {

@@ -88,6 +88,8 @@ std::string other_input(const Node& n, const std::string& one);
 // rewrite in `log` (the removed nodes' labels in the order given).
 void replace_nodes(Graph& g, std::vector<Rewrite>& log, const char* pass, std::vector<int> remove, Node fused,
                    int at = -1);
+// A node of normrt's own domain (the fused ops the runtime registers there).
+Node fused_node(const char* op, std::string name, std::vector<std::string> inputs, std::vector<std::string> outputs);
 // A fresh value or initializer name based on `base`.
 std::string unique_name(const Graph& g, const std::string& base);
 // An activation a oneDNN primitive can apply as a post-op: sets `kind`

@@ -75,7 +75,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
   }
   const bool add_c_after = c.has_input(2) && bias.empty() && beta != 0.f;
   // B scaled by alpha here is a temporary: it gets a private packed copy.
-  const kernels::WeightSource b_source = scaled_b.empty() ? c.weight_source(1) : kernels::WeightSource{scaled_b.data()};
+  const kernels::WeightSource b_source = scaled_b.empty() ? c.weight_source(1) : kernels::WeightSource{scaled_b.data(), nullptr, nullptr};
   auto prim = std::make_shared<const kernels::MatMul>(d, b_source, bias.empty() ? nullptr : bias.data());
   const int64_t c_rs = cs[0] == 1 ? 0 : cs[1], c_cs = cs[1] == 1 ? 0 : 1;
   return kernel_fn(
