@@ -8,8 +8,11 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where) {
   return axis < 0 ? axis + rank : axis;
 }
 
-WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kernel, bool ceil_mode,
-                               const std::string& where) {
+namespace {
+
+// The attributes every windowed op shares (strides, dilations, pads), checked;
+// `out` is left to the caller.
+WindowGeometry window_attributes(const Node& n, const Shape& in, const Shape& kernel, const std::string& where) {
   const size_t r = in.size();
   WindowGeometry g;
   g.in = in;
@@ -25,10 +28,19 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
       throw Error(where + ": kernel sizes, strides and dilations must be positive");
     if (pads[i] < 0 || pads[i + r] < 0) throw Error(where + ": negative pads are not supported");
   }
-  std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
   g.pad_begin.assign(pads.begin(), pads.begin() + r);
   g.pad_end.assign(pads.begin() + r, pads.end());
   g.out.resize(r);
+  return g;
+}
+
+}  // namespace
+
+WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kernel, bool ceil_mode,
+                               const std::string& where) {
+  const size_t r = in.size();
+  WindowGeometry g = window_attributes(n, in, kernel, where);
+  const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
   for (size_t i = 0; i < r; ++i) {
     int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -53,24 +65,13 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
 
 WindowGeometry conv_transpose_geometry(const Node& n, const Shape& in, const Shape& kernel, const std::string& where) {
   const size_t r = in.size();
-  WindowGeometry g;
-  g.in = in;
-  g.kernel = kernel;
-  g.strides = n.attr_ints("strides", Shape(r, 1));
-  g.dilations = n.attr_ints("dilations", Shape(r, 1));
-  Shape pads = n.attr_ints("pads", Shape(2 * r, 0));
-  Shape out_pad = n.attr_ints("output_padding", Shape(r, 0));
-  Shape out_shape = n.attr_ints("output_shape");
-  if (g.strides.size() != r || g.dilations.size() != r || pads.size() != 2 * r || out_pad.size() != r ||
-      (!out_shape.empty() && out_shape.size() != r))
-    throw Error(where + ": strides/dilations/pads/output_padding/output_shape do not match the spatial dims");
+  WindowGeometry g = window_attributes(n, in, kernel, where);
+  const Shape out_pad = n.attr_ints("output_padding", Shape(r, 0)), out_shape = n.attr_ints("output_shape");
+  if (out_pad.size() != r || (!out_shape.empty() && out_shape.size() != r))
+    throw Error(where + ": output_padding/output_shape do not match the spatial dims");
   const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
-  g.pad_begin.resize(r);
-  g.pad_end.resize(r);
-  g.out.resize(r);
   for (size_t i = 0; i < r; ++i) {
-    if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dilations[i] <= 0 || out_pad[i] < 0 || pads[i] < 0 || pads[i + r] < 0)
-      throw Error(where + ": kernel, strides, dilations must be positive and pads non-negative");
+    if (out_pad[i] < 0) throw Error(where + ": output_padding must not be negative");
     const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1, full = g.strides[i] * (in[i] - 1) + out_pad[i] + span;
     int64_t total;
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -80,9 +81,8 @@ WindowGeometry conv_transpose_geometry(const Node& n, const Shape& in, const Sha
       // A larger output than the strides give grows at the end, like output_padding.
       g.pad_begin[i] = total < 0 ? 0 : upper ? total / 2 : total - total / 2;
       g.pad_end[i] = total - g.pad_begin[i];
-    } else {
-      g.pad_begin[i] = auto_pad == "VALID" ? 0 : pads[i];
-      g.pad_end[i] = auto_pad == "VALID" ? 0 : pads[i + r];
+    } else if (auto_pad == "VALID") {
+      g.pad_begin[i] = g.pad_end[i] = 0;
     }
     g.out[i] = full - g.pad_begin[i] - g.pad_end[i];
     if (g.out[i] <= 0) throw Error(where + ": the output would be empty");
