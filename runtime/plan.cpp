@@ -151,6 +151,11 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     for (size_t k = 0; k < out.size(); ++k)
       if (!n.outputs[k].empty()) info[n.outputs[k]] = out[k];
     if (known_by_inference) continue;
+    // A view of a plain value shares its buffer.
+    if (op->view && slot_of.count(n.inputs[0]) && op->view(n, in) && !blocked.count(n.inputs[0]) && !blocked.count(n.outputs[0])) {
+      slot_of[n.outputs[0]] = slot_of[n.inputs[0]];
+      continue;
+    }
 
     Step step;
     step.node = &n;
@@ -199,6 +204,19 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     output_slots_.push_back(slot_of[name]);
   }
 
+  // Steps whose outputs nothing reads at run time (their readers were shape
+  // ops, folded above) are dropped.
+  std::vector<bool> read(slots_.size(), false);
+  for (int s : output_slots_) read[size_t(s)] = true;
+  for (size_t i = steps_.size(); i-- > 0;) {
+    if (std::none_of(steps_[i].outs.begin(), steps_[i].outs.end(), [&](int s) { return read[size_t(s)]; })) {
+      steps_.erase(steps_.begin() + std::ptrdiff_t(i));
+      continue;
+    }
+    for (int s : steps_[i].ins)
+      if (s >= 0) read[size_t(s)] = true;
+  }
+
   // Arena: lifetimes [first write, last read] in step order; place the
   // largest first at the lowest offset free for its whole lifetime.
   std::vector<int> first(slots_.size(), -1), last(slots_.size(), -1);
@@ -209,7 +227,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
   }
   std::vector<size_t> order;
   for (size_t s = 0; s < slots_.size(); ++s)
-    if (slots_[s].kind == Slot::Kind::arena) order.push_back(s);
+    if (slots_[s].kind == Slot::Kind::arena && first[s] >= 0) order.push_back(s);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return slots_[a].bytes > slots_[b].bytes; });
   std::vector<size_t> placed;
   for (size_t s : order) {

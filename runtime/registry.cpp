@@ -6,6 +6,11 @@ void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFact
   entries_.push_back(OpEntry{std::move(domain), std::move(op_type), since, until, std::move(make)});
 }
 
+void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFactory make, decltype(OpEntry::view) view) {
+  add(std::move(op_type), since, until, std::move(make));
+  entries_.back().view = std::move(view);
+}
+
 const OpEntry* Registry::find(const std::string& domain, const std::string& op_type, int64_t opset) const {
   for (auto& e : entries_)
     if (e.domain == domain && e.op_type == op_type && opset >= e.since && opset <= e.until) return &e;

@@ -14,11 +14,16 @@ struct OpEntry {
   std::string op_type;
   int64_t since = 1, until = 18;  // opsets this implementation follows
   KernelFactory make;
+  // Whether output 0 is input 0's bytes under another shape for these input
+  // types: a plan then gives both one buffer and runs nothing (make still
+  // serves constant folding). Null: never.
+  std::function<bool(const Node&, const std::vector<const ValueInfo*>& in)> view;
 };
 
 class Registry {
  public:
   void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain = "");
+  void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, decltype(OpEntry::view) view);
   const OpEntry* find(const std::string& domain, const std::string& op_type, int64_t opset) const;
 
  private:

@@ -95,6 +95,74 @@ TEST(Session, OutputsThatAreInputsConstantsOrRepeated) {
   }
 }
 
+// Reshape/Flatten/Squeeze/Unsqueeze run as views of their input's buffer:
+// no step, and the shared buffer lives until the last reader of either name,
+// whether it is a graph input, an intermediate or a graph output.
+TEST(Plan, ReshapesAreViewsOfTheirInput) {
+  ModelBuilder b;
+  b.input("x", {2, 3, 4}).output("flat").output("r").output("sum").output("x2");
+  b.init("shape6x4", test::int64_tensor({2}, {6, 4})).init("axes0", test::int64_tensor({1}, {0}));
+  b.node("Reshape", {"x", "shape6x4"}, {"x2"});                 // view of a graph input, an output
+  b.node("Relu", {"x"}, {"r"});                                // r is an output and is viewed below
+  test::set_attr(b.node("Flatten", {"r"}, {"flat"}), "axis", int64_t(1));
+  b.node("Unsqueeze", {"r", "axes0"}, {"u"});
+  b.node("Squeeze", {"u", "axes0"}, {"s"});                    // view of a view
+  b.node("Neg", {"r"}, {"n"});
+  b.node("Add", {"s", "n"}, {"sum"});                          // reads the view after another step
+  std::string bytes = b.bytes();
+  for (bool optimize : {true, false}) {
+    SessionOptions o;
+    o.optimize = optimize;
+    Session s(bytes.data(), bytes.size(), o);
+    Tensor x = test::random_tensor({2, 3, 4}, 5);
+    auto out = s.run(std::vector<Tensor>{x});
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(out[0].shape, (Shape{2, 12}));
+    EXPECT_EQ(out[3].shape, (Shape{6, 4}));
+    EXPECT_EQ(out[3].bytes, x.bytes);
+    for (int64_t i = 0; i < 24; ++i) {
+      const float relu = std::max(0.f, x.data<float>()[i]);
+      EXPECT_EQ(out[0].data<float>()[i], relu);
+      EXPECT_EQ(out[1].data<float>()[i], relu);
+      EXPECT_EQ(out[2].data<float>()[i], 0.f);
+    }
+  }
+  Graph g = load_onnx_bytes(bytes.data(), bytes.size(), "views.onnx");
+  Plan p(g, default_registry(), {ValueInfo{DType::float32, {2, 3, 4}, nullptr}}, best_isa(), false);
+  std::vector<std::string> ops;
+  for (auto& st : p.steps()) ops.push_back(st.node->op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "Neg", "Add"}));
+}
+
+// A Transpose that only moves unit dims is a view too; one that swaps real
+// dims is not; a step read only by a Shape folded at plan time is dropped.
+TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {
+  ModelBuilder b;
+  b.input("x", {1, 3, 4}).output("moved").output("swapped").output("n");
+  test::set_attr(b.node("Transpose", {"x"}, {"t"}), "perm", std::vector<int64_t>{1, 0, 2});
+  b.node("Relu", {"t"}, {"moved"});
+  test::set_attr(b.node("Transpose", {"x"}, {"swapped"}), "perm", std::vector<int64_t>{0, 2, 1});
+  b.node("Neg", {"x"}, {"dead"});
+  b.node("Shape", {"dead"}, {"n"});
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  Tensor x = test::random_tensor({1, 3, 4}, 9);
+  auto out = s.run(std::vector<Tensor>{x});
+  ASSERT_EQ(out[0].shape, (Shape{3, 1, 4}));
+  ASSERT_EQ(out[1].shape, (Shape{1, 4, 3}));
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j) {
+      EXPECT_EQ(out[0].data<float>()[i * 4 + j], std::max(0.f, x.data<float>()[i * 4 + j]));
+      EXPECT_EQ(out[1].data<float>()[j * 3 + i], x.data<float>()[i * 4 + j]);
+    }
+  EXPECT_EQ(out[2].as_int64(), (std::vector<int64_t>{1, 3, 4}));
+  Graph g = load_onnx_bytes(bytes.data(), bytes.size(), "views.onnx");
+  Plan p(g, default_registry(), {ValueInfo{DType::float32, {1, 3, 4}, nullptr}}, best_isa(), false);
+  std::vector<std::string> ops;
+  for (auto& st : p.steps()) ops.push_back(st.node->op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "Transpose"}));
+}
+
 TEST(Session, ConcurrentRunsGiveTheBitsOfALoneRun) {
   std::string base = test::fixture("models/resnet_basic");
   Session s(base + ".onnx");

@@ -15,7 +15,7 @@ namespace {
 
 size_t bytes_of(const ValueInfo& v) { return size_t(shape_numel(v.shape)) * dtype_size(v.dtype); }
 
-// Same bytes, new shape.
+// Same bytes, new shape (a copy when folding constants; plans alias instead).
 std::unique_ptr<Kernel> copy(const BindContext& c) {
   size_t n = bytes_of(*c.in[0]);
   return kernel_fn([n](const RunArgs& a) {
@@ -154,6 +154,25 @@ std::unique_ptr<Kernel> transpose(const BindContext& c) {
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
 }
 
+// A transpose that only moves dims of size 1 keeps every element in place.
+bool transpose_is_view(const Node& n, const std::vector<const ValueInfo*>& in) {
+  const Shape& x = in[0]->shape;
+  Shape perm = n.attr_ints("perm");
+  if (perm.empty())
+    for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
+  int64_t last = -1;
+  for (int64_t p : perm) {
+    if (p < 0) p += int64_t(x.size());
+    if (p < 0 || p >= int64_t(x.size())) return false;
+    if (x[size_t(p)] == 1) continue;
+    if (p < last) return false;
+    last = p;
+  }
+  return true;
+}
+
+bool always_view(const Node&, const std::vector<const ValueInfo*>&) { return true; }
+
 std::unique_ptr<Kernel> slice(const BindContext& c) {
   const Shape& x = c.in_shape(0);
   std::vector<int64_t> starts, ends, axes, steps;
@@ -280,18 +299,18 @@ std::unique_ptr<Kernel> range(const BindContext& c) {
 }  // namespace
 
 void register_tensor_ops(Registry& r) {
-  r.add("Identity", 1, 18, copy);
-  r.add("Flatten", 1, 18, copy);
-  r.add("Reshape", 5, 18, copy);
-  r.add("Squeeze", 1, 18, copy);
-  r.add("Unsqueeze", 1, 18, copy);
+  r.add("Identity", 1, 18, copy, always_view);
+  r.add("Flatten", 1, 18, copy, always_view);
+  r.add("Reshape", 5, 18, copy, always_view);
+  r.add("Squeeze", 1, 18, copy, always_view);
+  r.add("Unsqueeze", 1, 18, copy, always_view);
   r.add("Dropout", 1, 18, dropout);
   r.add("Shape", 1, 18, shape);
   r.add("Gather", 1, 18, gather);
   r.add("Concat", 4, 18, concat);
   r.add("Split", 2, 18, split);
   r.add("Slice", 1, 18, slice);
-  r.add("Transpose", 1, 18, transpose);
+  r.add("Transpose", 1, 18, transpose, transpose_is_view);
   r.add("Expand", 8, 18, expand);
   r.add("Cast", 6, 18, cast);
   r.add("ConstantOfShape", 9, 18, constant_of_shape);
