@@ -2,6 +2,27 @@
 
 namespace normrt {
 
+Shape permutation(const Node& n, const char* attr, size_t rank, const std::string& where) {
+  Shape perm = n.attr_ints(attr);
+  if (!n.has(attr))
+    for (size_t i = 0; i < rank; ++i) perm.push_back(int64_t(rank - 1 - i));
+  if (perm.size() != rank)
+    throw Error(where + ": " + attr + " has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
+  std::vector<bool> used(rank, false);
+  for (int64_t& p : perm) {
+    p = normalize_axis(p, int64_t(rank), where);
+    if (used[size_t(p)]) throw Error(where + ": " + attr + " repeats an axis");
+    used[size_t(p)] = true;
+  }
+  return perm;
+}
+
+Shape permuted(const Shape& x, const Shape& perm) {
+  Shape out;
+  for (int64_t p : perm) out.push_back(x[size_t(p)]);
+  return out;
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where) {
   if (axis < -rank || axis >= rank)
     throw Error(where + ": axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));

@@ -16,6 +16,11 @@ WindowGeometry window_geometry(const Node& n, const Shape& in, const Shape& kern
 // Axis in [-rank, rank) (or [-rank-1, rank] when `extra` for Unsqueeze) to [0, rank).
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& where);
 
+// A node's permutation attribute `attr` for an input of `rank` dims, each
+// axis in [0, rank) once; absent means reversed (Transpose's default).
+Shape permutation(const Node& n, const char* attr, size_t rank, const std::string& where);
+Shape permuted(const Shape& x, const Shape& perm);
+
 // ConvTranspose: output sizes and pads (pad_end absorbs output_padding, so it
 // may be negative) from the attributes, as the ONNX operator defines them.
 WindowGeometry conv_transpose_geometry(const Node& n, const Shape& in, const Shape& kernel, const std::string& where);

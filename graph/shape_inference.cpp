@@ -177,19 +177,7 @@ Outs reduce(const Ctx& c) {
 
 Outs transpose(const Ctx& c) {
   const Shape& x = c.input(0).shape;
-  Shape perm = c.n.attr_ints("perm");
-  if (perm.empty())
-    for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
-  if (perm.size() != x.size()) throw Error(c.where + ": perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(x.size()));
-  std::vector<bool> used(x.size(), false);
-  Shape out;
-  for (int64_t p : perm) {
-    p = normalize_axis(p, int64_t(x.size()), c.where);
-    if (used[size_t(p)]) throw Error(c.where + ": perm repeats an axis");
-    used[size_t(p)] = true;
-    out.push_back(x[size_t(p)]);
-  }
-  return c.one(c.input(0).dtype, out);
+  return c.one(c.input(0).dtype, permuted(x, permutation(c.n, "perm", x.size(), c.where)));
 }
 
 Outs cast(const Ctx& c) {
@@ -412,16 +400,25 @@ Outs fused_conv(const Ctx& c) {
   return o;
 }
 
-// normrt.FusedMatMul: MatMul with B (transB: given as [N, K]) and a bias of N.
+// normrt.FusedMatMul: MatMul of A and B, each transposed first when it has
+// perm_a / perm_b (transB: B given as [N, K]), times alpha, plus a bias of N,
+// then an activation; perm_y transposes the result.
 Outs fused_matmul(const Ctx& c) {
   c.expect_float(0);
   c.expect_float(1);
-  Shape b = c.input(1).shape;
-  if (b.size() != 2) throw Error(c.where + ": B must be 2-D");
-  if (c.n.attr_i("transB", 0)) std::swap(b[0], b[1]);
-  ValueInfo bt{DType::float32, b, nullptr};
-  Ins mm_in{c.in[0], &bt};
-  return matmul(Ctx{c.n, mm_in, c.opset, c.where});
+  auto maybe_permuted = [&](const char* attr, const Shape& s) {
+    return c.n.has(attr) ? permuted(s, permutation(c.n, attr, s.size(), c.where)) : s;
+  };
+  Shape b = maybe_permuted("perm_b", c.input(1).shape);
+  if (c.n.attr_i("transB", 0)) {
+    if (b.size() != 2) throw Error(c.where + ": transB needs a 2-D B");
+    std::swap(b[0], b[1]);
+  }
+  ValueInfo at{DType::float32, maybe_permuted("perm_a", c.input(0).shape), nullptr}, bt{DType::float32, b, nullptr};
+  Ins mm_in{&at, &bt};
+  Outs o = matmul(Ctx{c.n, mm_in, c.opset, c.where});
+  o[0].shape = maybe_permuted("perm_y", o[0].shape);
+  return o;
 }
 
 Outs gemm(const Ctx& c) {

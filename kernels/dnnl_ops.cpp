@@ -345,34 +345,64 @@ void Deconv::run(const float* src, const float* weights, const float* bias, floa
 }
 
 namespace {
-// Plain row-major desc of `stored` dims; `trans` swaps the last two logical dims.
-dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, bool trans) {
-  dims logical(stored.begin(), stored.end()), strides(stored.size());
+// Desc of the logical view of `stored` dims (row-major) that `perm` picks.
+dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, const std::vector<int64_t>& perm) {
+  dims stored_strides(stored.size()), logical(stored.size()), strides(stored.size());
   int64_t s = 1;
   for (size_t i = stored.size(); i-- > 0;) {
-    strides[i] = s;
+    stored_strides[i] = s;
     s *= stored[i];
   }
   // Broadcast batch dims of size 1 keep a valid stride; oneDNN ignores it.
-  if (trans) {
-    size_t r = stored.size();
-    std::swap(logical[r - 1], logical[r - 2]);
-    std::swap(strides[r - 1], strides[r - 2]);
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const size_t from = perm.empty() ? i : size_t(perm[i]);
+    logical[i] = stored[from];
+    strides[i] = stored_strides[from];
   }
   return dnnl::memory::desc(logical, dt::f32, strides);
 }
+
+// oneDNN's brgemm matmul takes a strided batch only as a 4-D layout (acbd,
+// adbc); a 3-D product with a permuted operand gets a leading unit dim.
+MatMulDesc with_unit_batch(MatMulDesc d) {
+  auto widen = [](std::vector<int64_t>& perm) {
+    if (perm.empty()) return;
+    for (int64_t& p : perm) ++p;
+    perm.insert(perm.begin(), 0);
+  };
+  d.a_dims.insert(d.a_dims.begin(), 1);
+  d.b_dims.insert(d.b_dims.begin(), 1);
+  widen(d.a_perm);
+  widen(d.b_perm);
+  widen(d.y_perm);
+  return d;
+}
 }  // namespace
 
-MatMul::MatMul(const MatMulDesc& d, const WeightSource& ws, const float* bias, const PostOp& post) {
+MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bias, const PostOp& post) {
+  const bool permuted = !given.a_perm.empty() || !given.b_perm.empty() || !given.y_perm.empty();
+  const MatMulDesc d = permuted && given.a_dims.size() == 3 ? with_unit_batch(given) : given;
   const float* constant_b = ws.data;
-  a_md_ = matrix_desc(d.a_dims, d.trans_a);
-  dnnl::memory::desc b_plain = matrix_desc(d.b_dims, d.trans_b);
+  a_md_ = matrix_desc(d.a_dims, d.a_perm);
+  dnnl::memory::desc b_plain = matrix_desc(d.b_dims, d.b_perm);
   const size_t r = d.a_dims.size();
   dims ad = a_md_.dims(), bd = b_plain.dims(), yd(r);
   for (size_t i = 0; i + 2 < r; ++i) yd[i] = std::max(ad[i], bd[i]);
   yd[r - 2] = ad[r - 2];
   yd[r - 1] = bd[r - 1];
-  dst_md_ = dnnl::memory::desc(yd, dt::f32, plain_tag(r));
+  if (d.y_perm.empty()) {
+    dst_md_ = dnnl::memory::desc(yd, dt::f32, plain_tag(r));
+  } else {
+    // y is stored as yd permuted: stored dim i holds logical dim y_perm[i].
+    dims stored(r), strides(r);
+    for (size_t i = 0; i < r; ++i) stored[i] = yd[size_t(d.y_perm[i])];
+    int64_t s = 1;
+    for (size_t i = r; i-- > 0;) {
+      strides[size_t(d.y_perm[i])] = s;
+      s *= stored[i];
+    }
+    dst_md_ = dnnl::memory::desc(yd, dt::f32, strides);
+  }
   b_md_ = constant_b ? dnnl::memory::desc(bd, dt::f32, tag::any) : b_plain;
   dims bias_dims(r, 1);
   bias_dims[r - 1] = yd[r - 1];

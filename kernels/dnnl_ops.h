@@ -137,10 +137,12 @@ class Deconv {
 };
 
 // y[..., M, N] = alpha * A[..., M, K] x B[..., K, N] (+ bias[1.., N]); batch dims
-// broadcast. A and B may be given transposed (last two dims swapped).
+// broadcast. Each of A, B and y is stored transposed by its permutation
+// (logical dim i is stored dim perm[i]; empty: as stored), so a transposed
+// operand or result is read or written in place with strides, never copied.
 struct MatMulDesc {
   std::vector<int64_t> a_dims, b_dims;  // equal rank >= 2, as stored
-  bool trans_a = false, trans_b = false;
+  std::vector<int64_t> a_perm, b_perm, y_perm;
   float alpha = 1;
 };
 

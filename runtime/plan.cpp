@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 
+#include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
 
 namespace normrt {
@@ -56,9 +57,10 @@ void describe(Step& step, const std::vector<const ValueInfo*>& in, const std::ve
     step.flops = 2.0 * double(shape_numel(in[0]->shape)) * double(shape_numel(w) / w[0]);
   } else if (op == "MatMul" || op == "FusedMatMul" || op == "Gemm") {
     // 2 * output elements * K
-    const Shape& a = in[0]->shape;
-    const bool trans_a = op == "Gemm" && step.node->attr_i("transA", 0);
-    const int64_t K = a.empty() ? 1 : trans_a ? a[0] : a.back();
+    Shape a = in[0]->shape;
+    if (op == "Gemm" && step.node->attr_i("transA", 0)) std::swap(a[0], a[1]);
+    if (step.node->has("perm_a")) a = permuted(a, permutation(*step.node, "perm_a", a.size(), ""));
+    const int64_t K = a.empty() ? 1 : a.back();
     step.flops = 2.0 * double(shape_numel(out[0].shape)) * double(K);
   }
 }

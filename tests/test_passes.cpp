@@ -302,6 +302,76 @@ TEST(FuseMatMulBias, MatMulAddGeluAndGemmBecomeOneNode) {
   EXPECT_EQ(count(*s, "FusedMatMul"), 1);
 }
 
+// Attention's head split, scaling and merge around its two products:
+// y[s,h,d] = sum_t (0.5 * sum_e q[s,h,e]/2 * k[t,h,e]) * v[t,h,d], all in
+// [seq, heads, dim] storage, checked against float64 as well.
+TEST(FoldIntoMatMul, AttentionTransposesAndScalesBecomeStridesAndAlpha) {
+  const int64_t S = 5, H = 3, D = 4;
+  ModelBuilder b;
+  b.input("q", {S, H, D}).input("k", {S, H, D}).input("v", {S, H, D}).output("y");
+  b.init("two", test::float_tensor({}, {2.f})).init("half", test::float_tensor({1}, {0.5f}));
+  set_attr(b.node("Transpose", {"q"}, {"qt"}), "perm", std::vector<int64_t>{1, 0, 2});
+  b.node("Div", {"qt", "two"}, {"qs"});
+  set_attr(b.node("Transpose", {"k"}, {"kt"}), "perm", std::vector<int64_t>{1, 2, 0});
+  b.node("MatMul", {"qs", "kt"}, {"scores"});
+  b.node("Mul", {"half", "scores"}, {"scaled"});
+  set_attr(b.node("Transpose", {"v"}, {"vt"}), "perm", std::vector<int64_t>{1, 0, 2});
+  b.node("MatMul", {"scaled", "vt"}, {"o"});
+  set_attr(b.node("Transpose", {"o"}, {"y"}), "perm", std::vector<int64_t>{1, 0, 2});
+  std::vector<Tensor> in{random_tensor({S, H, D}, 1), random_tensor({S, H, D}, 2), random_tensor({S, H, D}, 3)};
+  auto s = optimized(b, in);
+  EXPECT_EQ(s->graph().nodes.size(), 2u);
+  EXPECT_EQ(count(*s, "FusedMatMul"), 2);
+  const Tensor y = s->run(in)[0];
+  ASSERT_EQ(y.shape, (Shape{S, H, D}));
+  auto at = [&](const Tensor& t, int64_t i, int64_t h, int64_t d) { return double(t.data<float>()[(i * H + h) * D + d]); };
+  for (int64_t i = 0; i < S; ++i)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t d = 0; d < D; ++d) {
+        double want = 0;
+        for (int64_t t = 0; t < S; ++t) {
+          double score = 0;
+          for (int64_t e = 0; e < D; ++e) score += at(in[0], i, h, e) / 2 * at(in[1], t, h, e);
+          want += 0.5 * score * at(in[2], t, h, d);
+        }
+        EXPECT_NEAR(at(y, i, h, d), want, 1e-5);
+      }
+}
+
+// A vector operand, a 2-D product and a broadcast batch with a transposed
+// result; and what must stay: a transpose read twice, a scale on a product
+// with a bias, a non-scalar multiplier.
+TEST(FoldIntoMatMul, VectorsBroadcastAndTheCasesLeftAlone) {
+  ModelBuilder b;
+  b.input("x", {2, 3, 4}).input("m", {4, 5}).input("p", {1, 3, 4}).output("xv").output("mm").output("bc");
+  b.init("vec", random_tensor({4}, 1));
+  b.node("MatMul", {"x", "vec"}, {"xv0"});
+  set_attr(b.node("Transpose", {"xv0"}, {"xv"}), "perm", std::vector<int64_t>{1, 0});
+  set_attr(b.node("Transpose", {"m"}, {"mt"}), "perm", std::vector<int64_t>{1, 0});
+  b.node("MatMul", {"mt", "m"}, {"mm"});
+  set_attr(b.node("Transpose", {"p"}, {"pt"}), "perm", std::vector<int64_t>{0, 2, 1});
+  b.node("MatMul", {"x", "pt"}, {"bc0"});
+  set_attr(b.node("Transpose", {"bc0"}, {"bc"}), "perm", std::vector<int64_t>{2, 0, 1});
+  auto s = optimized(b, {random_tensor({2, 3, 4}, 2), random_tensor({4, 5}, 3), random_tensor({1, 3, 4}, 4)});
+  EXPECT_EQ(count(*s, "Transpose"), 0);
+  EXPECT_EQ(count(*s, "FusedMatMul"), 3);
+
+  ModelBuilder k;
+  k.input("x", {3, 4}).input("w", {3, 4}).output("y").output("xt").output("z").output("u");
+  k.init("wc", random_tensor({4, 6}, 1)).init("bias", random_tensor({6}, 2)).init("s", test::float_tensor({}, {3.f}));
+  k.init("row", random_tensor({6}, 3));
+  set_attr(k.node("Transpose", {"x"}, {"xt"}), "perm", std::vector<int64_t>{1, 0});
+  k.node("MatMul", {"xt", "w"}, {"y"});  // xt is also an output
+  k.node("MatMul", {"x", "wc"}, {"xw"});
+  k.node("Add", {"xw", "bias"}, {"xb"});
+  k.node("Mul", {"xb", "s"}, {"z"});    // after a bias: not alpha
+  k.node("MatMul", {"x", "wc"}, {"xw2"});
+  k.node("Mul", {"xw2", "row"}, {"u"});  // not a scalar
+  s = optimized(k, {random_tensor({3, 4}, 4), random_tensor({3, 4}, 5)});
+  EXPECT_EQ(count(*s, "Transpose"), 1);
+  EXPECT_EQ(count(*s, "Mul"), 2);
+}
+
 TEST(FuseAddLayerNorm, ResidualAddJoinsAndTheSumStaysWhereRead) {
   ModelBuilder b(17);
   b.input("x", {2, 3, 8}).input("r", {2, 3, 8}).output("y").output("z");

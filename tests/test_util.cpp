@@ -72,6 +72,12 @@ Tensor int64_tensor(Shape shape, std::vector<int64_t> values) {
   return t;
 }
 
+Tensor float_tensor(Shape shape, std::vector<float> values) {
+  Tensor t(DType::float32, std::move(shape));
+  std::copy(values.begin(), values.end(), t.data<float>());
+  return t;
+}
+
 ModelBuilder::ModelBuilder(int opset) {
   m.set_ir_version(8);
   auto* o = m.add_opset_import();

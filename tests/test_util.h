@@ -23,6 +23,7 @@ std::string compare(const Tensor& got, const Tensor& want, double rtol, double a
 Tensor random_tensor(Shape shape, unsigned seed, float lo = -1.f, float hi = 1.f);
 Tensor scalar_tensor(float v);
 Tensor int64_tensor(Shape shape, std::vector<int64_t> values);
+Tensor float_tensor(Shape shape, std::vector<float> values);
 
 // Builds small models in tests.
 struct ModelBuilder {

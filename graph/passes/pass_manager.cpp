@@ -16,6 +16,8 @@ const std::vector<Pass>& all_passes() {
       {"fuse_gelu", fuse_gelu},
       {"fuse_conv_activation", fuse_conv_activation},
       {"fuse_matmul_bias", fuse_matmul_bias},
+      {"fold_scale_into_matmul", fold_scale_into_matmul},
+      {"fold_transpose_into_matmul", fold_transpose_into_matmul},
       {"fuse_add_layer_norm", fuse_add_layer_norm},
       {"remove_unused", remove_unused},
   };

@@ -48,6 +48,8 @@ bool fuse_rms_norm(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool fuse_gelu(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool fuse_conv_activation(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool fuse_matmul_bias(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
+bool fold_scale_into_matmul(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
+bool fold_transpose_into_matmul(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool fuse_add_layer_norm(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool remove_unused(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 

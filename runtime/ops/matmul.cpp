@@ -3,6 +3,7 @@
 // right-hand sides are reordered once into the primitive's preferred layout.
 #include <algorithm>
 
+#include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/registry.h"
@@ -10,19 +11,52 @@
 namespace normrt {
 namespace {
 
+// An operand's permutation widened to `rank` (leading broadcast dims of size 1
+// stay in front); empty stays empty.
+Shape widened(Shape perm, size_t rank) {
+  if (perm.empty()) return perm;
+  const int64_t extra = int64_t(rank - perm.size());
+  for (int64_t& p : perm) p += extra;
+  for (int64_t i = extra; i-- > 0;) perm.insert(perm.begin(), i);
+  return perm;
+}
+
 std::unique_ptr<Kernel> matmul(const BindContext& c) {
   const bool fused = c.node.domain == "normrt";
-  const bool trans_b = fused && c.node.attr_i("transB", 0) != 0;
   Shape a = c.in_shape(0), b = c.in_shape(1);
-  if (a.size() == 1) a.insert(a.begin(), 1);
-  if (b.size() == 1) b.push_back(1);
+  auto perm_of = [&](const char* attr, size_t rank) {
+    return fused && c.node.has(attr) ? permutation(c.node, attr, rank, c.where) : Shape{};
+  };
+  Shape a_perm = perm_of("perm_a", a.size()), b_perm = perm_of("perm_b", b.size());
+  Shape y_perm = perm_of("perm_y", c.out[0].shape.size());
+  if (fused && c.node.attr_i("transB", 0)) b_perm = {1, 0};
+  const bool a_vector = a.size() == 1, b_vector = b.size() == 1;
+  if (a_vector) a_perm.clear();
+  if (b_vector) b_perm.clear();
+  const bool permuted = !a_perm.empty() || !b_perm.empty() || !y_perm.empty();
+  if (a_vector) a.insert(a.begin(), 1);
+  if (b_vector) b.push_back(1);
   const size_t r = std::max(a.size(), b.size());
+  a_perm = widened(a_perm, r);
+  b_perm = widened(b_perm, r);
+  if (!y_perm.empty()) {
+    // Over the product's r dims: a vector operand's unit dim (absent from the
+    // output) goes last, where its stride does not matter.
+    Shape axis;  // the product's dim of each output dim
+    for (int64_t k = 0; k < int64_t(r); ++k)
+      if (!(a_vector && k == int64_t(r) - 2) && !(b_vector && k == int64_t(r) - 1)) axis.push_back(k);
+    Shape full;
+    for (int64_t p : y_perm) full.push_back(axis[size_t(p)]);
+    if (a_vector) full.push_back(int64_t(r) - 2);
+    if (b_vector) full.push_back(int64_t(r) - 1);
+    y_perm = full;
+  }
   a.insert(a.begin(), r - a.size(), 1);
   b.insert(b.begin(), r - b.size(), 1);
   if (r > 12) c.fail("MatMul of rank above 12 is not supported");
   // A weight without batch dims: A's batch dims are just more rows of one GEMM
   // (oneDNN would otherwise run a batch of small products against the same B).
-  if (std::all_of(b.begin(), b.end() - 2, [](int64_t d) { return d == 1; }) && r > 2) {
+  if (!permuted && std::all_of(b.begin(), b.end() - 2, [](int64_t d) { return d == 1; }) && r > 2) {
     int64_t rows = 1;
     for (size_t i = 0; i + 1 < r; ++i) rows *= a[i];
     a = {rows, a.back()};
@@ -31,7 +65,10 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   kernels::MatMulDesc d;
   d.a_dims = a;
   d.b_dims = b;
-  d.trans_b = trans_b;
+  d.a_perm = a_perm;
+  d.b_perm = b_perm;
+  d.y_perm = y_perm;
+  d.alpha = fused ? c.node.attr_f("alpha", 1.f) : 1.f;
   if (shape_numel(c.out[0].shape) == 0) return kernel_fn([](const RunArgs&) {});
   const Tensor* bias = fused ? c.constant(2) : nullptr;
   if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
@@ -49,8 +86,8 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
   kernels::MatMulDesc d;
   d.a_dims = c.in_shape(0);
   d.b_dims = c.in_shape(1);
-  d.trans_a = c.node.attr_i("transA", 0) != 0;
-  d.trans_b = c.node.attr_i("transB", 0) != 0;
+  if (c.node.attr_i("transA", 0)) d.a_perm = {1, 0};
+  if (c.node.attr_i("transB", 0)) d.b_perm = {1, 0};
   const float alpha = c.node.attr_f("alpha", 1.f), beta = c.node.attr_f("beta", 1.f);
   const int64_t M = c.out[0].shape[0], N = c.out[0].shape[1];
   if (M * N == 0) return kernel_fn([](const RunArgs&) {});

@@ -144,12 +144,7 @@ struct StridedCopy {
 
 std::unique_ptr<Kernel> transpose(const BindContext& c) {
   const Shape& x = c.in_shape(0);
-  Shape perm = c.node.attr_ints("perm");
-  if (perm.empty())
-    for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
-  const Shape in_st = strides_of(x);
-  Shape strides;
-  for (int64_t p : perm) strides.push_back(in_st[size_t(normalize_axis(p, int64_t(x.size()), c.where))]);
+  const Shape strides = permuted(strides_of(x), permutation(c.node, "perm", x.size(), c.where));
   StridedCopy sc(c.out[0].shape, strides, 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
 }
@@ -157,13 +152,8 @@ std::unique_ptr<Kernel> transpose(const BindContext& c) {
 // A transpose that only moves dims of size 1 keeps every element in place.
 bool transpose_is_view(const Node& n, const std::vector<const ValueInfo*>& in) {
   const Shape& x = in[0]->shape;
-  Shape perm = n.attr_ints("perm");
-  if (perm.empty())
-    for (size_t i = 0; i < x.size(); ++i) perm.push_back(int64_t(x.size() - 1 - i));
   int64_t last = -1;
-  for (int64_t p : perm) {
-    if (p < 0) p += int64_t(x.size());
-    if (p < 0 || p >= int64_t(x.size())) return false;
+  for (int64_t p : permutation(n, "perm", x.size(), "")) {
     if (x[size_t(p)] == 1) continue;
     if (p < last) return false;
     last = p;

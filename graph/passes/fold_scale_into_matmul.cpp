@@ -1,0 +1,57 @@
+// Multiplying or dividing a MatMul's operand by a constant scalar, or its
+// result when nothing else (bias, activation) acts on it, becomes the
+// product's alpha, which oneDNN applies to the accumulated result:
+//   MatMul(Div(A, s), B)  -> FusedMatMul(A, B, alpha = 1/s)
+//   Mul(MatMul(A, B), s)  -> FusedMatMul(A, B, alpha = s)
+// (attention's 1/sqrt(head dim) on q, or on the scores).
+#include "graph/passes/pass_manager.h"
+
+namespace normrt {
+namespace {
+
+// `n` is x * s, s * x or x / s for a constant scalar s: returns x and sets the factor.
+std::string scaled_value(const GraphView& v, const Node& n, float* factor) {
+  float s;
+  if ((is_op(n, "Mul") || is_op(n, "Div")) && n.inputs.size() == 2 && v.scalar(n.inputs[1], &s)) {
+    if (is_op(n, "Div") && s == 0.f) return "";
+    *factor = is_op(n, "Div") ? 1.f / s : s;
+    return n.inputs[0];
+  }
+  if (is_op(n, "Mul") && n.inputs.size() == 2 && v.scalar(n.inputs[0], &s)) {
+    *factor = s;
+    return n.inputs[1];
+  }
+  return "";
+}
+
+}  // namespace
+
+bool fold_scale_into_matmul(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
+  return rewrite_each(g, [&](const GraphView& v, size_t i) {
+    const Node& n = g.nodes[i];
+    const bool fused = n.domain == "normrt" && n.op_type == "FusedMatMul";
+    if (!(fused && !n.has_input(2)) && !is_op(n, "MatMul")) return false;
+    Node out = fused ? n : fused_node("FusedMatMul", n.name, {n.inputs[0], n.inputs[1]}, n.outputs);
+    float alpha = out.attr_f("alpha", 1.f), factor = 1.f;
+    for (size_t k = 0; k < 2; ++k) {
+      auto it = v.producer.find(n.inputs[k]);
+      if (it == v.producer.end() || !v.internal(n.inputs[k])) continue;
+      const std::string x = scaled_value(v, g.nodes[size_t(it->second)], &factor);
+      if (x.empty()) continue;
+      out.inputs[k] = x;
+      out.attrs["alpha"] = Attribute::real(alpha * factor);
+      replace_nodes(g, log, "fold_scale_into_matmul", {int(i), it->second}, out);
+      return true;
+    }
+    const int r = v.sole_reader(n.outputs[0]);
+    if (r < 0 || out.has("activation")) return false;
+    const Node& m = g.nodes[size_t(r)];
+    if (!is_op(m, "Mul") || scaled_value(v, m, &factor) != n.outputs[0]) return false;
+    out.attrs["alpha"] = Attribute::real(alpha * factor);
+    out.outputs = m.outputs;
+    replace_nodes(g, log, "fold_scale_into_matmul", {int(i), r}, out);
+    return true;
+  });
+}
+
+}  // namespace normrt
