@@ -1,5 +1,7 @@
 #include "kernels/layer_norm.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <vector>
 
@@ -68,6 +70,33 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
     if (a.inv_std_out) a.inv_std_out[r] = s.rstd;
   };
 
+  if (chunks == 1 && !a.residual && !a.rms) {
+    // Each thread a block of rows; a row's normalize and the next row's
+    // moments share one loop, so its stores overlap the next row's loads.
+#pragma omp parallel if (rows * n > 32768)
+    {
+      const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+      const int64_t begin = rows * id / threads, end = rows * (id + 1) / threads;
+      float m[2], pivot = 0;
+      if (begin < end) {
+        pivot = pivot_of(begin);
+        pass1(begin, 0, n, pivot, m);
+      }
+      for (int64_t r = begin; r < end; ++r) {
+        RowStats st = settle(m[0], m[1], n, pivot, a.epsilon, false);
+        if (st.centred_pass) finish_centred(st, t.sum_sq_centered(a.x + r * n, n, pivot, st.delta), n, a.epsilon);
+        if (r + 1 < end) {
+          pivot = pivot_of(r + 1);
+          t.normalize_then_stats(a.x + r * n, a.y + r * n, n, st.pivot, st.delta, st.rstd, a.gamma, a.beta,
+                                 a.x + (r + 1) * n, pivot, m);
+        } else {
+          pass3(r, 0, n, st);
+        }
+        outputs(r, st);
+      }
+    }
+    return;
+  }
   if (chunks == 1) {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
     for (int64_t r = 0; r < rows; ++r) {

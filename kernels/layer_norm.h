@@ -32,6 +32,10 @@ struct LayerNormTable {
   // y = ((x - pivot) - delta) * rstd * gamma[i] + beta[i]; gamma/beta may be null (1, 0).
   void (*normalize)(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
                     const float* beta);
+  // normalize(x -> y), and stats_shifted(next, n, next_pivot, out) with the
+  // same bits, in one loop.
+  void (*normalize_then_stats)(const float* x, float* y, int64_t n, float pivot, float delta, float rstd,
+                               const float* gamma, const float* beta, const float* next, float next_pivot, float* out);
   // y = ((x - pivot) - delta) * scale + shift (per-row constants: InstanceNorm).
   void (*normalize_affine)(const float* x, float* y, int64_t n, float pivot, float delta, float scale, float shift);
   // y = x * rinv * gamma[i] (gamma may be null).

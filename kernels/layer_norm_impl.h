@@ -21,8 +21,11 @@ float sum_shifted(const float* x, int64_t n, float pivot) {
 }
 
 // out[0] = sum of d, out[1] = sum of d^2, d = x - pivot: both moments in one
-// read, with four independent chains each so the adds do not wait on each other.
-void stats_shifted(const float* x, int64_t n, float pivot, float* out) {
+// read, with four independent chains each so the adds do not wait on each
+// other. `also(i, k)` runs beside each step over elements [i, i + k), so
+// other work can share the loop without changing a bit of the sums.
+template <class Also>
+void moments(const float* x, int64_t n, float pivot, float* out, Also also) {
   const Vec p(pivot);
   Vec s0(0.f), s1(0.f), s2(0.f), s3(0.f), q0(0.f), q1(0.f), q2(0.f), q3(0.f);
   int64_t i = 0;
@@ -37,20 +40,27 @@ void stats_shifted(const float* x, int64_t n, float pivot, float* out) {
     q1 = xsimd::fma(d1, d1, q1);
     q2 = xsimd::fma(d2, d2, q2);
     q3 = xsimd::fma(d3, d3, q3);
+    also(i, 4 * kLanes);
   }
   for (; i + kLanes <= n; i += kLanes) {
     Vec d = load(x + i) - p;
     s0 += d;
     q0 = xsimd::fma(d, d, q0);
+    also(i, kLanes);
   }
   float s = xsimd::hadd((s0 + s1) + (s2 + s3)), q = xsimd::hadd((q0 + q1) + (q2 + q3));
   for (; i < n; ++i) {
     float d = x[i] - pivot;
     s += d;
     q += d * d;
+    also(i, 1);
   }
   out[0] = s;
   out[1] = q;
+}
+
+void stats_shifted(const float* x, int64_t n, float pivot, float* out) {
+  moments(x, n, pivot, out, [](int64_t, int64_t) {});
 }
 
 // s = a + b written out, and the moments of s - pivot.
@@ -113,25 +123,41 @@ float sum_sq_centered(const float* x, int64_t n, float pivot, float delta) {
 // ((x - p) - delta) * rstd computed as fma(x - p, rstd, -delta * rstd): x - p is
 // exact near p, and -delta * rstd is a small, precisely rounded constant.
 template <bool has_gamma, bool has_beta>
+struct Normalizer {
+  const float *x, *gamma, *beta;
+  float* y;
+  float pivot, rstd, shift;
+  Vec p, r, c;
+  Normalizer(const float* x, float* y, float pivot, float delta, float rstd, const float* gamma, const float* beta)
+      : x(x), gamma(gamma), beta(beta), y(y), pivot(pivot), rstd(rstd), shift(-delta * rstd), p(pivot), r(rstd),
+        c(-delta * rstd) {}
+  // Elements [i, i + k): whole vectors, or one scalar when k is 1.
+  void operator()(int64_t i, int64_t k) const {
+    if (k == 1) {
+      float v = __builtin_fmaf(x[i] - pivot, rstd, shift);
+      if constexpr (has_gamma && has_beta) v = __builtin_fmaf(v, gamma[i], beta[i]);
+      else if constexpr (has_gamma) v = v * gamma[i];
+      else if constexpr (has_beta) v = v + beta[i];
+      y[i] = v;
+      return;
+    }
+    for (int64_t j = i; j < i + k; j += kLanes) {
+      Vec v = xsimd::fma(load(x + j) - p, r, c);
+      if constexpr (has_gamma && has_beta) v = xsimd::fma(v, load(gamma + j), load(beta + j));
+      else if constexpr (has_gamma) v = v * load(gamma + j);
+      else if constexpr (has_beta) v = v + load(beta + j);
+      store(y + j, v);
+    }
+  }
+};
+
+template <bool has_gamma, bool has_beta>
 void normalize_t(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
                  const float* beta) {
-  const float shift = -delta * rstd;
-  const Vec p(pivot), r(rstd), c(shift);
+  const Normalizer<has_gamma, has_beta> f(x, y, pivot, delta, rstd, gamma, beta);
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    Vec v = xsimd::fma(load(x + i) - p, r, c);
-    if constexpr (has_gamma && has_beta) v = xsimd::fma(v, load(gamma + i), load(beta + i));
-    else if constexpr (has_gamma) v = v * load(gamma + i);
-    else if constexpr (has_beta) v = v + load(beta + i);
-    store(y + i, v);
-  }
-  for (; i < n; ++i) {
-    float v = __builtin_fmaf(x[i] - pivot, rstd, shift);
-    if constexpr (has_gamma && has_beta) v = __builtin_fmaf(v, gamma[i], beta[i]);
-    else if constexpr (has_gamma) v = v * gamma[i];
-    else if constexpr (has_beta) v = v + beta[i];
-    y[i] = v;
-  }
+  for (; i + kLanes <= n; i += kLanes) f(i, kLanes);
+  for (; i < n; ++i) f(i, 1);
 }
 
 void normalize(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
@@ -140,6 +166,16 @@ void normalize(const float* x, float* y, int64_t n, float pivot, float delta, fl
   else if (gamma) normalize_t<true, false>(x, y, n, pivot, delta, rstd, gamma, beta);
   else if (beta) normalize_t<false, true>(x, y, n, pivot, delta, rstd, gamma, beta);
   else normalize_t<false, false>(x, y, n, pivot, delta, rstd, gamma, beta);
+}
+
+// normalize() of one row while taking the moments of the next (the row's
+// stores and the next row's loads overlap in one loop).
+void normalize_then_stats(const float* x, float* y, int64_t n, float pivot, float delta, float rstd,
+                          const float* gamma, const float* beta, const float* next, float next_pivot, float* out) {
+  if (gamma && beta) moments(next, n, next_pivot, out, Normalizer<true, true>(x, y, pivot, delta, rstd, gamma, beta));
+  else if (gamma) moments(next, n, next_pivot, out, Normalizer<true, false>(x, y, pivot, delta, rstd, gamma, beta));
+  else if (beta) moments(next, n, next_pivot, out, Normalizer<false, true>(x, y, pivot, delta, rstd, gamma, beta));
+  else moments(next, n, next_pivot, out, Normalizer<false, false>(x, y, pivot, delta, rstd, gamma, beta));
 }
 
 void normalize_affine(const float* x, float* y, int64_t n, float pivot, float delta, float scale, float shift) {
@@ -164,6 +200,7 @@ void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* ga
 }  // namespace
 
 namespace normrt::kernels::NORMRT_ISA {
-extern const LayerNormTable layer_norm_table = {&sum_shifted, &stats_shifted,    &add_stats_shifted, &sum_sq_centered,
-                                                &normalize,   &normalize_affine, &scale_rows};
+extern const LayerNormTable layer_norm_table = {&sum_shifted,      &stats_shifted,        &add_stats_shifted,
+                                                &sum_sq_centered,  &normalize,            &normalize_then_stats,
+                                                &normalize_affine, &scale_rows};
 }

@@ -327,10 +327,12 @@ TEST(LayerNormKernel, InstanceNormMatchesFloat64) {
 
 // LayerNorm does not depend on the batch: a row alone, the same row inside a
 // batch of 8, and either with 1 or 2 threads give the same bits — also for a
-// row long enough to be split into chunks across threads.
+// row long enough to be split into chunks across threads. (8 x 4099 is
+// large enough to be spread over threads: a row's moments are then taken
+// alone or beside the previous row's normalize.)
 TEST(LayerNormKernel, BitwiseSameForAnyThreadCountAndBatch) {
   for (Isa isa : machine_isas())
-    for (int64_t n : {int64_t(768), int64_t(100000)}) {
+    for (int64_t n : {int64_t(768), int64_t(4099), int64_t(100000)}) {
       Tensor batch = random_tensor({8, n}, 11, -1, 5), g = random_tensor({n}, 1), b = random_tensor({n}, 2);
       auto run = [&](const float* x, int64_t rows, int threads) {
         omp_set_num_threads(threads);
