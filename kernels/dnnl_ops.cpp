@@ -79,6 +79,11 @@ dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const vo
   return m;
 }
 
+size_t WeightCache::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return entries_.size();
+}
+
 dnnl::engine& cpu_engine() {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   return eng;
@@ -362,6 +367,15 @@ dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, const std::ve
   return dnnl::memory::desc(logical, dt::f32, strides);
 }
 
+// The layout constant [K, N] weights are packed in: the one oneDNN's matmul
+// picks for a 64-row product, given to products of any row count, so what is
+// packed at load and what every plan asks for agree by construction (oneDNN
+// 2.6 picks one layout for all row counts today; nothing here relies on it).
+dnnl::memory::desc packed_weights_desc(int64_t K, int64_t N) {
+  const dnnl::memory::desc a({64, K}, dt::f32, tag::ab), b({K, N}, dt::f32, tag::any), y({64, N}, dt::f32, tag::ab);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, y), cpu_engine()).weights_desc();
+}
+
 // oneDNN's brgemm matmul takes a strided batch only as a 4-D layout (acbd,
 // adbc); a 3-D product with a permuted operand gets a leading unit dim.
 MatMulDesc with_unit_batch(MatMulDesc d) {
@@ -403,14 +417,30 @@ MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bia
     }
     dst_md_ = dnnl::memory::desc(yd, dt::f32, strides);
   }
-  b_md_ = constant_b ? dnnl::memory::desc(bd, dt::f32, tag::any) : b_plain;
   dims bias_dims(r, 1);
   bias_dims[r - 1] = yd[r - 1];
   dnnl::memory::desc bias_md(bias_dims, dt::f32, plain_tag(r));
   auto attr = make_attr(post);
   if (d.alpha != 1.f) attr.set_output_scales(0, {d.alpha});
-  auto od = bias ? dnnl::matmul::desc(a_md_, b_md_, bias_md, dst_md_) : dnnl::matmul::desc(a_md_, b_md_, dst_md_);
-  dnnl::matmul::primitive_desc pd(od, attr, cpu_engine());
+  auto make_pd = [&] {
+    auto od = bias ? dnnl::matmul::desc(a_md_, b_md_, bias_md, dst_md_) : dnnl::matmul::desc(a_md_, b_md_, dst_md_);
+    return dnnl::matmul::primitive_desc(od, attr, cpu_engine());
+  };
+  b_md_ = constant_b ? dnnl::memory::desc(bd, dt::f32, tag::any) : b_plain;
+  dnnl::matmul::primitive_desc pd;
+  if (constant_b && r == 2) {
+    try {
+      b_md_ = packed_weights_desc(bd[0], bd[1]);
+      pd = make_pd();
+    } catch (const dnnl::error&) {
+    }
+    // This product cannot take that layout, or only with a reference kernel: its own layout.
+    if (!pd || std::string(pd.impl_info_str()).find("ref") != std::string::npos) {
+      pd = {};
+      b_md_ = dnnl::memory::desc(bd, dt::f32, tag::any);
+    }
+  }
+  if (!pd) pd = make_pd();
   prim_ = dnnl::matmul(pd);
   scratch_md_ = pd.scratchpad_desc();
   impl_ = std::string("oneDNN ") + pd.impl_info_str();
@@ -419,6 +449,11 @@ MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bia
     b_md_ = pd.weights_desc();
   }
   if (bias) bias_ = copied(bias_md, bias);
+}
+
+void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool trans_b) {
+  packed(b, matrix_desc({trans_b ? N : K, trans_b ? K : N}, trans_b ? std::vector<int64_t>{1, 0} : std::vector<int64_t>{}),
+         packed_weights_desc(K, N));
 }
 
 void MatMul::run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const {

@@ -27,9 +27,10 @@ class WeightCache {
   // `data` (held by `owner`) in plain layout `from`, in layout `to`.
   dnnl::memory get(const std::shared_ptr<const void>& owner, const void* data, const dnnl::memory::desc& from,
                    const dnnl::memory::desc& to);
+  size_t size() const;  // packed copies held
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::pair<const void*, std::string>, std::pair<std::shared_ptr<const void>, dnnl::memory>> entries_;
 };
 
@@ -145,6 +146,11 @@ struct MatMulDesc {
   std::vector<int64_t> a_perm, b_perm, y_perm;
   float alpha = 1;
 };
+
+// Packs constant matmul weights B ([K, N], or [N, K] when `trans_b`) into
+// the layout every MatMul with that B uses, whatever its row count, so a
+// Session can pack them at load, before the inputs' shapes are known.
+void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool trans_b);
 
 class MatMul {
  public:

@@ -39,6 +39,10 @@ std::set<std::string> blocked_conv_values(const Graph& g);
 // The layout those values are held in, for this graph.
 kernels::HeldLayout held_conv_layout(const Graph& g);
 
+// Packs the constant weights of the graph's matmuls into `cache` now, in the
+// layout plans for any input shape will use (runtime/ops/matmul.cpp).
+void prepack_matmul_weights(const Graph& g, kernels::WeightCache& cache);
+
 // One per file in runtime/ops/.
 void register_activation_ops(Registry& r);
 void register_arithmetic_ops(Registry& r);

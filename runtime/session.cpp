@@ -64,6 +64,8 @@ struct Session::Impl {
       for (size_t k = 0; k < n.inputs.size(); ++k)
         for (size_t i = 0; i < graph.inputs.size(); ++i)
           if (n.inputs[k] == graph.inputs[i] && shape_depends_on_value(n, k)) value_input[i] = true;
+    // Weights are packed now, not at the first run of each new shape.
+    prepack_matmul_weights(graph, weight_cache);
     // Models with fully static inputs are planned now, so load reports shape errors.
     std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
     std::vector<Shape> shapes;

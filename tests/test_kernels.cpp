@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "kernels/batch_norm.h"
+#include "kernels/dnnl_ops.h"
 #include "kernels/elementwise.h"
 #include "kernels/layer_norm.h"
 #include "kernels/pool.h"
@@ -356,6 +357,40 @@ TEST(LayerNormKernel, BitwiseSameForAnyThreadCountAndBatch) {
       }
     }
   omp_set_num_threads(omp_get_num_procs());
+}
+
+// Weights packed once, before any row count is known, serve products of 1,
+// 7 and 128 rows (B given plain and transposed): the cache keeps one copy
+// each, and every product matches float64.
+TEST(MatMulKernel, WeightsPackedAtLoadServeEveryRowCount) {
+  const int64_t K = 40, N = 72;
+  for (bool trans_b : {false, true}) {
+    auto b = std::make_shared<Tensor>(random_tensor(trans_b ? Shape{N, K} : Shape{K, N}, 1));
+    kernels::WeightCache cache;
+    const kernels::WeightSource src{b->data<float>(), &cache, b};
+    kernels::prepack_matmul_weights(src, K, N, trans_b);
+    ASSERT_EQ(cache.size(), 1u);
+    for (int64_t M : {1, 7, 128}) {
+      kernels::MatMulDesc d;
+      d.a_dims = {M, K};
+      d.b_dims = b->shape;
+      if (trans_b) d.b_perm = {1, 0};
+      kernels::MatMul mm(d, src, nullptr);
+      Tensor a = random_tensor({M, K}, unsigned(M)), y(DType::float32, {M, N});
+      std::unique_ptr<void, void (*)(void*)> scratch(std::aligned_alloc(64, (mm.scratch_bytes() + 64) / 64 * 64), std::free);
+      dnnl::stream s(kernels::cpu_engine());
+      mm.run(a.data<float>(), nullptr, y.data<float>(), scratch.get(), s);
+      s.wait();
+      EXPECT_EQ(cache.size(), 1u) << "M " << M;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          double want = 0;
+          for (int64_t k = 0; k < K; ++k)
+            want += double(a.data<float>()[i * K + k]) * b->data<float>()[trans_b ? j * K + k : k * N + j];
+          EXPECT_NEAR(y.data<float>()[i * N + j], want, 1e-4) << "M " << M << " trans_b " << trans_b;
+        }
+    }
+  }
 }
 
 }  // namespace

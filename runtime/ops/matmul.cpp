@@ -11,6 +11,8 @@
 namespace normrt {
 namespace {
 
+bool is_default(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+
 // An operand's permutation widened to `rank` (leading broadcast dims of size 1
 // stay in front); empty stays empty.
 Shape widened(Shape perm, size_t rank) {
@@ -128,6 +130,23 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
 }
 
 }  // namespace
+
+void prepack_matmul_weights(const Graph& g, kernels::WeightCache& cache) {
+  for (auto& n : g.nodes) {
+    const bool fused = n.domain == "normrt" && n.op_type == "FusedMatMul";
+    const bool gemm = is_default(n, "Gemm");
+    if (!fused && !gemm && !is_default(n, "MatMul")) continue;
+    auto it = n.inputs.size() > 1 ? g.initializers.find(n.inputs[1]) : g.initializers.end();
+    if (it == g.initializers.end() || it->second->dtype != DType::float32 || it->second->shape.size() != 2) continue;
+    // Gemm scales a B by alpha into a private copy; a permuted product packs in its own plan.
+    if (gemm && n.attr_f("alpha", 1.f) != 1.f) continue;
+    if (fused && (n.has("perm_a") || n.has("perm_b") || n.has("perm_y"))) continue;
+    const bool trans_b = (fused || gemm) && n.attr_i("transB", 0) != 0;
+    const Shape& b = it->second->shape;
+    kernels::prepack_matmul_weights({it->second->data<float>(), &cache, it->second}, trans_b ? b[1] : b[0],
+                                    trans_b ? b[0] : b[1], trans_b);
+  }
+}
 
 void register_matmul_ops(Registry& r) {
   r.add("MatMul", 1, 18, matmul);
