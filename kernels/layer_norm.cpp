@@ -70,9 +70,12 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
     if (a.inv_std_out) a.inv_std_out[r] = s.rstd;
   };
 
-  if (chunks == 1 && !a.residual && !a.rms) {
+  if (chunks == 1 && !a.residual) {
     // Each thread a block of rows; a row's normalize and the next row's
     // moments share one loop, so its stores overlap the next row's loads.
+    // (Not for Add+LayerNorm: its sum row r is read while row r + 1 is
+    // written n floats on, which for n a multiple of 1024 stalls every load
+    // behind the stores (4 KiB aliasing), and it gained nothing elsewhere.)
 #pragma omp parallel if (rows * n > 32768)
     {
       const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
@@ -83,12 +86,16 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
         pass1(begin, 0, n, pivot, m);
       }
       for (int64_t r = begin; r < end; ++r) {
-        RowStats st = settle(m[0], m[1], n, pivot, a.epsilon, false);
-        if (st.centred_pass) finish_centred(st, t.sum_sq_centered(a.x + r * n, n, pivot, st.delta), n, a.epsilon);
+        RowStats st = settle(m[0], m[1], n, pivot, a.epsilon, a.rms);
+        const int64_t o = r * n;
+        if (st.centred_pass) finish_centred(st, t.sum_sq_centered(a.x + o, n, pivot, st.delta), n, a.epsilon);
         if (r + 1 < end) {
           pivot = pivot_of(r + 1);
-          t.normalize_then_stats(a.x + r * n, a.y + r * n, n, st.pivot, st.delta, st.rstd, a.gamma, a.beta,
-                                 a.x + (r + 1) * n, pivot, m);
+          if (a.rms)
+            t.scale_then_stats(a.x + o, a.y + o, n, st.rstd, a.gamma, a.x + o + n, m);
+          else
+            t.normalize_then_stats(a.x + o, a.y + o, n, st.pivot, st.delta, st.rstd, a.gamma, a.beta, a.x + o + n,
+                                   pivot, m);
         } else {
           pass3(r, 0, n, st);
         }

@@ -40,6 +40,9 @@ struct LayerNormTable {
   void (*normalize_affine)(const float* x, float* y, int64_t n, float pivot, float delta, float scale, float shift);
   // y = x * rinv * gamma[i] (gamma may be null).
   void (*scale_rows)(const float* x, float* y, int64_t n, float rinv, const float* gamma);
+  // scale_rows(x -> y), and stats_shifted(next, n, 0, out) with the same bits, in one loop.
+  void (*scale_then_stats)(const float* x, float* y, int64_t n, float rinv, const float* gamma, const float* next,
+                           float* out);
 };
 NORMRT_ISA_TABLE(LayerNormTable, layer_norm_table)
 

@@ -185,16 +185,40 @@ void normalize_affine(const float* x, float* y, int64_t n, float pivot, float de
   for (; i < n; ++i) y[i] = __builtin_fmaf((x[i] - pivot) - delta, scale, shift);
 }
 
-void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* gamma) {
-  const Vec r(rinv);
-  int64_t i = 0;
-  if (gamma) {
-    for (; i + kLanes <= n; i += kLanes) store(y + i, load(x + i) * r * load(gamma + i));
-    for (; i < n; ++i) y[i] = x[i] * rinv * gamma[i];
-  } else {
-    for (; i + kLanes <= n; i += kLanes) store(y + i, load(x + i) * r);
-    for (; i < n; ++i) y[i] = x[i] * rinv;
+// y = x * rinv * gamma over [i, i + k) (RMS norm), as Normalizer.
+template <bool has_gamma>
+struct Scaler {
+  const float *x, *gamma;
+  float* y;
+  float rinv;
+  Vec r;
+  Scaler(const float* x, float* y, float rinv, const float* gamma) : x(x), gamma(gamma), y(y), rinv(rinv), r(rinv) {}
+  void operator()(int64_t i, int64_t k) const {
+    if (k == 1) {
+      y[i] = has_gamma ? x[i] * rinv * gamma[i] : x[i] * rinv;
+      return;
+    }
+    for (int64_t j = i; j < i + k; j += kLanes) {
+      if constexpr (has_gamma) store(y + j, load(x + j) * r * load(gamma + j));
+      else store(y + j, load(x + j) * r);
+    }
   }
+};
+
+void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* gamma) {
+  auto run = [&](auto f) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) f(i, kLanes);
+    for (; i < n; ++i) f(i, 1);
+  };
+  if (gamma) run(Scaler<true>(x, y, rinv, gamma));
+  else run(Scaler<false>(x, y, rinv, gamma));
+}
+
+void scale_then_stats(const float* x, float* y, int64_t n, float rinv, const float* gamma, const float* next,
+                      float* out) {
+  if (gamma) moments(next, n, 0.f, out, Scaler<true>(x, y, rinv, gamma));
+  else moments(next, n, 0.f, out, Scaler<false>(x, y, rinv, gamma));
 }
 
 }  // namespace
@@ -202,5 +226,5 @@ void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* ga
 namespace normrt::kernels::NORMRT_ISA {
 extern const LayerNormTable layer_norm_table = {&sum_shifted,      &stats_shifted,        &add_stats_shifted,
                                                 &sum_sq_centered,  &normalize,            &normalize_then_stats,
-                                                &normalize_affine, &scale_rows};
+                                                &normalize_affine, &scale_rows,           &scale_then_stats};
 }

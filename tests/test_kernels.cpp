@@ -331,31 +331,44 @@ TEST(LayerNormKernel, InstanceNormMatchesFloat64) {
 // row long enough to be split into chunks across threads. (8 x 4099 is
 // large enough to be spread over threads: a row's moments are then taken
 // alone or beside the previous row's normalize.)
+// The same for RMS norm and Add+LayerNorm (output and written sum).
 TEST(LayerNormKernel, BitwiseSameForAnyThreadCountAndBatch) {
+  enum Kind { layer_norm, rms_norm, add_layer_norm };
   for (Isa isa : machine_isas())
-    for (int64_t n : {int64_t(768), int64_t(4099), int64_t(100000)}) {
-      Tensor batch = random_tensor({8, n}, 11, -1, 5), g = random_tensor({n}, 1), b = random_tensor({n}, 2);
-      auto run = [&](const float* x, int64_t rows, int threads) {
-        omp_set_num_threads(threads);
-        Tensor y(DType::float32, {rows, n});
-        kernels::LayerNormArgs a;
-        a.x = x;
-        a.y = y.data<float>();
-        a.gamma = g.data<float>();
-        a.beta = b.data<float>();
-        a.rows = rows;
-        a.n = n;
-        kernels::layer_norm(isa, a);
-        return y;
-      };
-      Tensor all1 = run(batch.data<float>(), 8, 1), all2 = run(batch.data<float>(), 8, 2);
-      EXPECT_EQ(all1.bytes, all2.bytes) << isa_name(isa) << " n " << n;
-      for (int64_t r : {0, 5}) {
-        Tensor alone = run(batch.data<float>() + r * n, 1, 2);
-        EXPECT_EQ(std::memcmp(alone.data<float>(), all1.data<float>() + r * n, size_t(n) * 4), 0)
-            << isa_name(isa) << " n " << n << " row " << r;
+    for (Kind kind : {layer_norm, rms_norm, add_layer_norm})
+      for (int64_t n : {int64_t(768), int64_t(4099), int64_t(100000)}) {
+        Tensor batch = random_tensor({8, n}, 11, -1, 5), res = random_tensor({8, n}, 12);
+        Tensor g = random_tensor({n}, 1), b = random_tensor({n}, 2);
+        // y and, for Add+LayerNorm, the sum after it.
+        auto run = [&](int64_t first, int64_t rows, int threads) {
+          omp_set_num_threads(threads);
+          Tensor y(DType::float32, {kind == add_layer_norm ? 2 * rows : rows, n});
+          kernels::LayerNormArgs a;
+          a.x = batch.data<float>() + first * n;
+          a.y = y.data<float>();
+          a.gamma = g.data<float>();
+          a.beta = kind == rms_norm ? nullptr : b.data<float>();
+          a.rms = kind == rms_norm;
+          if (kind == add_layer_norm) {
+            a.residual = res.data<float>() + first * n;
+            a.sum_out = y.data<float>() + rows * n;
+          }
+          a.rows = rows;
+          a.n = n;
+          kernels::layer_norm(isa, a);
+          return y;
+        };
+        const std::string what = std::string(isa_name(isa)) + " kind " + std::to_string(kind) + " n " + std::to_string(n);
+        Tensor all1 = run(0, 8, 1), all2 = run(0, 8, 2);
+        EXPECT_EQ(all1.bytes, all2.bytes) << what;
+        for (int64_t r : {0, 5}) {
+          Tensor alone = run(r, 1, 2);
+          EXPECT_EQ(std::memcmp(alone.data<float>(), all1.data<float>() + r * n, size_t(n) * 4), 0) << what << " row " << r;
+          if (kind == add_layer_norm)
+            EXPECT_EQ(std::memcmp(alone.data<float>() + n, all1.data<float>() + (8 + r) * n, size_t(n) * 4), 0)
+                << what << " sum of row " << r;
+        }
       }
-    }
   omp_set_num_threads(omp_get_num_procs());
 }
 
