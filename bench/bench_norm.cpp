@@ -7,7 +7,9 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,8 +30,25 @@ const BenchShape kShapes[] = {
     {"64x4096", 64, 4096},   {"1x4194304", 1, 4194304},
 };
 
+// 64-byte aligned, as a plan's arena places every tensor.
+template <class T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <class U>
+  Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n) {
+    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const Aligned64&) const { return true; }
+};
+using FloatBuffer = std::vector<float, Aligned64<float>>;
+
 struct Buffers {
-  std::vector<float> x, r, y, s, gamma, beta;
+  FloatBuffer x, r, y, s, gamma, beta;
   Buffers(int64_t rows, int64_t n) : x(size_t(rows * n)), r(x.size()), y(x.size()), s(x.size()), gamma(size_t(n)), beta(size_t(n)) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> u(-1, 1);
