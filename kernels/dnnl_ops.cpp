@@ -168,6 +168,10 @@ dnnl::memory::desc activation_desc(const dims& d, bool held, HeldLayout layout) 
 }
 }  // namespace
 
+bool held_is_plain_1x1(HeldLayout layout, int64_t C) {
+  return layout == HeldLayout::nhwc || C % conv_channel_block() == 0;
+}
+
 Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float* bias, const PostOp& post)
     : has_bias_(has_bias) {
   const float* weights = ws.data;
@@ -272,8 +276,8 @@ Pool::Pool(const PoolDesc& d) {
     pl.push_back(d.pad_begin[i]);
     pr.push_back(d.pad_end[i]);
   }
-  src_md_ = dnnl::memory::desc(src, dt::f32, plain_tag(src.size()));
-  dst_md_ = dnnl::memory::desc(dst, dt::f32, plain_tag(dst.size()));
+  src_md_ = activation_desc(src, d.src_held, d.held);
+  dst_md_ = activation_desc(dst, d.dst_held, d.held);
   const auto alg = d.max ? dnnl::algorithm::pooling_max
                          : d.include_padding ? dnnl::algorithm::pooling_avg_include_padding
                                              : dnnl::algorithm::pooling_avg_exclude_padding;

@@ -100,7 +100,13 @@ struct PoolDesc {
   int64_t N = 1, C = 1;
   std::vector<int64_t> in, kernel, out, strides, dilations, pad_begin, pad_end;  // spatial
   bool max = true, include_padding = false;
+  // 2-D pooling may read and write the convolutions' held layout.
+  bool src_held = false, dst_held = false;
+  HeldLayout held = HeldLayout::blocked;
 };
+// Whether an [N, C, 1, 1] tensor has the same bytes held as plain (a global
+// pool's result can then be written held and read as plain).
+bool held_is_plain_1x1(HeldLayout layout, int64_t C);
 
 class Pool {
  public:

@@ -32,9 +32,10 @@ class Registry {
 
 const Registry& default_registry();
 
-// Values passed from one 2-D convolution (with constant weights) only to
-// others, as input or residual: the plan keeps them in oneDNN's blocked
-// layout so no reorder stands between the convolutions (runtime/ops/conv.cpp).
+// Values passed from one 2-D convolution (with constant weights) or 2-D
+// pooling only to others, as input or residual: the plan keeps them in
+// oneDNN's blocked or NHWC layout so no reorder stands between them
+// (runtime/ops/conv.cpp).
 std::set<std::string> blocked_conv_values(const Graph& g);
 // The layout those values are held in, for this graph.
 kernels::HeldLayout held_conv_layout(const Graph& g);

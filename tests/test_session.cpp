@@ -163,6 +163,53 @@ TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {
   EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "Transpose"}));
 }
 
+// A 3x3 convolution keeping the size (pads 1), `group` groups.
+void set_conv(onnx::NodeProto& n, int64_t group) {
+  test::set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  test::set_attr(n, "group", group);
+}
+
+// Pools between convolutions read and write the convolutions' held layout
+// (NHWC or blocked) with oneDNN's fast kernels, never its mixed-layout
+// reference; a window pool whose result leaves for a plain reader runs plain;
+// a global pool writes a plain-readable result. Same numbers as unoptimized.
+TEST(Plan, PoolsKeepTheConvolutionsHeldLayout) {
+  for (int64_t C : {16, 12}) {  // 12: blocked layouts pad the channels
+    ModelBuilder b;
+    b.input("x", {1, 3, 16, 16}).output("flat").output("side");
+    b.init("w1", test::random_tensor({C, 3, 3, 3}, 1)).init("w2", test::random_tensor({C, C, 3, 3}, 2));
+    b.init("dw", test::random_tensor({C, 1, 3, 3}, 3)).init("minus1", test::int64_tensor({2}, {1, -1}));
+    set_conv(b.node("Conv", {"x", "w1"}, {"c1"}), 1);
+    auto& mp = b.node("MaxPool", {"c1"}, {"p1"});
+    test::set_attr(mp, "kernel_shape", std::vector<int64_t>{2, 2});
+    test::set_attr(mp, "strides", std::vector<int64_t>{2, 2});
+    set_conv(b.node("Conv", {"p1", "w2"}, {"c2"}), 1);
+    auto& ap = b.node("AveragePool", {"c2"}, {"p2"});
+    test::set_attr(ap, "kernel_shape", std::vector<int64_t>{3, 3});
+    test::set_attr(ap, "pads", std::vector<int64_t>{1, 1, 1, 1});
+    b.node("Relu", {"p2"}, {"side"});  // a plain reader: this pool runs plain
+    auto& dwc = b.node("Conv", {"c2", "dw"}, {"c3"});
+    set_conv(dwc, C);
+    b.node("GlobalAveragePool", {"c3"}, {"g"});
+    b.node("Reshape", {"g", "minus1"}, {"flat"});
+    const std::string bytes = b.bytes();
+    SessionOptions off;
+    off.optimize = false;
+    Session plain(bytes.data(), bytes.size(), off), held(bytes.data(), bytes.size());
+    Tensor x = test::random_tensor({1, 3, 16, 16}, 4);
+    auto want = plain.run(std::vector<Tensor>{x}), got = held.run(std::vector<Tensor>{x});
+    for (size_t k = 0; k < 2; ++k) EXPECT_LE(test::max_rel_diff(got[k], want[k]), 1e-5) << "C " << C << " output " << k;
+    for (auto& st : held.profile(std::vector<Tensor>{x}, 1))
+      if (st.op.find("Pool") != std::string::npos)
+        EXPECT_EQ(st.implementation.find("ref"), std::string::npos) << st.op << " " << st.implementation << " C " << C;
+    const std::set<std::string> kept = blocked_conv_values(held.graph());
+    EXPECT_TRUE(kept.count("c1") && kept.count("p1")) << "C " << C;
+    EXPECT_FALSE(kept.count("c2") || kept.count("p2")) << "C " << C;
+    // The depthwise convolution makes the layout blocked, whose 12 channels pad.
+    EXPECT_EQ(kept.count("c3") != 0, C == 16) << "C " << C;
+  }
+}
+
 TEST(Session, ConcurrentRunsGiveTheBitsOfALoneRun) {
   std::string base = test::fixture("models/resnet_basic");
   Session s(base + ".onnx");

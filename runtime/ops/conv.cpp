@@ -88,10 +88,42 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
       prim->scratch_bytes(), prim->implementation());
 }
 
+bool is_default(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+
+// MaxPool / AveragePool over two spatial dims whose window oneDNN takes.
+bool window_pool_2d(const Node& n) {
+  if (!is_default(n, "MaxPool") && !is_default(n, "AveragePool")) return false;
+  const auto k = n.attr_ints("kernel_shape"), pads = n.attr_ints("pads");
+  if (k.size() != 2 || n.outputs.size() != 1) return false;
+  if (is_default(n, "AveragePool") && n.attr_i("count_include_pad", 0) && n.attr_i("ceil_mode", 0)) return false;
+  for (size_t i = 0; i < pads.size(); ++i)
+    if (pads[i] >= k[i % 2]) return false;
+  return true;
+}
+
+// Nodes that read (input 0, and a conv's residual input 3) and write the held layout.
 bool blocked_capable(const Graph& g, const Node& n) {
-  const bool conv = (n.domain.empty() && n.op_type == "Conv") || (n.domain == "normrt" && n.op_type == "FusedConv");
+  const bool conv = is_default(n, "Conv") || (n.domain == "normrt" && n.op_type == "FusedConv");
   const Tensor* w = conv && n.inputs.size() > 1 ? g.constant(n.inputs[1]) : nullptr;
-  return w && w->shape.size() == 4;
+  if (conv) return w && w->shape.size() == 4;
+  return window_pool_2d(n) || is_default(n, "GlobalAveragePool") || is_default(n, "GlobalMaxPool");
+}
+
+// The channels of a held value: its convolution's output channels, found
+// through the pools between (-1 if it cannot be told).
+int64_t held_channels(const Graph& g, const std::map<std::string, const Node*>& producer, std::string value) {
+  for (int hops = 0; hops < 64; ++hops) {
+    auto it = producer.find(value);
+    if (it == producer.end()) return -1;
+    const Node& n = *it->second;
+    if (!is_default(n, "Conv") && !(n.domain == "normrt" && n.op_type == "FusedConv")) {
+      value = n.inputs.empty() ? "" : n.inputs[0];
+      continue;
+    }
+    const Tensor* w = n.inputs.size() > 1 ? g.constant(n.inputs[1]) : nullptr;
+    return w && !w->shape.empty() ? w->shape[0] : -1;
+  }
+  return -1;
 }
 
 }  // namespace
@@ -109,6 +141,26 @@ std::set<std::string> blocked_conv_values(const Graph& g) {
     bool all = true;
     for (auto& [reader, k] : it->second) all = all && blocked_capable(g, *reader) && (k == 0 || k == 3);
     if (all) blocked.insert(n.outputs[0]);
+  }
+  // oneDNN pools fast only with one layout in and out: a window pool whose
+  // input or output alone could be held keeps both plain; a global pool with
+  // a plain reader, unless its held [N, C, 1, 1] result is plain bytes too.
+  const kernels::HeldLayout layout = held_conv_layout(g);
+  std::map<std::string, const Node*> producer;
+  for (auto& n : g.nodes)
+    for (auto& o : n.outputs) producer[o] = &n;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto& n : g.nodes) {
+      const bool global = is_default(n, "GlobalAveragePool") || is_default(n, "GlobalMaxPool");
+      if (!(window_pool_2d(n) && blocked.count(n.inputs[0]) != blocked.count(n.outputs[0])) &&
+          !(global && blocked.count(n.inputs[0]) && !blocked.count(n.outputs[0]) &&
+            !kernels::held_is_plain_1x1(layout, held_channels(g, producer, n.inputs[0]))))
+        continue;
+      blocked.erase(n.inputs[0]);
+      blocked.erase(n.outputs[0]);
+      changed = true;
+    }
   }
   return blocked;
 }

@@ -19,6 +19,9 @@ KernelFactory window_pool(bool max) {
     // windows; those count as padding for include_padding, which ONNX does not
     // do, so that one case keeps our own loop.
     kernels::PoolDesc d{x[0], x[1], g.in, g.kernel, g.out, g.strides, g.dilations, g.pad_begin, g.pad_end, max, include_pad};
+    d.src_held = c.input_blocked(0);
+    d.dst_held = c.output_blocked(0);
+    d.held = c.held;
     bool grown = false;
     for (size_t i = 0; i < g.in.size(); ++i) {
       const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1;
@@ -33,10 +36,12 @@ KernelFactory window_pool(bool max) {
               prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
             },
             prim->scratch_bytes(), prim->implementation());
-      } catch (const dnnl::error&) {
+      } catch (const dnnl::error& e) {
         // a shape oneDNN does not take (e.g. padding beyond the window): our loop below
+        if (d.src_held || d.dst_held) c.fail(std::string("oneDNN cannot pool this held-layout tensor: ") + e.what());
       }
     }
+    if (d.src_held || d.dst_held) c.fail("this pooling cannot run on the convolutions' held layout");
     auto p = kernels::make_pool_params(x[0], x[1], g.in, g.out, g.kernel, g.strides, g.dilations, g.pad_begin,
                                        g.pad_end);
     p.max = max;
@@ -50,6 +55,23 @@ KernelFactory window_pool(bool max) {
 KernelFactory global_pool(bool max) {
   return [max](const BindContext& c) {
     const Shape& x = c.in_shape(0);
+    if (c.input_blocked(0)) {
+      // A whole-window oneDNN pooling on the held layout; its [N, C, 1, 1]
+      // result is written held where those are plain bytes too (else plain,
+      // by oneDNN's slower mixed-layout pooling).
+      const Shape spatial(x.begin() + 2, x.end());
+      kernels::PoolDesc d{x[0], x[1], spatial, spatial, Shape(spatial.size(), 1), Shape(spatial.size(), 1),
+                          Shape(spatial.size(), 1), Shape(spatial.size(), 0), Shape(spatial.size(), 0), max, false};
+      d.src_held = true;
+      d.dst_held = c.output_blocked(0) || kernels::held_is_plain_1x1(c.held, x[1]);
+      d.held = c.held;
+      auto prim = std::make_shared<const kernels::Pool>(d);
+      return kernel_fn(
+          [prim](const RunArgs& a) {
+            prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+          },
+          prim->scratch_bytes(), prim->implementation());
+    }
     int64_t rows = x[0] * x[1], inner = shape_numel(Shape(x.begin() + 2, x.end()));
     return kernel_fn([=](const RunArgs& a) {
       kernels::global_pool(max, static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), rows, inner);
