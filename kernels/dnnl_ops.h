@@ -81,6 +81,9 @@ class Conv {
            dnnl::stream& s) const;
   // oneDNN's implementation and the layouts it runs on, for profiles.
   const std::string& implementation() const { return impl_; }
+  // Whether run() may be given z == dst: the addend is then already where
+  // the primitive sums into, and is not copied there first.
+  bool sums_in_place() const { return sum_ && !reorder_z_ && !reorder_dst_; }
 
  private:
   dnnl::convolution_forward prim_;

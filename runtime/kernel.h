@@ -30,6 +30,9 @@ class Kernel {
   virtual size_t scratch_bytes() const { return 0; }
   // What runs it, for profiles ("" for normrt's own kernels at the session's ISA).
   virtual std::string implementation() const { return ""; }
+  // An input whose buffer output 0 may be written over (the kernel reads it
+  // only as the output's starting value), or -1.
+  virtual int in_place_input() const { return -1; }
 };
 
 struct BindContext {
@@ -64,17 +67,19 @@ using KernelFactory = std::function<std::unique_ptr<Kernel>(const BindContext&)>
 
 // A kernel from a plain function; for ops with nothing to precompute.
 template <class F>
-std::unique_ptr<Kernel> kernel_fn(F f, size_t scratch = 0, std::string implementation = "") {
+std::unique_ptr<Kernel> kernel_fn(F f, size_t scratch = 0, std::string implementation = "", int in_place_input = -1) {
   struct K : Kernel {
     F f;
     size_t s;
     std::string impl;
-    K(F f, size_t s, std::string impl) : f(std::move(f)), s(s), impl(std::move(impl)) {}
+    int in_place;
+    K(F f, size_t s, std::string impl, int in_place) : f(std::move(f)), s(s), impl(std::move(impl)), in_place(in_place) {}
     void run(const RunArgs& a) const override { f(a); }
     size_t scratch_bytes() const override { return s; }
     std::string implementation() const override { return impl; }
+    int in_place_input() const override { return in_place; }
   };
-  return std::make_unique<K>(std::move(f), scratch, std::move(implementation));
+  return std::make_unique<K>(std::move(f), scratch, std::move(implementation), in_place_input);
 }
 
 }  // namespace normrt

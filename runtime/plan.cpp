@@ -219,11 +219,38 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       if (s >= 0) read[size_t(s)] = true;
   }
 
+  // A step that may write over an input (a convolution summing a residual)
+  // gets that input's buffer for its output when nothing reads the input
+  // afterwards, so the residual is not copied first.
+  std::vector<int> last_read(slots_.size(), -1);
+  for (size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].ins)
+      if (s >= 0) last_read[size_t(s)] = int(i);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const int k = steps_[i].kernel->in_place_input();
+    if (k < 0 || size_t(k) >= steps_[i].ins.size() || steps_[i].ins[size_t(k)] < 0) continue;
+    const int from = steps_[i].ins[size_t(k)], to = steps_[i].outs[0];
+    const Slot &in = slots_[size_t(from)], &out = slots_[size_t(to)];
+    if (in.kind != Slot::Kind::arena || out.kind != Slot::Kind::arena || in.bytes != out.bytes ||
+        last_read[size_t(from)] != int(i) || std::count(steps_[i].ins.begin(), steps_[i].ins.end(), from) != 1)
+      continue;
+    for (auto& st : steps_)
+      for (int& s : st.ins)
+        if (s == to) s = from;
+    steps_[i].outs[0] = from;
+    for (size_t j = i + 1; j < steps_.size(); ++j)
+      for (int s : steps_[j].ins)
+        if (s == from) last_read[size_t(from)] = int(j);
+  }
+
   // Arena: lifetimes [first write, last read] in step order; place the
   // largest first at the lowest offset free for its whole lifetime.
   std::vector<int> first(slots_.size(), -1), last(slots_.size(), -1);
   for (size_t i = 0; i < steps_.size(); ++i) {
-    for (int s : steps_[i].outs) first[size_t(s)] = last[size_t(s)] = int(i);
+    for (int s : steps_[i].outs) {  // (a slot written in place is written twice)
+      if (first[size_t(s)] < 0) first[size_t(s)] = int(i);
+      last[size_t(s)] = int(i);
+    }
     for (int s : steps_[i].ins)
       if (s >= 0) last[size_t(s)] = int(i);
   }

@@ -210,6 +210,41 @@ TEST(Plan, PoolsKeepTheConvolutionsHeldLayout) {
   }
 }
 
+// A convolution summing a residual writes over the residual's buffer when
+// nothing reads it later, and not when another convolution does; same
+// numbers as the unoptimized graph either way.
+TEST(Plan, ResidualSumWritesInPlaceOnlyAfterItsLastReader) {
+  for (bool read_later : {false, true}) {
+    ModelBuilder b;
+    b.input("x", {1, 8, 8, 8}).output("y");
+    if (read_later) b.output("z_again");
+    for (int k = 1; k <= 4; ++k) b.init("w" + std::to_string(k), test::random_tensor({8, 8, 3, 3}, unsigned(k)));
+    set_conv(b.node("Conv", {"x", "w1"}, {"z"}), 1);
+    set_conv(b.node("Conv", {"x", "w2"}, {"c"}), 1);
+    b.node("Add", {"c", "z"}, {"s"});
+    b.node("Relu", {"s"}, {"r"});
+    set_conv(b.node("Conv", {"r", "w3"}, {"y"}), 1);  // r stays in the held layout
+    if (read_later) set_conv(b.node("Conv", {"z", "w4"}, {"z_again"}), 1);
+    const std::string bytes = b.bytes();
+    SessionOptions off;
+    off.optimize = false;
+    Session plain(bytes.data(), bytes.size(), off), fused(bytes.data(), bytes.size());
+    Tensor x = test::random_tensor({1, 8, 8, 8}, 5);
+    auto want = plain.run(std::vector<Tensor>{x}), got = fused.run(std::vector<Tensor>{x});
+    for (size_t k = 0; k < want.size(); ++k) EXPECT_LE(test::max_rel_diff(got[k], want[k]), 1e-5) << read_later;
+    Plan p(fused.graph(), default_registry(), {ValueInfo{DType::float32, {1, 8, 8, 8}, nullptr}}, best_isa(), true);
+    int in_place = 0, sums = 0, can = 0;
+    for (auto& st : p.steps())
+      if (st.node->op_type == "FusedConv" && st.ins.size() > 3 && st.ins[3] >= 0) {
+        ++sums;
+        in_place += st.outs[0] == st.ins[3];
+        can += st.kernel->in_place_input() == 3;  // residual and output in the primitive's own layout
+      }
+    EXPECT_EQ(sums, 1);
+    EXPECT_EQ(in_place, read_later ? 0 : can);
+  }
+}
+
 TEST(Session, ConcurrentRunsGiveTheBitsOfALoneRun) {
   std::string base = test::fixture("models/resnet_basic");
   Session s(base + ".onnx");

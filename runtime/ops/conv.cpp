@@ -67,7 +67,7 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
         for_each_broadcast(y, z_strides, [&](int64_t i, const auto& o) { out[i] += z[o[0]]; });
         if (act.present) kernels::unary(isa, act.unary, out, out, shape_numel(y));
       },
-      prim->scratch_bytes(), prim->implementation());
+      prim->scratch_bytes(), prim->implementation(), prim->sums_in_place() ? 3 : -1);
 }
 
 std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
