@@ -158,7 +158,10 @@ namespace {
 std::string layout_name(const dnnl::memory::desc& md) {
   const auto& b = md.data.format_desc.blocking;
   if (md.data.format_kind != dnnl_blocked) return "opaque";
-  return b.inner_nblks > 0 ? "blocked" + std::to_string(b.inner_blks[0]) + "c" : "plain";
+  if (b.inner_nblks > 0) return "blocked" + std::to_string(b.inner_blks[0]) + "c";
+  const dims d = md.dims();
+  if (d.size() == 4 && md == dnnl::memory::desc(d, dt::f32, tag::acdb)) return "nhwc";
+  return md == dnnl::memory::desc(d, dt::f32, plain_tag(d.size())) ? "plain" : "strided";
 }
 
 dnnl::memory::desc activation_desc(const dims& d, bool held, HeldLayout layout) {
