@@ -101,6 +101,9 @@ struct ValueType {
   std::vector<std::string> dim_names;  // symbolic name per dim, "" if none
 };
 
+// A node of the default ONNX domain with this op type.
+bool is_op(const Node& n, const char* op);
+
 struct Graph {
   std::string source;  // the model's path, or "<bytes>", for messages
   int64_t opset = 0;   // of the default domain

@@ -61,8 +61,6 @@ GraphView::GraphView(const Graph& graph) : g(graph) {
 
 int GraphView::sole_reader(const std::string& value) const { return internal(value) ? reader.at(value) : -1; }
 
-bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
-
 const Node* GraphView::produced_by(const std::string& value, const char* op) const {
   auto it = producer.find(value);
   if (it == producer.end()) return nullptr;

@@ -80,7 +80,6 @@ struct GraphView {
 // passes until none changes anything). True if anything was rewritten.
 bool rewrite_each(Graph& g, const std::function<bool(const GraphView& v, size_t i)>& try_at);
 
-bool is_op(const Node& n, const char* op);
 // A constant float scalar (any shape of one element).
 bool constant_scalar(const Graph& g, const std::string& value, float* v);
 // The other input of a two-input node, given one of them (or "" if it is not an input).

@@ -88,14 +88,14 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
       prim->scratch_bytes(), prim->implementation());
 }
 
-bool is_default(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+bool is_conv(const Node& n) { return is_op(n, "Conv") || (n.domain == "normrt" && n.op_type == "FusedConv"); }
 
 // MaxPool / AveragePool over two spatial dims whose window oneDNN takes.
 bool window_pool_2d(const Node& n) {
-  if (!is_default(n, "MaxPool") && !is_default(n, "AveragePool")) return false;
+  if (!is_op(n, "MaxPool") && !is_op(n, "AveragePool")) return false;
   const auto k = n.attr_ints("kernel_shape"), pads = n.attr_ints("pads");
   if (k.size() != 2 || n.outputs.size() != 1) return false;
-  if (is_default(n, "AveragePool") && n.attr_i("count_include_pad", 0) && n.attr_i("ceil_mode", 0)) return false;
+  if (is_op(n, "AveragePool") && n.attr_i("count_include_pad", 0) && n.attr_i("ceil_mode", 0)) return false;
   for (size_t i = 0; i < pads.size(); ++i)
     if (pads[i] >= k[i % 2]) return false;
   return true;
@@ -103,10 +103,10 @@ bool window_pool_2d(const Node& n) {
 
 // Nodes that read (input 0, and a conv's residual input 3) and write the held layout.
 bool blocked_capable(const Graph& g, const Node& n) {
-  const bool conv = is_default(n, "Conv") || (n.domain == "normrt" && n.op_type == "FusedConv");
+  const bool conv = is_conv(n);
   const Tensor* w = conv && n.inputs.size() > 1 ? g.constant(n.inputs[1]) : nullptr;
   if (conv) return w && w->shape.size() == 4;
-  return window_pool_2d(n) || is_default(n, "GlobalAveragePool") || is_default(n, "GlobalMaxPool");
+  return window_pool_2d(n) || is_op(n, "GlobalAveragePool") || is_op(n, "GlobalMaxPool");
 }
 
 // The channels of a held value: its convolution's output channels, found
@@ -116,7 +116,7 @@ int64_t held_channels(const Graph& g, const std::map<std::string, const Node*>& 
     auto it = producer.find(value);
     if (it == producer.end()) return -1;
     const Node& n = *it->second;
-    if (!is_default(n, "Conv") && !(n.domain == "normrt" && n.op_type == "FusedConv")) {
+    if (!is_conv(n)) {
       value = n.inputs.empty() ? "" : n.inputs[0];
       continue;
     }
@@ -152,7 +152,7 @@ std::set<std::string> blocked_conv_values(const Graph& g) {
   for (bool changed = true; changed;) {
     changed = false;
     for (auto& n : g.nodes) {
-      const bool global = is_default(n, "GlobalAveragePool") || is_default(n, "GlobalMaxPool");
+      const bool global = is_op(n, "GlobalAveragePool") || is_op(n, "GlobalMaxPool");
       if (!(window_pool_2d(n) && blocked.count(n.inputs[0]) != blocked.count(n.outputs[0])) &&
           !(global && blocked.count(n.inputs[0]) && !blocked.count(n.outputs[0]) &&
             !kernels::held_is_plain_1x1(layout, held_channels(g, producer, n.inputs[0]))))

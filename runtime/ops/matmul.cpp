@@ -11,8 +11,6 @@
 namespace normrt {
 namespace {
 
-bool is_default(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
-
 // An operand's permutation widened to `rank` (leading broadcast dims of size 1
 // stay in front); empty stays empty.
 Shape widened(Shape perm, size_t rank) {
@@ -134,8 +132,8 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
 void prepack_matmul_weights(const Graph& g, kernels::WeightCache& cache) {
   for (auto& n : g.nodes) {
     const bool fused = n.domain == "normrt" && n.op_type == "FusedMatMul";
-    const bool gemm = is_default(n, "Gemm");
-    if (!fused && !gemm && !is_default(n, "MatMul")) continue;
+    const bool gemm = is_op(n, "Gemm");
+    if (!fused && !gemm && !is_op(n, "MatMul")) continue;
     auto it = n.inputs.size() > 1 ? g.initializers.find(n.inputs[1]) : g.initializers.end();
     if (it == g.initializers.end() || it->second->dtype != DType::float32 || it->second->shape.size() != 2) continue;
     // Gemm scales a B by alpha into a private copy; a permuted product packs in its own plan.
