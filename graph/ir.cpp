@@ -88,6 +88,6 @@ bool Graph::is_output(const std::string& v) const {
 }
 
 
-bool is_op(const Node& n, const char* op) { return n.domain.empty() && n.op_type == op; }
+bool is_op(const Node& n, const char* op, const char* domain) { return n.domain == domain && n.op_type == op; }
 
 }  // namespace normrt

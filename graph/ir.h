@@ -17,6 +17,17 @@ enum class DType : int32_t {
   undefined = 0, float32 = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, boolean = 9, float64 = 11,
 };
 const char* dtype_name(DType t);
+// Calls f(T{}) with T the element type a kernel uses for `t`: float, int64_t,
+// int32_t, or uint8_t for the one-byte types (bool, uint8, int8).
+template <class F>
+void with_element_type(DType t, F&& f) {
+  switch (t) {
+    case DType::float32: f(float{}); break;
+    case DType::int64: f(int64_t{}); break;
+    case DType::int32: f(int32_t{}); break;
+    default: f(uint8_t{}); break;
+  }
+}
 const char* onnx_dtype_name(int32_t onnx_type);  // any ONNX type, for messages
 size_t dtype_size(DType t);                       // 0 for unsupported
 bool dtype_supported(int32_t onnx_type);          // the types normrt computes with
@@ -101,8 +112,8 @@ struct ValueType {
   std::vector<std::string> dim_names;  // symbolic name per dim, "" if none
 };
 
-// A node of the default ONNX domain with this op type.
-bool is_op(const Node& n, const char* op);
+// A node of this op type in `domain` ("" is the default ONNX domain).
+bool is_op(const Node& n, const char* op, const char* domain = "");
 
 struct Graph {
   std::string source;  // the model's path, or "<bytes>", for messages

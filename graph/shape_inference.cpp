@@ -106,8 +106,7 @@ Outs layer_norm(const Ctx& c) {
   Shape stat = x;
   for (int64_t i = axis; i < r; ++i) stat[size_t(i)] = 1;
   Outs o = c.one(DType::float32, x);
-  if (c.n.op_type == "AddLayerNormalization") o.push_back(ValueInfo{DType::float32, x, nullptr});
-  else o.resize(3, ValueInfo{DType::float32, stat, nullptr});
+  o.resize(3, ValueInfo{DType::float32, stat, nullptr});
   return o;
 }
 

@@ -46,20 +46,20 @@ Fold find(const Graph& g, const GraphView& v, const Node& bn, int64_t* channels)
     if (p[k]->shape[0] != C) return f;
   *channels = C;
   if (!v.internal(bn.inputs[0])) return f;
-  auto it = v.producer.find(bn.inputs[0]);
-  if (it == v.producer.end()) return f;
-  const Node& n = g.nodes[size_t(it->second)];
+  const int at = v.producer_of(bn.inputs[0]);
+  if (at < 0) return f;
+  const Node& n = g.nodes[size_t(at)];
   if (is_op(n, "Conv")) {
     const Tensor* w = float_constant(g, n.inputs.at(1));
     if (!w || w->shape.empty() || w->shape[0] != C) return f;
     if (n.num_inputs() > 2 && !float_constant(g, n.inputs[2])) return f;
-    return Fold{Fold::Kind::conv, it->second, -1, ""};
+    return Fold{Fold::Kind::conv, at, -1, ""};
   }
   if (is_op(n, "ConvTranspose")) {
     const Tensor* w = float_constant(g, n.inputs.at(1));
     if (!w || w->shape.size() < 3 || w->shape[1] * n.attr_i("group", 1) != C) return f;
     if (n.num_inputs() > 2 && !float_constant(g, n.inputs[2])) return f;
-    return Fold{Fold::Kind::conv_transpose, it->second, -1, ""};
+    return Fold{Fold::Kind::conv_transpose, at, -1, ""};
   }
   if (is_op(n, "Gemm")) {
     const Tensor* w = float_constant(g, n.inputs.at(1));
@@ -69,7 +69,7 @@ Fold find(const Graph& g, const GraphView& v, const Node& bn, int64_t* channels)
       const Tensor* c = float_constant(g, n.inputs[2]);
       if (!c || !(c->numel() == 1 || (c->numel() == C && c->shape.back() == C))) return f;
     }
-    return Fold{Fold::Kind::gemm, it->second, -1, ""};
+    return Fold{Fold::Kind::gemm, at, -1, ""};
   }
   // MatMul, or MatMul + Add(bias).
   const Node* mm = &n;
@@ -80,7 +80,7 @@ Fold find(const Graph& g, const GraphView& v, const Node& bn, int64_t* channels)
       const Tensor* b = float_constant(g, n.inputs[1 - k]);
       if (cand && b && b->numel() == C && b->shape.back() == C && v.internal(n.inputs[k])) {
         mm = cand;
-        r.add = it->second;
+        r.add = at;
         r.bias = n.inputs[1 - k];
       }
     }

@@ -29,18 +29,18 @@ std::string scaled_value(const GraphView& v, const Node& n, float* factor) {
 bool fold_scale_into_matmul(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& n = g.nodes[i];
-    const bool fused = n.domain == "normrt" && n.op_type == "FusedMatMul";
-    if (!(fused && !n.has_input(2)) && !is_op(n, "MatMul")) return false;
-    Node out = fused ? n : fused_node("FusedMatMul", n.name, {n.inputs[0], n.inputs[1]}, n.outputs);
+    std::optional<Node> fused = as_fused_matmul(n);
+    if (!fused || fused->has_input(2)) return false;  // alpha would scale the bias too
+    Node& out = *fused;
     float alpha = out.attr_f("alpha", 1.f), factor = 1.f;
     for (size_t k = 0; k < 2; ++k) {
-      auto it = v.producer.find(n.inputs[k]);
-      if (it == v.producer.end() || !v.internal(n.inputs[k])) continue;
-      const std::string x = scaled_value(v, g.nodes[size_t(it->second)], &factor);
+      const int p = v.producer_of(n.inputs[k]);
+      if (p < 0 || !v.internal(n.inputs[k])) continue;
+      const std::string x = scaled_value(v, g.nodes[size_t(p)], &factor);
       if (x.empty()) continue;
       out.inputs[k] = x;
       out.attrs["alpha"] = Attribute::real(alpha * factor);
-      replace_nodes(g, log, "fold_scale_into_matmul", {int(i), it->second}, out);
+      replace_nodes(g, log, "fold_scale_into_matmul", {int(i), p}, out);
       return true;
     }
     const int r = v.sole_reader(n.outputs[0]);

@@ -18,19 +18,19 @@ bool explicit_transpose(const Node& n) { return is_op(n, "Transpose") && n.has("
 bool fold_transpose_into_matmul(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& n = g.nodes[i];
-    const bool fused = n.domain == "normrt" && n.op_type == "FusedMatMul";
-    if (!fused && !is_op(n, "MatMul")) return false;
-    Node out = fused ? n : fused_node("FusedMatMul", n.name, {n.inputs[0], n.inputs[1]}, n.outputs);
+    std::optional<Node> fused = as_fused_matmul(n);
+    if (!fused) return false;
+    Node& out = *fused;
     std::vector<int> consumed{int(i)};
     const char* perm_attr[2] = {"perm_a", "perm_b"};
     for (size_t k = 0; k < 2 && consumed.size() == 1; ++k) {
-      auto it = v.producer.find(n.inputs[k]);
-      if (it == v.producer.end() || out.has(perm_attr[k]) || (k == 1 && out.attr_i("transB", 0))) continue;
-      const Node& t = g.nodes[size_t(it->second)];
+      const int p = v.producer_of(n.inputs[k]);
+      if (p < 0 || out.has(perm_attr[k]) || (k == 1 && out.attr_i("transB", 0))) continue;
+      const Node& t = g.nodes[size_t(p)];
       if (!explicit_transpose(t) || !v.internal(n.inputs[k])) continue;
       out.inputs[k] = t.inputs[0];
       out.attrs[perm_attr[k]] = t.attrs.at("perm");
-      consumed.push_back(it->second);
+      consumed.push_back(p);
     }
     if (consumed.size() == 1 && !out.has("perm_y")) {
       const int r = v.sole_reader(n.outputs[0]);

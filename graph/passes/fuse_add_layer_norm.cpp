@@ -9,13 +9,13 @@ namespace normrt {
 bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& ln = g.nodes[i];
-    const bool is_ln = (ln.domain.empty() || ln.domain == "normrt") && ln.op_type == "LayerNormalization";
+    const bool is_ln = is_op(ln, "LayerNormalization") || is_op(ln, "LayerNormalization", "normrt");
     // Mean/InvStdDev outputs cannot be kept: the fused node does not produce them.
     if (!is_ln || ln.outputs.size() > 1 || ln.inputs.empty()) return false;
-    auto p = v.producer.find(ln.inputs[0]);
-    if (p == v.producer.end()) return false;
-    const Node& add = g.nodes[size_t(p->second)];
-    if (!is_op(add, "Add") || add.inputs[0] == add.inputs[1]) return false;
+    const Node* add_node = v.produced_by(ln.inputs[0], "Add");
+    if (!add_node || add_node->inputs[0] == add_node->inputs[1]) return false;
+    const Node& add = *add_node;
+    const int add_at = v.index_of(add_node);
     Node f = fused_node("AddLayerNormalization", ln.name + "_add",
                         {add.inputs[0], add.inputs[1], ln.inputs.size() > 1 ? ln.inputs[1] : "",
                          ln.inputs.size() > 2 ? ln.inputs[2] : ""},
@@ -27,15 +27,12 @@ bool fuse_add_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log
     // stood, so the scale and bias must already be defined there.
     int at = int(i);
     if (f.outputs.size() > 1) {
-      at = p->second;
+      at = add_at;
       bool defined_early = true;
-      for (size_t k = 1; k < ln.inputs.size(); ++k) {
-        auto q = v.producer.find(ln.inputs[k]);
-        defined_early = defined_early && (q == v.producer.end() || q->second < at);
-      }
+      for (size_t k = 1; k < ln.inputs.size(); ++k) defined_early = defined_early && v.producer_of(ln.inputs[k]) < at;
       if (!defined_early) return false;
     }
-    replace_nodes(g, log, "fuse_add_layer_norm", {p->second, int(i)}, f, at);
+    replace_nodes(g, log, "fuse_add_layer_norm", {add_at, int(i)}, f, at);
     return true;
   });
 }

@@ -10,7 +10,7 @@ namespace normrt {
 bool fuse_conv_activation(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
   return rewrite_each(g, [&](const GraphView& v, size_t i) {
     const Node& conv = g.nodes[i];
-    const bool fused = conv.domain == "normrt" && conv.op_type == "FusedConv";
+    const bool fused = is_op(conv, "FusedConv", "normrt");
     if (!is_op(conv, "Conv") && !fused) return false;
     if (conv.has("activation")) return false;  // already ends in an activation
     const int r = v.sole_reader(conv.outputs[0]);

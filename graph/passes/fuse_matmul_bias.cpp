@@ -22,7 +22,7 @@ bool fuse_matmul_bias(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     const Node& n = g.nodes[i];
     Node out;
     std::vector<int> consumed{int(i)};
-    if (n.domain == "normrt" && n.op_type == "FusedMatMul") {
+    if (is_op(n, "FusedMatMul", "normrt")) {
       // Only an activation can still join.
       const int r = v.sole_reader(n.outputs[0]);
       std::string kind;

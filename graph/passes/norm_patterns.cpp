@@ -38,10 +38,10 @@ bool match_root_mean_square(const Graph& g, const GraphView& v, const std::strin
   const Node* add = v.produced_by(sqrt->inputs[0], "Add");
   if (!add || !v.internal(sqrt->inputs[0])) return false;
   std::string ms;
-  for (size_t k = 0; k < 2 && ms.empty(); ++k)
-    if (v.scalar(add->inputs[1 - k], &r->eps) && v.produced_by(add->inputs[k], "ReduceMean")) ms = add->inputs[k];
-  if (ms.empty() || !v.internal(ms)) return false;
-  const Node* mean = v.produced_by(ms, "ReduceMean");
+  const Node* mean = nullptr;
+  for (size_t k = 0; k < 2 && !mean; ++k)
+    if (v.scalar(add->inputs[1 - k], &r->eps) && (mean = v.produced_by(add->inputs[k], "ReduceMean"))) ms = add->inputs[k];
+  if (!mean || !v.internal(ms)) return false;
   const Node* sq = v.produced_by(mean->inputs[0], "Pow");
   float two = 0;
   if (sq) {

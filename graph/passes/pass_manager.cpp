@@ -61,11 +61,14 @@ GraphView::GraphView(const Graph& graph) : g(graph) {
 
 int GraphView::sole_reader(const std::string& value) const { return internal(value) ? reader.at(value) : -1; }
 
-const Node* GraphView::produced_by(const std::string& value, const char* op) const {
+int GraphView::producer_of(const std::string& value) const {
   auto it = producer.find(value);
-  if (it == producer.end()) return nullptr;
-  const Node& n = g.nodes[size_t(it->second)];
-  return is_op(n, op) ? &n : nullptr;
+  return it == producer.end() ? -1 : it->second;
+}
+
+const Node* GraphView::produced_by(const std::string& value, const char* op) const {
+  const int p = producer_of(value);
+  return p >= 0 && is_op(g.nodes[size_t(p)], op) ? &g.nodes[size_t(p)] : nullptr;
 }
 
 bool GraphView::internal(const std::string& value, int n) const {
@@ -137,7 +140,7 @@ bool fusible_activation(const Graph& g, const Node& n, std::string* kind, float*
       if (n.has_input(k) && !constant_scalar(g, n.inputs[k], k == 1 ? alpha : beta)) return false;
     return true;
   }
-  if (n.domain == "normrt" && n.op_type == "Gelu") {
+  if (is_op(n, "Gelu", "normrt")) {
     *kind = n.attr_s("approximate", "none") == "tanh" ? "GeluTanh" : "Gelu";
     return true;
   }
@@ -148,6 +151,12 @@ void set_activation(Node& n, const std::string& kind, float alpha, float beta) {
   n.attrs["activation"] = Attribute::text(kind);
   n.attrs["activation_alpha"] = Attribute::real(alpha);
   n.attrs["activation_beta"] = Attribute::real(beta);
+}
+
+std::optional<Node> as_fused_matmul(const Node& n) {
+  if (is_op(n, "FusedMatMul", "normrt")) return n;
+  if (is_op(n, "MatMul")) return fused_node("FusedMatMul", n.name, {n.inputs[0], n.inputs[1]}, n.outputs);
+  return std::nullopt;
 }
 
 Node fused_node(const char* op, std::string name, std::vector<std::string> inputs, std::vector<std::string> outputs) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -61,6 +62,8 @@ struct GraphView {
   std::map<std::string, int> reader;    // value -> the last node reading it
 
   explicit GraphView(const Graph& graph);
+  // The index of the node producing `value`, or -1 (a graph input or constant).
+  int producer_of(const std::string& value) const;
   // The default-domain node of type `op` producing `value`, or null.
   const Node* produced_by(const std::string& value, const char* op) const;
   int index_of(const Node* n) const { return int(n - g.nodes.data()); }
@@ -91,6 +94,9 @@ void replace_nodes(Graph& g, std::vector<Rewrite>& log, const char* pass, std::v
                    int at = -1);
 // A node of normrt's own domain (the fused ops the runtime registers there).
 Node fused_node(const char* op, std::string name, std::vector<std::string> inputs, std::vector<std::string> outputs);
+// A MatMul as the FusedMatMul that computes the same (a FusedMatMul as itself),
+// for passes that move more into it; null if `n` is neither.
+std::optional<Node> as_fused_matmul(const Node& n);
 // A fresh value or initializer name based on `base`.
 std::string unique_name(const Graph& g, const std::string& base);
 // An activation a oneDNN primitive can apply as a post-op: sets `kind`

@@ -88,7 +88,7 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
       prim->scratch_bytes(), prim->implementation());
 }
 
-bool is_conv(const Node& n) { return is_op(n, "Conv") || (n.domain == "normrt" && n.op_type == "FusedConv"); }
+bool is_conv(const Node& n) { return is_op(n, "Conv") || is_op(n, "FusedConv", "normrt"); }
 
 // MaxPool / AveragePool over two spatial dims whose window oneDNN takes.
 bool window_pool_2d(const Node& n) {

@@ -131,7 +131,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
 
 void prepack_matmul_weights(const Graph& g, kernels::WeightCache& cache) {
   for (auto& n : g.nodes) {
-    const bool fused = n.domain == "normrt" && n.op_type == "FusedMatMul";
+    const bool fused = is_op(n, "FusedMatMul", "normrt");
     const bool gemm = is_op(n, "Gemm");
     if (!fused && !gemm && !is_op(n, "MatMul")) continue;
     auto it = n.inputs.size() > 1 ? g.initializers.find(n.inputs[1]) : g.initializers.end();
