@@ -20,23 +20,21 @@ void batch_norm_inference(Isa isa, const float* x, float* y, const float* scale,
                           int64_t C, int64_t inner) {
   if (inner == 1) {  // [N, C]: vectorize across channels, split long rows
     auto channels = batch_norm_table_for(isa).scale_shift_channels;
-    constexpr int64_t kChunk = 16384;
-    const int64_t chunks = (C + kChunk - 1) / kChunk;
+    const int64_t chunks = (C + kNormChunk - 1) / kNormChunk;
 #pragma omp parallel for schedule(static) if (N * C > 32768)
     for (int64_t j = 0; j < N * chunks; ++j) {
-      const int64_t n = j / chunks, c = (j % chunks) * kChunk, len = std::min(kChunk, C - c);
+      const int64_t n = j / chunks, c = (j % chunks) * kNormChunk, len = std::min(kNormChunk, C - c);
       channels(x + n * C + c, y + n * C + c, len, scale + c, shift + c);
     }
     return;
   }
   // Rows of (n, c), long ones cut into chunks so a single huge row still uses every thread.
   auto row = batch_norm_table_for(isa).scale_shift_row;
-  constexpr int64_t kChunk = 16384;
-  const int64_t chunks = (inner + kChunk - 1) / kChunk, jobs = N * C * chunks;
+  const int64_t chunks = (inner + kNormChunk - 1) / kNormChunk, jobs = N * C * chunks;
 #pragma omp parallel for schedule(static) if (N * C * inner > 32768)
   for (int64_t j = 0; j < jobs; ++j) {
-    const int64_t r = j / chunks, b = (j % chunks) * kChunk, c = r % C;
-    row(x + r * inner + b, y + r * inner + b, std::min(kChunk, inner - b), scale[c], shift[c]);
+    const int64_t r = j / chunks, b = (j % chunks) * kNormChunk, c = r % C;
+    row(x + r * inner + b, y + r * inner + b, std::min(kNormChunk, inner - b), scale[c], shift[c]);
   }
 }
 

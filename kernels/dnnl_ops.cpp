@@ -99,10 +99,8 @@ class BoundArgs {
  public:
   BoundArgs& bind(int arg, const dnnl::memory::desc& md, const void* handle) {
     for (size_t i = 0; i < args_.size(); ++i)
-      if (args_[i].arg == arg) {
-        if (mems_[i].get_desc() != md) mems_[i] = dnnl::memory(md, cpu_engine(), const_cast<void*>(handle));
-        else mems_[i].set_data_handle(const_cast<void*>(handle));
-        args_[i].memory = mems_[i].get();
+      if (args_[i].arg == arg) {  // a site binds each argument with one desc: only the buffer moves
+        mems_[i].set_data_handle(const_cast<void*>(handle));
         return *this;
       }
     mems_.emplace_back(md, cpu_engine(), const_cast<void*>(handle));
@@ -134,10 +132,6 @@ uint64_t next_execution_sites() {
   static std::atomic<uint64_t> next{0};
   return next.fetch_add(4) ;  // each wrapper uses up to four: reorder in, addend, primitive, reorder out
 }
-
-namespace {
-
-}  // namespace
 
 int64_t conv_channel_block() {
   static const int64_t block = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core ? 16 : 8;

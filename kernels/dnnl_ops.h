@@ -147,9 +147,11 @@ class Deconv {
 };
 
 // y[..., M, N] = alpha * A[..., M, K] x B[..., K, N] (+ bias[1.., N]); batch dims
-// broadcast. Each of A, B and y is stored transposed by its permutation
-// (logical dim i is stored dim perm[i]; empty: as stored), so a transposed
-// operand or result is read or written in place with strides, never copied.
+// broadcast. A and B are read through their permutations (logical dim i is
+// stored dim perm[i], as Transpose(stored, perm) gives the operand) and y is
+// written through its own (stored dim i is logical dim y_perm[i], as
+// Transpose(y, y_perm)); empty: as stored. A transposed operand or result is
+// then read or written in place with strides, never copied.
 struct MatMulDesc {
   std::vector<int64_t> a_dims, b_dims;  // equal rank >= 2, as stored
   std::vector<int64_t> a_perm, b_perm, y_perm;

@@ -20,7 +20,6 @@ constexpr int64_t kLanes = int64_t(Vec::size);
 static inline Vec load(const float* p) { return Vec::load_unaligned(p); }
 static inline void store(float* p, const Vec& v) { v.store_unaligned(p); }
 static inline float fmaxs(float a, float b) { return a > b ? a : b; }
-static inline float fmins(float a, float b) { return a < b ? a : b; }
 // Lane-wise maximum of a vector, in a fixed order.
 static inline float hmax(const Vec& v) {
   alignas(64) float lanes[kLanes];

@@ -21,10 +21,13 @@ void softmax(Isa isa, const float* x, float* y, int64_t outer, int64_t n, int64_
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t i = 0; i < n; ++i) mx = std::max(mx, xs[i * inner]);
       float sum = 0;
-      for (int64_t i = 0; i < n; ++i) sum += std::exp(xs[i * inner] - mx);
-      const float shift = mx + std::log(sum);
-      for (int64_t i = 0; i < n; ++i)
-        ys[i * inner] = log ? xs[i * inner] - shift : std::exp(xs[i * inner] - mx) / sum;
+      for (int64_t i = 0; i < n; ++i) sum += (ys[i * inner] = std::exp(xs[i * inner] - mx));
+      if (log) {
+        const float shift = mx + std::log(sum);
+        for (int64_t i = 0; i < n; ++i) ys[i * inner] = xs[i * inner] - shift;
+      } else {
+        for (int64_t i = 0; i < n; ++i) ys[i * inner] /= sum;
+      }
     }
 }
 
