@@ -39,6 +39,7 @@ struct Session::Impl {
   mutable std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
   mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
   std::vector<bool> value_input;
+  bool any_value_input = false;  // some input's contents decide shapes
 
   void init(Graph g, const SessionOptions& o) {
     try {
@@ -63,7 +64,7 @@ struct Session::Impl {
     for (auto& n : graph.nodes)
       for (size_t k = 0; k < n.inputs.size(); ++k)
         for (size_t i = 0; i < graph.inputs.size(); ++i)
-          if (n.inputs[k] == graph.inputs[i] && shape_depends_on_value(n, k)) value_input[i] = true;
+          if (n.inputs[k] == graph.inputs[i] && shape_depends_on_value(n, k)) value_input[i] = any_value_input = true;
     // Weights are packed now, not at the first run of each new shape.
     prepack_matmul_weights(graph, weight_cache);
     // Models with fully static inputs are planned now, so load reports shape errors.
@@ -131,11 +132,9 @@ struct Session::Impl {
   // stream of same-shaped requests finds its plan without allocating.
   mutable std::shared_ptr<const Plan> last_plan;
   mutable std::vector<Shape> last_shapes;
-  bool any_value_input() const { return std::find(value_input.begin(), value_input.end(), true) != value_input.end(); }
-
   std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const {
     for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
-    if (!any_value_input()) {
+    if (!any_value_input) {
       std::lock_guard<std::mutex> lock(plans_mutex);
       bool same = last_plan != nullptr;
       for (size_t i = 0; same && i < n; ++i) same = last_shapes[i] == in[i]->shape;
@@ -203,13 +202,9 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
 }
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const {
-  auto& g = impl_->graph;
-  if (inputs.size() != g.inputs.size())
-    throw Error(g.source + ": the model takes " + std::to_string(g.inputs.size()) + " input(s), " +
-                std::to_string(inputs.size()) + " given");
-  std::vector<const Tensor*> in;
-  for (auto& t : inputs) in.push_back(&t);
-  return impl_->run(in);
+  std::vector<Tensor> out;
+  run(inputs, out);
+  return out;
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {

@@ -25,12 +25,7 @@ KernelFactory compare_op(Cmp op) {
         auto* q = static_cast<const T*>(a.in[1]);
         for_each_broadcast(out, strides, [&](int64_t i, const auto& o) { y[i] = compare(op, p[o[0]], q[o[1]]); });
       };
-      switch (t) {
-        case DType::float32: run(float{}); break;
-        case DType::int64: run(int64_t{}); break;
-        case DType::int32: run(int32_t{}); break;
-        default: run(uint8_t{}); break;
-      }
+      with_element_type(t, run);
     });
   };
 }

@@ -240,19 +240,9 @@ std::unique_ptr<Kernel> cast(const BindContext& c) {
         auto* y = static_cast<D*>(a.out[0]);
         for (int64_t i = 0; i < n; ++i) y[i] = convert<D>(x[i]);
       };
-      switch (to) {
-        case DType::float32: go(float{}); break;
-        case DType::int64: go(int64_t{}); break;
-        case DType::int32: go(int32_t{}); break;
-        default: go(uint8_t{}); break;
-      }
+      with_element_type(to, go);
     };
-    switch (from) {
-      case DType::float32: with_to(float{}); break;
-      case DType::int64: with_to(int64_t{}); break;
-      case DType::int32: with_to(int32_t{}); break;
-      default: with_to(uint8_t{}); break;
-    }
+    with_element_type(from, with_to);
   });
 }
 
