@@ -151,10 +151,19 @@ struct Normalizer {
   }
 };
 
-template <bool has_gamma, bool has_beta>
-void normalize_t(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
-                 const float* beta) {
-  const Normalizer<has_gamma, has_beta> f(x, y, pivot, delta, rstd, gamma, beta);
+// Calls use(Normalizer<...>) with the variant for which of gamma and beta are given.
+template <class Use>
+void with_normalizer(const float* x, float* y, float pivot, float delta, float rstd, const float* gamma,
+                     const float* beta, Use use) {
+  if (gamma && beta) use(Normalizer<true, true>(x, y, pivot, delta, rstd, gamma, beta));
+  else if (gamma) use(Normalizer<true, false>(x, y, pivot, delta, rstd, gamma, beta));
+  else if (beta) use(Normalizer<false, true>(x, y, pivot, delta, rstd, gamma, beta));
+  else use(Normalizer<false, false>(x, y, pivot, delta, rstd, gamma, beta));
+}
+
+// f over [0, n): whole vectors, then the tail one element at a time.
+template <class F>
+void each_element(int64_t n, const F& f) {
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) f(i, kLanes);
   for (; i < n; ++i) f(i, 1);
@@ -162,20 +171,15 @@ void normalize_t(const float* x, float* y, int64_t n, float pivot, float delta, 
 
 void normalize(const float* x, float* y, int64_t n, float pivot, float delta, float rstd, const float* gamma,
                const float* beta) {
-  if (gamma && beta) normalize_t<true, true>(x, y, n, pivot, delta, rstd, gamma, beta);
-  else if (gamma) normalize_t<true, false>(x, y, n, pivot, delta, rstd, gamma, beta);
-  else if (beta) normalize_t<false, true>(x, y, n, pivot, delta, rstd, gamma, beta);
-  else normalize_t<false, false>(x, y, n, pivot, delta, rstd, gamma, beta);
+  with_normalizer(x, y, pivot, delta, rstd, gamma, beta, [&](const auto& f) { each_element(n, f); });
 }
 
 // normalize() of one row while taking the moments of the next (the row's
 // stores and the next row's loads overlap in one loop).
 void normalize_then_stats(const float* x, float* y, int64_t n, float pivot, float delta, float rstd,
                           const float* gamma, const float* beta, const float* next, float next_pivot, float* out) {
-  if (gamma && beta) moments(next, n, next_pivot, out, Normalizer<true, true>(x, y, pivot, delta, rstd, gamma, beta));
-  else if (gamma) moments(next, n, next_pivot, out, Normalizer<true, false>(x, y, pivot, delta, rstd, gamma, beta));
-  else if (beta) moments(next, n, next_pivot, out, Normalizer<false, true>(x, y, pivot, delta, rstd, gamma, beta));
-  else moments(next, n, next_pivot, out, Normalizer<false, false>(x, y, pivot, delta, rstd, gamma, beta));
+  with_normalizer(x, y, pivot, delta, rstd, gamma, beta,
+                  [&](const auto& f) { moments(next, n, next_pivot, out, f); });
 }
 
 void normalize_affine(const float* x, float* y, int64_t n, float pivot, float delta, float scale, float shift) {
@@ -206,13 +210,8 @@ struct Scaler {
 };
 
 void scale_rows(const float* x, float* y, int64_t n, float rinv, const float* gamma) {
-  auto run = [&](auto f) {
-    int64_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) f(i, kLanes);
-    for (; i < n; ++i) f(i, 1);
-  };
-  if (gamma) run(Scaler<true>(x, y, rinv, gamma));
-  else run(Scaler<false>(x, y, rinv, gamma));
+  if (gamma) each_element(n, Scaler<true>(x, y, rinv, gamma));
+  else each_element(n, Scaler<false>(x, y, rinv, gamma));
 }
 
 void scale_then_stats(const float* x, float* y, int64_t n, float rinv, const float* gamma, const float* next,
