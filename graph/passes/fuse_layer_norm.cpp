@@ -13,15 +13,14 @@ bool fuse_layer_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     const Node& norm = g.nodes[i];
     Division div;
     RootMeanSquare rms;
-    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) return false;
+    std::vector<int> nodes;
+    if (!match_rms_division(g, v, norm, &div, &rms, &nodes)) return false;
     // The centred value d = x - ReduceMean(x), read by the square and the division only.
     const Node* sub = v.produced_by(div.value, "Sub");
     const Node* mean = sub ? v.produced_by(sub->inputs[1], "ReduceMean") : nullptr;
     if (!mean || mean->inputs[0] != sub->inputs[0] || !v.internal(sub->inputs[1]) ||
         !v.internal(div.value, rms.value_reads + 1) || trailing_reduce_axes(g, *mean) != rms.axes)
       return false;
-    std::vector<int> nodes = div.nodes;
-    nodes.insert(nodes.end(), rms.nodes.begin(), rms.nodes.end());
     for (const Node* n : {mean, sub, &norm}) nodes.push_back(v.index_of(n));
     std::string out = norm.outputs[0], gamma, beta;
     match_affine(g, v, out, &gamma, &beta, nodes);

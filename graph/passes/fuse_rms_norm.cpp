@@ -11,9 +11,8 @@ bool fuse_rms_norm(Graph& g, const PassOptions&, std::vector<Rewrite>& log) {
     const Node& norm = g.nodes[i];
     Division div;
     RootMeanSquare rms;
-    if (!match_division(v, norm, &div) || !match_root_mean_square(g, v, div.divisor, div.value, &rms)) return false;
-    std::vector<int> nodes = div.nodes;
-    nodes.insert(nodes.end(), rms.nodes.begin(), rms.nodes.end());
+    std::vector<int> nodes;
+    if (!match_rms_division(g, v, norm, &div, &rms, &nodes)) return false;
     nodes.push_back(int(i));
     std::string out = norm.outputs[0], gamma;
     match_affine(g, v, out, &gamma, nullptr, nodes);

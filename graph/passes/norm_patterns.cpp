@@ -58,6 +58,14 @@ bool match_root_mean_square(const Graph& g, const GraphView& v, const std::strin
   return true;
 }
 
+bool match_rms_division(const Graph& g, const GraphView& v, const Node& norm, Division* d, RootMeanSquare* r,
+                        std::vector<int>* nodes) {
+  if (!match_division(v, norm, d) || !match_root_mean_square(g, v, d->divisor, d->value, r)) return false;
+  nodes->insert(nodes->end(), d->nodes.begin(), d->nodes.end());
+  nodes->insert(nodes->end(), r->nodes.begin(), r->nodes.end());
+  return true;
+}
+
 Node normalization_node(const char* op, std::string name, std::vector<std::string> inputs, const std::string& out,
                         const RootMeanSquare& r) {
   Node n = fused_node(op, std::move(name), std::move(inputs), {out});

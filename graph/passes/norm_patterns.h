@@ -26,6 +26,11 @@ struct RootMeanSquare {
 bool match_root_mean_square(const Graph& g, const GraphView& v, const std::string& divisor, const std::string& value,
                             RootMeanSquare* r);
 
+// Both at once, norm = value / Sqrt(...): the nodes of the two (norm not
+// among them) appended to `nodes`.
+bool match_rms_division(const Graph& g, const GraphView& v, const Node& norm, Division* d, RootMeanSquare* r,
+                        std::vector<int>* nodes);
+
 // The count k of a keepdims Reduce node over axes -k..-1, or 0.
 int64_t trailing_reduce_axes(const Graph& g, const Node& mean);
 
