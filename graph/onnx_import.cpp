@@ -3,11 +3,13 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 namespace normrt {
@@ -220,6 +222,38 @@ std::shared_ptr<const Tensor> constant_value(const Node& n, const std::string& w
 
 namespace {
 Graph import_model(const onnx::ModelProto& m, const std::string& source);
+
+// Input and output counts against the op's schema at the model's opset (the
+// passes and kernels take inputs by position). An empty name is an omitted
+// optional input; trailing ones do not count. Ops ONNX does not know at this
+// opset are left for the kernel lookup to report.
+void check_arity(const Node& n, int64_t opset, const std::string& where) {
+  if (!n.domain.empty()) return;
+  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type, int(opset), "");
+  if (!schema) return;
+  auto count = [](const std::vector<std::string>& names) {
+    size_t k = names.size();
+    while (k > 0 && names[k - 1].empty()) --k;
+    return int(k);
+  };
+  auto check = [&](const char* what, int k, int lo, int hi) {
+    if (k >= lo && k <= hi) return;
+    std::string want = lo == hi ? std::to_string(lo)
+                       : hi == std::numeric_limits<int>::max() ? "at least " + std::to_string(lo)
+                                                               : std::to_string(lo) + " to " + std::to_string(hi);
+    throw Error(where + ": " + n.op_type + " takes " + want + " " + what + ", the node has " + std::to_string(k));
+  };
+  const int in = count(n.inputs);
+  check("inputs", in, schema->min_input(), schema->max_input());
+  check("outputs", count(n.outputs), schema->min_output(), schema->max_output());
+  const auto& formal = schema->inputs();
+  for (int i = 0; i < in && !formal.empty(); ++i) {
+    const auto& f = formal[std::min(size_t(i), formal.size() - 1)];
+    if (n.inputs[size_t(i)].empty() && f.GetOption() != onnx::OpSchema::Optional)
+      throw Error(where + ": input " + std::to_string(i) + " (" + f.GetName() + ") of " + n.op_type +
+                  " is required but has no name");
+  }
+}
 }  // namespace
 
 Graph load_onnx_bytes(const void* data, size_t size, const std::string& source) {
@@ -288,6 +322,7 @@ Graph import_model(const onnx::ModelProto& m, const std::string& source) {
     n.outputs.assign(np.output().begin(), np.output().end());
     std::string where = source + ": node " + n.label();
     for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, model_dir, where);
+    check_arity(n, g.opset, where);
     if (n.op_type == "Constant" && n.domain.empty()) {
       if (n.outputs.size() != 1) throw Error(where + ": Constant must have one output");
       if (!defined.insert(n.outputs[0]).second) throw Error(where + ": output '" + n.outputs[0] + "' is defined twice");

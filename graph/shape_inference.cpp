@@ -1,7 +1,11 @@
 #include "graph/shape_inference.h"
 
+#include <onnx/defs/data_type_utils.h>
+#include <onnx/defs/schema.h>
+
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <unordered_map>
 
 #include "graph/geometry.h"
@@ -560,6 +564,31 @@ Outs clip(const Ctx& c) {
   return same_as_input(c);
 }
 
+// Against the op's schema: inputs that share a type parameter (T for A, B
+// and C of Gemm) have one dtype, and each dtype is one the schema allows.
+// Kernels read their inputs as the type the schema promises.
+void check_input_types(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
+  if (!n.domain.empty()) return;
+  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type, int(opset), "");
+  if (!schema || schema->inputs().empty()) return;
+  const auto& formal = schema->inputs();
+  std::map<std::string, size_t> first;  // type parameter -> first input of it
+  for (size_t k = 0; k < in.size(); ++k) {
+    if (!in[k]) continue;
+    const auto& f = formal[std::min(k, formal.size() - 1)];
+    onnx::TypeProto t;
+    t.mutable_tensor_type()->set_elem_type(int32_t(in[k]->dtype));
+    if (!f.GetTypes().count(onnx::Utils::DataTypeUtils::ToType(t)))
+      throw Error(where + ": input " + std::to_string(k) + " (" + f.GetName() + ") of " + n.op_type + " cannot be " +
+                  dtype_name(in[k]->dtype));
+    auto [it, fresh] = first.emplace(f.GetTypeStr(), k);
+    if (!fresh && f.GetIsHomogeneous() && in[it->second]->dtype != in[k]->dtype)
+      throw Error(where + ": inputs " + std::to_string(it->second) + " and " + std::to_string(k) + " of " + n.op_type +
+                  " must have one type (" + f.GetTypeStr() + "), not " + dtype_name(in[it->second]->dtype) + " and " +
+                  dtype_name(in[k]->dtype));
+  }
+}
+
 using ShapeFn = Outs (*)(const Ctx&);
 const std::unordered_map<std::string, ShapeFn>& shape_functions() {
   static const std::unordered_map<std::string, ShapeFn> fns = {
@@ -616,6 +645,7 @@ bool has_shape_function(const std::string& op_type) { return shape_functions().c
 std::vector<ValueInfo> infer_node(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
   auto it = shape_functions().find(n.op_type);
   if (it == shape_functions().end()) throw Error(where + ": no shape inference for op " + n.op_type);
+  check_input_types(n, in, opset, where);
   Ctx c{n, in, opset, where};
   Outs o = it->second(c);
   if (o.size() < n.outputs.size()) throw Error(where + ": too many outputs (" + std::to_string(n.outputs.size()) + ")");

@@ -189,6 +189,66 @@ TEST(BadModel, UndefinedValueCycleAndBadConvAttributes) {
   }
 }
 
+// Found by tests/fuzz_model.cpp: a Mul with one input reached the LayerNorm
+// matcher, which read its second input out of bounds. Input and output
+// counts are now checked against the ONNX schema as the model loads.
+TEST(BadModel, InputAndOutputCountsAreCheckedAgainstTheSchema) {
+  TempDir d;
+  struct Case {
+    const char* op;
+    std::vector<std::string> inputs, outputs;
+    const char* expected;
+  } cases[] = {
+      {"Mul", {"x"}, {"y"}, "Mul 'n': Mul takes 2 inputs, the node has 1"},
+      {"Div", {"x", ""}, {"y"}, "Div 'n': Div takes 2 inputs, the node has 1"},
+      {"Add", {"", "x"}, {"y"}, "Add 'n': input 0 (A) of Add is required but has no name"},
+      {"Relu", {"x", "x"}, {"y"}, "Relu 'n': Relu takes 1 inputs, the node has 2"},
+      {"Relu", {"x"}, {"y", "z"}, "Relu 'n': Relu takes 1 outputs, the node has 2"},
+      {"Clip", {"x", "", "", "x"}, {"y"}, "Clip 'n': Clip takes 1 to 3 inputs, the node has 4"},
+  };
+  for (const auto& c : cases) {
+    ModelBuilder b;
+    b.input("x", {1, 4}).output("y");
+    b.node(c.op, c.inputs, c.outputs, "n");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find(c.expected), std::string::npos) << e;
+    EXPECT_NE(e.find("m.onnx"), std::string::npos) << e;
+  }
+  // Omitted optional inputs, in the middle or at the end, still load and answer.
+  ModelBuilder b;
+  b.input("x", {1, 4}).output("y");
+  b.init("hi", Tensor(DType::float32, {}));
+  b.node("Clip", {"x", "", "hi"}, {"y"}, "n");
+  b.save(d.file("m.onnx"));
+  EXPECT_EQ(load_error(d.file("m.onnx")), "");
+}
+
+// Found by tests/fuzz_model.cpp: a Gemm whose C was bool had it read as
+// float, past its end. Input types are checked against the schema's type
+// parameters when the plan infers shapes.
+TEST(BadModel, InputTypesAreCheckedAgainstTheSchema) {
+  TempDir d;
+  {
+    ModelBuilder b;
+    b.input("a", {3, 6}).input("b", {6, 4}).input("c", {3, 4}, 9).output("y");
+    b.node("Gemm", {"a", "b", "c"}, {"y"}, "g");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("Gemm 'g': input 2 (C) of Gemm cannot be bool"), std::string::npos) << e;
+  }
+  {
+    ModelBuilder b;
+    b.input("a", {3, 6}).input("b", {6, 4}, 6).output("y");
+    b.node("MatMul", {"a", "b"}, {"y"}, "mm");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("MatMul 'mm': inputs 0 and 1 of MatMul must have one type (T), not float32 and int32"),
+              std::string::npos)
+        << e;
+  }
+}
+
 // Seeded corruptions of real models (flipped bytes, cut files, overwritten
 // runs): each loads and answers, or is refused with normrt::Error — never a
 // crash, never another exception (the suite also runs this under ASan/UBSan).
