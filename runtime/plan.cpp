@@ -127,6 +127,10 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     std::vector<ValueInfo> out = infer_node(n, in, g.opset, where);
     const OpEntry* op = reg.find(n.domain, n.op_type, g.opset);
     if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(g.opset));
+    // Every output empty: nothing to compute, and no kernel sees a zero-sized buffer.
+    if (std::all_of(out.begin(), out.end(), [](const ValueInfo& o) { return shape_numel(o.shape) == 0; }))
+      for (auto& o : out)
+        if (!o.value) o.value = std::make_shared<Tensor>(o.dtype, o.shape);
     bool shapes_only = true, known_by_inference = true;
     for (auto& o : out) {
       shapes_only = shapes_only && o.dtype != DType::float32;

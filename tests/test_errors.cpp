@@ -249,6 +249,24 @@ TEST(BadModel, InputTypesAreCheckedAgainstTheSchema) {
   }
 }
 
+// Found by tests/fuzz_model.cpp: Softmax over an axis of size 0 did pointer
+// arithmetic on the null buffer of an empty tensor (UBSan). A node whose
+// outputs are all empty is now settled when the plan is built: no kernel runs.
+TEST(BadInput, EmptyTensorsAnswerEmptyOutputsWithoutRunningKernels) {
+  ModelBuilder b;
+  b.input("x", {0, 4, 5}).output("y");
+  auto& s = b.node("Softmax", {"x"}, {"s"}, "softmax");
+  test::set_attr(s, "axis", int64_t(0));
+  b.node("Relu", {"s"}, {"r"}, "relu");
+  b.node("Add", {"r", "x"}, {"y"}, "add");
+  const std::string bytes = b.bytes();
+  Session session(bytes.data(), bytes.size());
+  auto out = session.run(std::vector<Tensor>{Tensor(DType::float32, {0, 4, 5})});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape, (Shape{0, 4, 5}));
+  EXPECT_TRUE(out[0].bytes.empty());
+}
+
 // Seeded corruptions of real models (flipped bytes, cut files, overwritten
 // runs): each loads and answers, or is refused with normrt::Error — never a
 // crash, never another exception (the suite also runs this under ASan/UBSan).
