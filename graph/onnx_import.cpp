@@ -223,14 +223,26 @@ std::shared_ptr<const Tensor> constant_value(const Node& n, const std::string& w
 namespace {
 Graph import_model(const onnx::ModelProto& m, const std::string& source);
 
-// Input and output counts against the op's schema at the model's opset (the
-// passes and kernels take inputs by position). An empty name is an omitted
-// optional input; trailing ones do not count. Ops ONNX does not know at this
-// opset are left for the kernel lookup to report.
-void check_arity(const Node& n, int64_t opset, const std::string& where) {
+// The node against its op's schema at the model's opset: input and output
+// counts (the passes and kernels take inputs by position; an empty name is an
+// omitted optional input, trailing ones do not count) and attribute names and
+// types (a kernel reads `axis` as the INT the schema promises). Ops ONNX does
+// not know at this opset are left for the kernel lookup to report.
+void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opset, const std::string& where) {
   if (!n.domain.empty()) return;
   const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type, int(opset), "");
   if (!schema) return;
+  const auto& declared = schema->attributes();
+  for (const auto& a : np.attribute()) {
+    auto it = declared.find(a.name());
+    if (it == declared.end()) throw Error(where + ": " + n.op_type + " has no attribute '" + a.name() + "'");
+    if (a.type() != it->second.type)
+      throw Error(where + ": attribute '" + a.name() + "' must be " +
+                  onnx::AttributeProto::AttributeType_Name(it->second.type) + ", not " +
+                  onnx::AttributeProto::AttributeType_Name(a.type()));
+  }
+  for (const auto& [name, attr] : declared)
+    if (attr.required && !n.attrs.count(name)) throw Error(where + ": required attribute '" + name + "' is missing");
   auto count = [](const std::vector<std::string>& names) {
     size_t k = names.size();
     while (k > 0 && names[k - 1].empty()) --k;
@@ -322,7 +334,7 @@ Graph import_model(const onnx::ModelProto& m, const std::string& source) {
     n.outputs.assign(np.output().begin(), np.output().end());
     std::string where = source + ": node " + n.label();
     for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, model_dir, where);
-    check_arity(n, g.opset, where);
+    check_against_schema(np, n, g.opset, where);
     if (n.op_type == "Constant" && n.domain.empty()) {
       if (n.outputs.size() != 1) throw Error(where + ": Constant must have one output");
       if (!defined.insert(n.outputs[0]).second) throw Error(where + ": output '" + n.outputs[0] + "' is defined twice");

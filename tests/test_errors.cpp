@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <random>
 
@@ -222,6 +223,36 @@ TEST(BadModel, InputAndOutputCountsAreCheckedAgainstTheSchema) {
   b.node("Clip", {"x", "", "hi"}, {"y"}, "n");
   b.save(d.file("m.onnx"));
   EXPECT_EQ(load_error(d.file("m.onnx")), "");
+}
+
+// Found by tests/fuzz_model.cpp: a Constant whose `value` attribute was
+// declared GRAPH (with a tensor inside) became a null initializer. Attribute
+// names and types are now checked against the schema as the model loads.
+TEST(BadModel, AttributeNamesAndTypesAreCheckedAgainstTheSchema) {
+  TempDir d;
+  auto error_of = [&](const std::function<void(ModelBuilder&)>& build) {
+    ModelBuilder b;
+    b.input("x", {1, 4}).output("y");
+    build(b);
+    b.save(d.file("m.onnx"));
+    return load_error(d.file("m.onnx"));
+  };
+  std::string e = error_of([](ModelBuilder& b) {
+    auto& c = b.node("Constant", {}, {"c"}, "k");
+    auto* a = c.add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::GRAPH);
+    a->mutable_t()->set_data_type(1);
+    a->mutable_t()->add_float_data(1.f);
+    b.node("Add", {"x", "c"}, {"y"}, "add");
+  });
+  EXPECT_NE(e.find("Constant 'k': attribute 'value' must be TENSOR, not GRAPH"), std::string::npos) << e;
+  e = error_of([](ModelBuilder& b) { test::set_attr(b.node("Softmax", {"x"}, {"y"}, "s"), "axis", 1.f); });
+  EXPECT_NE(e.find("Softmax 's': attribute 'axis' must be INT, not FLOAT"), std::string::npos) << e;
+  e = error_of([](ModelBuilder& b) { test::set_attr(b.node("Relu", {"x"}, {"y"}, "r"), "alpha", 1.f); });
+  EXPECT_NE(e.find("Relu 'r': Relu has no attribute 'alpha'"), std::string::npos) << e;
+  e = error_of([](ModelBuilder& b) { b.node("Cast", {"x"}, {"y"}, "c"); });
+  EXPECT_NE(e.find("Cast 'c': required attribute 'to' is missing"), std::string::npos) << e;
 }
 
 // Found by tests/fuzz_model.cpp: a Gemm whose C was bool had it read as
