@@ -154,7 +154,7 @@ std::vector<int64_t> reduce_axes(const Node& n, const std::vector<const ValueInf
     if (n.attr_i("noop_with_empty_axes", 0)) return {};
     for (int64_t i = 0; i < r; ++i) axes.push_back(i);
   }
-  for (auto& a : axes) a = normalize_axis(a, std::max<int64_t>(r, 1), where);
+  for (auto& a : axes) a = normalize_axis(a, r, where);
   std::sort(axes.begin(), axes.end());
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Error(where + ": repeated axis");
   return axes;

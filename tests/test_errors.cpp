@@ -298,6 +298,19 @@ TEST(BadInput, EmptyTensorsAnswerEmptyOutputsWithoutRunningKernels) {
   EXPECT_TRUE(out[0].bytes.empty());
 }
 
+// Found by tests/fuzz_model.cpp: ReduceSum of a scalar over axis 0 wrote past
+// an empty axis mask. A scalar has no axes to reduce over.
+TEST(BadModel, ReduceAxesOfAScalarAreOutOfRange) {
+  TempDir d;
+  ModelBuilder b;
+  b.input("x", {}).output("y");
+  b.init("axes", test::int64_tensor({1}, {0}));
+  b.node("ReduceSum", {"x", "axes"}, {"y"}, "sum");
+  b.save(d.file("m.onnx"));
+  const std::string e = load_error(d.file("m.onnx"));
+  EXPECT_NE(e.find("ReduceSum 'sum': axis 0 is out of range for rank 0"), std::string::npos) << e;
+}
+
 // Seeded corruptions of real models (flipped bytes, cut files, overwritten
 // runs): each loads and answers, or is refused with normrt::Error — never a
 // crash, never another exception (the suite also runs this under ASan/UBSan).
