@@ -303,18 +303,20 @@ TEST(FuseMatMulBias, MatMulAddGeluAndGemmBecomeOneNode) {
 }
 
 // Attention's head split, scaling and merge around its two products:
-// y[s,h,d] = sum_t (0.5 * sum_e q[s,h,e]/2 * k[t,h,e]) * v[t,h,d], all in
+// y[s,h,d] = sum_t (0.5 * sum_e q[s,h,e]/2 * k[t,h,e]) / 4 * v[t,h,d], all in
 // [seq, heads, dim] storage, checked against float64 as well.
 TEST(FoldIntoMatMul, AttentionTransposesAndScalesBecomeStridesAndAlpha) {
   const int64_t S = 5, H = 3, D = 4;
   ModelBuilder b;
   b.input("q", {S, H, D}).input("k", {S, H, D}).input("v", {S, H, D}).output("y");
   b.init("two", test::float_tensor({}, {2.f})).init("half", test::float_tensor({1}, {0.5f}));
+  b.init("four", test::float_tensor({}, {4.f}));
   set_attr(b.node("Transpose", {"q"}, {"qt"}), "perm", std::vector<int64_t>{1, 0, 2});
   b.node("Div", {"qt", "two"}, {"qs"});
   set_attr(b.node("Transpose", {"k"}, {"kt"}), "perm", std::vector<int64_t>{1, 2, 0});
   b.node("MatMul", {"qs", "kt"}, {"scores"});
-  b.node("Mul", {"half", "scores"}, {"scaled"});
+  b.node("Mul", {"half", "scores"}, {"halved"});
+  b.node("Div", {"halved", "four"}, {"scaled"});
   set_attr(b.node("Transpose", {"v"}, {"vt"}), "perm", std::vector<int64_t>{1, 0, 2});
   b.node("MatMul", {"scaled", "vt"}, {"o"});
   set_attr(b.node("Transpose", {"o"}, {"y"}), "perm", std::vector<int64_t>{1, 0, 2});
@@ -332,7 +334,7 @@ TEST(FoldIntoMatMul, AttentionTransposesAndScalesBecomeStridesAndAlpha) {
         for (int64_t t = 0; t < S; ++t) {
           double score = 0;
           for (int64_t e = 0; e < D; ++e) score += at(in[0], i, h, e) / 2 * at(in[1], t, h, e);
-          want += 0.5 * score * at(in[2], t, h, d);
+          want += 0.5 * score / 4 * at(in[2], t, h, d);
         }
         EXPECT_NEAR(at(y, i, h, d), want, 1e-5);
       }

@@ -3,6 +3,7 @@
 // product's alpha, which oneDNN applies to the accumulated result:
 //   MatMul(Div(A, s), B)  -> FusedMatMul(A, B, alpha = 1/s)
 //   Mul(MatMul(A, B), s)  -> FusedMatMul(A, B, alpha = s)
+//   Div(MatMul(A, B), s)  -> FusedMatMul(A, B, alpha = 1/s)
 // (attention's 1/sqrt(head dim) on q, or on the scores).
 #include "graph/passes/pass_manager.h"
 
@@ -46,7 +47,7 @@ bool fold_scale_into_matmul(Graph& g, const PassOptions&, std::vector<Rewrite>& 
     const int r = v.sole_reader(n.outputs[0]);
     if (r < 0 || out.has("activation")) return false;
     const Node& m = g.nodes[size_t(r)];
-    if (!is_op(m, "Mul") || scaled_value(v, m, &factor) != n.outputs[0]) return false;
+    if (scaled_value(v, m, &factor) != n.outputs[0]) return false;
     out.attrs["alpha"] = Attribute::real(alpha * factor);
     out.outputs = m.outputs;
     replace_nodes(g, log, "fold_scale_into_matmul", {int(i), r}, out);
