@@ -4,11 +4,13 @@
 //
 //   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DNORMRT_FUZZ=ON -DNORMRT_BENCH=OFF
 //   cmake --build build-fuzz --target fuzz_model
-//   build-fuzz/tests/fuzz_model -max_total_time=600 build-fuzz/corpus build/onnx_node_tests
+//   /usr/bin/python3 tests/fuzz_seeds.py build-fuzz/seeds
+//   build-fuzz/tests/fuzz_model -max_total_time=600 -max_len=8192 build-fuzz/corpus build-fuzz/seeds build/onnx_node_tests
 //
-// The ONNX conformance models (build/onnx_node_tests, written by the test
-// suite) make a good seed corpus: one small node of each op each. Inputs a
-// finding needs go into tests/test_errors.cpp as a regression test.
+// Seeds: the ONNX conformance models (build/onnx_node_tests, written by the
+// test suite; one small node of each op) and tests/fuzz_seeds.py's few-node
+// models that reach each rewrite. Each finding becomes a regression test in
+// tests/test_errors.cpp.
 #include <cstdint>
 #include <vector>
 

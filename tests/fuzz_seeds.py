@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""Small seed models for tests/fuzz_model.cpp, one per rewrite the passes make
+(the ONNX conformance models have one node each, so they never reach the
+pattern matchers):
+
+    /usr/bin/python3 tests/fuzz_seeds.py build-fuzz/seeds
+
+Each is a few nodes with tiny weights, so the fuzzer's mutations land in the
+graph rather than in weight bytes.
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+rng = np.random.default_rng(0)
+
+
+def const(name, shape):
+    return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+
+def scalar(name, v, dtype=np.float32):
+    return numpy_helper.from_array(np.array(v, dtype=dtype), name)
+
+
+def ints(name, v):
+    return numpy_helper.from_array(np.array(v, dtype=np.int64), name)
+
+
+def model(nodes, inits, x_shape, y="y", opset=13, inputs=None):
+    ins = inputs or [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)]
+    g = helper.make_graph(nodes, "seed", ins, [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+N = helper.make_node
+
+
+def decomposed_layer_norm():
+    nodes = [N("ReduceMean", ["x"], ["m"], axes=[-1]), N("Sub", ["x", "m"], ["d"]), N("Pow", ["d", "two"], ["p"]),
+             N("ReduceMean", ["p"], ["v"], axes=[-1]), N("Add", ["v", "eps"], ["ve"]), N("Sqrt", ["ve"], ["s"]),
+             N("Div", ["d", "s"], ["n"]), N("Mul", ["n", "g"], ["ng"]), N("Add", ["ng", "b"], ["y"])]
+    return model(nodes, [scalar("two", 2.0), scalar("eps", 1e-5), const("g", [4]), const("b", [4])], [2, 3, 4])
+
+
+def rms_norm():
+    nodes = [N("Pow", ["x", "two"], ["p"]), N("ReduceMean", ["p"], ["v"], axes=[-1]), N("Add", ["v", "eps"], ["ve"]),
+             N("Sqrt", ["ve"], ["s"]), N("Reciprocal", ["s"], ["r"]), N("Mul", ["x", "r"], ["n"]),
+             N("Mul", ["n", "g"], ["y"])]
+    return model(nodes, [scalar("two", 2.0), scalar("eps", 1e-6), const("g", [4])], [2, 3, 4])
+
+
+def gelu_erf():
+    nodes = [N("Div", ["x", "sqrt2"], ["a"]), N("Erf", ["a"], ["e"]), N("Add", ["e", "one"], ["o"]),
+             N("Mul", ["x", "o"], ["h"]), N("Mul", ["h", "half"], ["y"])]
+    return model(nodes, [scalar("sqrt2", 1.4142135), scalar("one", 1.0), scalar("half", 0.5)], [2, 4])
+
+
+def conv_bn_relu():
+    nodes = [N("Conv", ["x", "w", "cb"], ["c"], pads=[1, 1, 1, 1]),
+             N("BatchNormalization", ["c", "s", "bb", "mu", "var"], ["n"]), N("Relu", ["n"], ["r"]),
+             N("MaxPool", ["r"], ["y"], kernel_shape=[2, 2], strides=[2, 2])]
+    var = numpy_helper.from_array(np.abs(rng.standard_normal(4)).astype(np.float32) + 0.5, "var")
+    return model(nodes, [const("w", [4, 2, 3, 3]), const("cb", [4]), const("s", [4]), const("bb", [4]),
+                         const("mu", [4]), var], [1, 2, 4, 4])
+
+
+def residual_add_layer_norm():
+    nodes = [N("MatMul", ["x", "w"], ["m"]), N("Add", ["m", "bias"], ["mb"]), N("Add", ["mb", "x"], ["r"]),
+             N("LayerNormalization", ["r", "g", "b"], ["y"], axis=-1, epsilon=1e-5)]
+    return model(nodes, [const("w", [4, 4]), const("bias", [4]), const("g", [4]), const("b", [4])], [1, 3, 4],
+                 opset=17)
+
+
+def attention():
+    # q, k, v from one projection, heads split by Reshape/Transpose, scaled scores, masked softmax.
+    nodes = [N("MatMul", ["x", "w"], ["qkv"]), N("Split", ["qkv"], ["q", "k", "v"], axis=-1),
+             N("Reshape", ["q", "heads"], ["q4"]), N("Transpose", ["q4"], ["qt"], perm=[0, 2, 1, 3]),
+             N("Reshape", ["k", "heads"], ["k4"]), N("Transpose", ["k4"], ["kt"], perm=[0, 2, 3, 1]),
+             N("Reshape", ["v", "heads"], ["v4"]), N("Transpose", ["v4"], ["vt"], perm=[0, 2, 1, 3]),
+             N("MatMul", ["qt", "kt"], ["s"]), N("Div", ["s", "scale"], ["ss"]), N("Add", ["ss", "mask"], ["sm"]),
+             N("Softmax", ["sm"], ["p"], axis=-1), N("MatMul", ["p", "vt"], ["o"]),
+             N("Transpose", ["o"], ["ot"], perm=[0, 2, 1, 3]), N("Reshape", ["ot", "merged"], ["y"])]
+    inits = [const("w", [4, 12]), ints("heads", [1, 3, 2, 2]), scalar("scale", 1.4142135),
+             const("mask", [1, 1, 1, 3]), ints("merged", [1, 3, 4])]
+    return model(nodes, inits, [1, 3, 4])
+
+
+def gemm_chain():
+    nodes = [N("Flatten", ["x"], ["f"]), N("Gemm", ["f", "w", "c"], ["g"], transB=1, alpha=0.5),
+             N("Mul", ["g", "k"], ["gk"]), N("Identity", ["gk"], ["y"])]
+    return model(nodes, [const("w", [3, 8]), const("c", [3]), scalar("k", 2.0)], [1, 2, 4])
+
+
+SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
+         "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
+         "gemm_chain": gemm_chain}
+
+if __name__ == "__main__":
+    out = sys.argv[1] if len(sys.argv) > 1 else "seeds"
+    os.makedirs(out, exist_ok=True)
+    for name, make in SEEDS.items():
+        m = make()
+        onnx.save(m, os.path.join(out, name + ".onnx"))
+        print(os.path.join(out, name + ".onnx"))
