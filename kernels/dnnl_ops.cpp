@@ -89,12 +89,9 @@ dnnl::engine& cpu_engine() {
   return eng;
 }
 
-namespace {
-
-// The memory objects and argument list of one primitive's executions on one
-// thread, made at the first run and rebound to new buffers afterwards, so a
-// steady-state run allocates nothing (dnnl::primitive::execute builds a map
-// and a vector per call; this goes to the C API with a kept array).
+// The memory objects and argument list of one execution site in one run
+// context (dnnl::primitive::execute builds a map and a vector per call; this
+// goes to the C API with a kept array).
 class BoundArgs {
  public:
   BoundArgs& bind(int arg, const dnnl::memory::desc& md, const void* handle) {
@@ -108,8 +105,8 @@ class BoundArgs {
     for (size_t i = 0; i < args_.size(); ++i) args_[i].memory = mems_[i].get();  // mems_ may have moved
     return *this;
   }
-  void execute(const dnnl::primitive& p, dnnl::stream& s) {
-    dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), s.get(), int(args_.size()), args_.data()),
+  void execute(const dnnl::primitive& p, DnnlRun& run) {
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(p.get(), run.stream().get(), int(args_.size()), args_.data()),
                             "could not execute a primitive");
   }
 
@@ -118,15 +115,14 @@ class BoundArgs {
   std::vector<dnnl_exec_arg_t> args_;
 };
 
-// One BoundArgs per (thread, execution site): threads never share them, so
-// concurrent runs of one plan do not race. Sites are numbered for the life of
-// the process (an address could be reused by a later primitive).
-BoundArgs& bound(uint64_t site) {
-  thread_local std::unordered_map<uint64_t, BoundArgs> cache;
-  return cache[site];
-}
+DnnlRun::DnnlRun() : stream_(cpu_engine()) {}
+DnnlRun::~DnnlRun() = default;
 
-}  // namespace
+BoundArgs& DnnlRun::bound(uint64_t site) {
+  auto& b = bound_[site];
+  if (!b) b = std::make_unique<BoundArgs>();
+  return *b;
+}
 
 uint64_t next_execution_sites() {
   static std::atomic<uint64_t> next{0};
@@ -240,25 +236,25 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
 }
 
 void Conv::run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
-               dnnl::stream& s) const {
+               DnnlRun& run) const {
   auto* base = static_cast<char*>(scratch);
   const void* src_p = src;
   void* dst_p = dst;
   if (reorder_src_) {
     src_p = base + src_off_;
-    bound(site_).bind(DNNL_ARG_FROM, src_md_, src).bind(DNNL_ARG_TO, src_in_, src_p).execute(src_reorder_, s);
+    run.bound(site_).bind(DNNL_ARG_FROM, src_md_, src).bind(DNNL_ARG_TO, src_in_, src_p).execute(src_reorder_, run);
   }
   if (reorder_dst_) dst_p = base + dst_off_;
   if (sum_) {  // the addend goes where the primitive writes, in its layout
-    if (reorder_z_) bound(site_ + 1).bind(DNNL_ARG_FROM, z_md_, z).bind(DNNL_ARG_TO, dst_in_, dst_p).execute(z_reorder_, s);
+    if (reorder_z_) run.bound(site_ + 1).bind(DNNL_ARG_FROM, z_md_, z).bind(DNNL_ARG_TO, dst_in_, dst_p).execute(z_reorder_, run);
     else if (z != dst_p) std::memcpy(dst_p, z, dst_in_.get_size());
   }
-  BoundArgs& args = bound(site_ + 2);
+  BoundArgs& args = run.bound(site_ + 2);
   args.bind(DNNL_ARG_SRC, src_in_, src_p).bind(DNNL_ARG_DST, dst_in_, dst_p).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
   args.bind(DNNL_ARG_WEIGHTS, w_md_, weights_ ? weights_.get_data_handle() : weights);
   if (has_bias_) args.bind(DNNL_ARG_BIAS, b_md_, bias_ ? bias_.get_data_handle() : bias);
-  args.execute(prim_, s);
-  if (reorder_dst_) bound(site_ + 3).bind(DNNL_ARG_FROM, dst_in_, dst_p).bind(DNNL_ARG_TO, dst_md_, dst).execute(dst_reorder_, s);
+  args.execute(prim_, run);
+  if (reorder_dst_) run.bound(site_ + 3).bind(DNNL_ARG_FROM, dst_in_, dst_p).bind(DNNL_ARG_TO, dst_md_, dst).execute(dst_reorder_, run);
 }
 
 
@@ -285,12 +281,12 @@ Pool::Pool(const PoolDesc& d) {
   impl_ = std::string("oneDNN ") + pd.impl_info_str();
 }
 
-void Pool::run(const float* src, float* dst, void* scratch, dnnl::stream& s) const {
-  bound(site_ + 2)
+void Pool::run(const float* src, float* dst, void* scratch, DnnlRun& run) const {
+  run.bound(site_ + 2)
       .bind(DNNL_ARG_SRC, src_md_, src)
       .bind(DNNL_ARG_DST, dst_md_, dst)
       .bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch)
-      .execute(prim_, s);
+      .execute(prim_, run);
 }
 
 Deconv::Deconv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float* bias) : has_bias_(has_bias) {
@@ -342,12 +338,12 @@ Deconv::Deconv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const f
 }
 
 void Deconv::run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
-                 dnnl::stream& s) const {
-  BoundArgs& args = bound(site_ + 2);
+                 DnnlRun& run) const {
+  BoundArgs& args = run.bound(site_ + 2);
   args.bind(DNNL_ARG_SRC, src_md_, src).bind(DNNL_ARG_DST, dst_md_, dst).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
   args.bind(DNNL_ARG_WEIGHTS, w_md_, weights_ ? weights_.get_data_handle() : weights);
   if (has_bias_) args.bind(DNNL_ARG_BIAS, b_md_, bias_ ? bias_.get_data_handle() : bias);
-  args.execute(prim_, s);
+  args.execute(prim_, run);
 }
 
 namespace {
@@ -457,12 +453,12 @@ void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool tr
          packed_weights_desc(K, N));
 }
 
-void MatMul::run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const {
-  BoundArgs& args = bound(site_ + 2);
+void MatMul::run(const float* a, const float* b, float* y, void* scratch, DnnlRun& run) const {
+  BoundArgs& args = run.bound(site_ + 2);
   args.bind(DNNL_ARG_SRC, a_md_, a).bind(DNNL_ARG_DST, dst_md_, y).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
   args.bind(DNNL_ARG_WEIGHTS, b_md_, weights_ ? weights_.get_data_handle() : b);
   if (bias_) args.bind(DNNL_ARG_BIAS, bias_.get_desc(), bias_.get_data_handle());
-  args.execute(prim_, s);
+  args.execute(prim_, run);
 }
 
 }  // namespace normrt::kernels

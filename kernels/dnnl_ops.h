@@ -9,14 +9,36 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace normrt::kernels {
 
 dnnl::engine& cpu_engine();
 
-// A fresh block of execution-site numbers (see BoundArgs in dnnl_ops.cpp).
+// A fresh block of execution-site numbers: each primitive wrapper's own, for
+// the life of the process (an address could be reused by a later wrapper).
 uint64_t next_execution_sites();
+
+class BoundArgs;  // one execution site's arguments (dnnl_ops.cpp)
+
+// What one run context executes oneDNN primitives with: a stream, and each
+// execution site's arguments, made at the first run and only rebound to new
+// buffers afterwards, so a steady-state run allocates nothing. A plan's run
+// contexts own them: concurrent runs never share one, and they go with the plan.
+class DnnlRun {
+ public:
+  DnnlRun();
+  ~DnnlRun();
+  DnnlRun(const DnnlRun&) = delete;
+  DnnlRun& operator=(const DnnlRun&) = delete;
+  dnnl::stream& stream() { return stream_; }
+  BoundArgs& bound(uint64_t site);
+
+ private:
+  dnnl::stream stream_;
+  std::unordered_map<uint64_t, std::unique_ptr<BoundArgs>> bound_;
+};
 
 // Weights in the layouts primitives asked for, shared by every plan of a
 // Session: a model answered at many input shapes keeps one packed copy of
@@ -78,7 +100,7 @@ class Conv {
   size_t scratch_bytes() const { return scratch_bytes_; }
   // z: the addend of a sum post-op (of the output's shape), else null.
   void run(const float* src, const float* weights, const float* bias, const float* z, float* dst, void* scratch,
-           dnnl::stream& s) const;
+           DnnlRun& run) const;
   // oneDNN's implementation and the layouts it runs on, for profiles.
   const std::string& implementation() const { return impl_; }
   // Whether run() may be given z == dst: the addend is then already where
@@ -116,7 +138,7 @@ class Pool {
   explicit Pool(const PoolDesc& d);
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   const std::string& implementation() const { return impl_; }
-  void run(const float* src, float* dst, void* scratch, dnnl::stream& s) const;
+  void run(const float* src, float* dst, void* scratch, DnnlRun& run) const;
 
  private:
   dnnl::pooling_v2_forward prim_;
@@ -135,7 +157,7 @@ class Deconv {
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   const std::string& implementation() const { return impl_; }
   void run(const float* src, const float* weights, const float* bias, float* dst, void* scratch,
-           dnnl::stream& s) const;
+           DnnlRun& run) const;
 
  private:
   dnnl::deconvolution_forward prim_;
@@ -170,7 +192,7 @@ class MatMul {
   MatMul(const MatMulDesc& d, const WeightSource& constant_b, const float* bias, const PostOp& post = {});
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   const std::string& implementation() const { return impl_; }
-  void run(const float* a, const float* b, float* y, void* scratch, dnnl::stream& s) const;
+  void run(const float* a, const float* b, float* y, void* scratch, DnnlRun& run) const;
 
  private:
   dnnl::matmul prim_;

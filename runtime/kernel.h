@@ -20,7 +20,7 @@ struct RunArgs {
   const void* const* in;  // null for an omitted optional input
   void* const* out;
   void* scratch;  // scratch_bytes() of it, 64-byte aligned
-  dnnl::stream* stream;
+  kernels::DnnlRun* dnnl;  // the run context's oneDNN stream and bound arguments
 };
 
 class Kernel {

@@ -30,8 +30,9 @@ std::vector<std::shared_ptr<const Tensor>> evaluate(const Kernel& k, const std::
   for (size_t i = 0; i < in.size(); ++i) in_ptrs[i] = in[i] ? in[i]->value->bytes.data() : nullptr;
   for (size_t i = 0; i < out.size(); ++i) out_ptrs[i] = results[i].bytes.data();
   std::unique_ptr<uint8_t, void (*)(void*)> scratch(aligned_bytes(k.scratch_bytes()), std::free);
-  dnnl::stream s(kernels::cpu_engine());
-  k.run(RunArgs{in_ptrs.data(), out_ptrs.data(), scratch.get(), &s});
+  kernels::DnnlRun run;
+  k.run(RunArgs{in_ptrs.data(), out_ptrs.data(), scratch.get(), &run});
+  run.stream().wait();
   std::vector<std::shared_ptr<const Tensor>> r;
   for (auto& t : results) r.push_back(std::make_shared<const Tensor>(std::move(t)));
   return r;
@@ -301,7 +302,6 @@ std::unique_ptr<RunContext> Plan::acquire() const {
   c->ptrs.resize(slots_.size());
   c->in_args.resize(std::max<size_t>(max_args_, 8));
   c->out_args.resize(std::max<size_t>(max_args_, 8));
-  c->stream = dnnl::stream(kernels::cpu_engine());
   return c;
 }
 
@@ -334,13 +334,13 @@ void Plan::execute(const Tensor* const* inputs, std::vector<Tensor>& outputs,
       ctx->in_args[k] = step.ins[k] < 0 ? nullptr : ctx->ptrs[size_t(step.ins[k])];
     for (size_t k = 0; k < step.outs.size(); ++k) ctx->out_args[k] = ctx->ptrs[size_t(step.outs[k])];
     const auto start = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    step.kernel->run(RunArgs{ctx->in_args.data(), ctx->out_args.data(), ctx->scratch.get(), &ctx->stream});
+    step.kernel->run(RunArgs{ctx->in_args.data(), ctx->out_args.data(), ctx->scratch.get(), &ctx->dnnl});
     if (step_seconds) {
-      ctx->stream.wait();
+      ctx->dnnl.stream().wait();
       (*step_seconds)[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
   }
-  ctx->stream.wait();
+  ctx->dnnl.stream().wait();
   for (size_t k = 0; k < output_slots_.size(); ++k) {
     const Slot& sl = slots_[size_t(output_slots_[k])];
     if (sl.kind == Slot::Kind::output && sl.index == int(k)) continue;

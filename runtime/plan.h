@@ -36,7 +36,7 @@ struct RunContext {
   std::vector<void*> ptrs;
   std::vector<const void*> in_args;
   std::vector<void*> out_args;
-  dnnl::stream stream;
+  kernels::DnnlRun dnnl;
 };
 
 // Runs one node on constant inputs with the registry's kernel (constant

@@ -35,8 +35,16 @@ struct Session::Impl {
   const Registry& registry = default_registry();
   mutable std::mutex plans_mutex;
   // Plans are keyed by the input shapes, and by the contents of the graph
-  // inputs that decide shapes (a Reshape's shape given as an input).
-  mutable std::map<std::vector<Shape>, std::shared_ptr<const Plan>> plans;
+  // inputs that decide shapes (a Reshape's shape given as an input). At most
+  // max_plans are held (each has its own arena): the least recently used
+  // goes first, so a stream of ever-new shapes cannot grow memory without end.
+  struct HeldPlan {
+    std::shared_ptr<const Plan> plan;
+    uint64_t used = 0;  // the `uses` count at its last run
+  };
+  mutable std::map<std::vector<Shape>, HeldPlan> plans;
+  mutable uint64_t uses = 0;
+  size_t max_plans = 16;
   mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
   std::vector<bool> value_input;
   bool any_value_input = false;  // some input's contents decide shapes
@@ -49,6 +57,7 @@ struct Session::Impl {
     }
     threads = o.threads > 0 ? o.threads : omp_get_max_threads();
     optimize = o.optimize;
+    max_plans = std::max<size_t>(o.max_plans, 1);
     check_supported(g);
     if (optimize) {
       PassOptions po;
@@ -99,16 +108,27 @@ struct Session::Impl {
       if (value_input[i]) key.push_back(in[i]->as_int64());
     std::lock_guard<std::mutex> lock(plans_mutex);
     auto it = plans.find(key);
-    if (it != plans.end()) return it->second;
+    if (it == plans.end()) it = plans.emplace(key, HeldPlan{build_plan(shapes, in), 0}).first;
+    it->second.used = ++uses;
+    last_plan = it->second.plan;
+    last_shapes = shapes;
+    last_used = &it->second.used;
+    while (plans.size() > max_plans) {
+      auto lru = std::min_element(plans.begin(), plans.end(),
+                                  [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
+      plans.erase(lru);  // never the one just used: it holds the highest count
+    }
+    return last_plan;
+  }
+
+  std::shared_ptr<const Plan> build_plan(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const {
     std::vector<ValueInfo> infos;
     for (size_t i = 0; i < shapes.size(); ++i) {
       infos.push_back(ValueInfo{graph.declared.at(graph.inputs[i]).dtype, shapes[i], nullptr});
       if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
     }
     omp_set_num_threads(threads);
-    auto p = std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache);
-    plans.emplace(key, p);
-    return p;
+    return std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache);
   }
 
   void check_input(const std::string& name, const Tensor& t) const {
@@ -132,21 +152,21 @@ struct Session::Impl {
   // stream of same-shaped requests finds its plan without allocating.
   mutable std::shared_ptr<const Plan> last_plan;
   mutable std::vector<Shape> last_shapes;
+  mutable uint64_t* last_used = nullptr;  // its entry's count, valid while it is held
   std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const {
     for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
     if (!any_value_input) {
       std::lock_guard<std::mutex> lock(plans_mutex);
       bool same = last_plan != nullptr;
       for (size_t i = 0; same && i < n; ++i) same = last_shapes[i] == in[i]->shape;
-      if (same) return last_plan;
+      if (same) {
+        *last_used = ++uses;
+        return last_plan;
+      }
     }
     std::vector<Shape> shapes;
     for (size_t i = 0; i < n; ++i) shapes.push_back(in[i]->shape);
-    auto plan = plan_for(shapes, std::vector<const Tensor*>(in, in + n));
-    std::lock_guard<std::mutex> lock(plans_mutex);
-    last_plan = plan;
-    last_shapes = shapes;
-    return plan;
+    return plan_for(shapes, std::vector<const Tensor*>(in, in + n));
   }
 
   // Outputs already of the plan's dtypes and shapes are written in place.
@@ -253,7 +273,7 @@ const Graph& Session::graph() const { return impl_->graph; }
 const std::vector<Rewrite>& Session::rewrites() const { return impl_->rewrites; }
 Isa Session::isa() const { return impl_->isa; }
 int Session::threads() const { return impl_->threads; }
-size_t Session::plans_built() const {
+size_t Session::plans_held() const {
   std::lock_guard<std::mutex> lock(impl_->plans_mutex);
   return impl_->plans.size();
 }

@@ -19,6 +19,7 @@ struct SessionOptions {
   int threads = 0;            // 0: every core OpenMP sees
   std::string isa = "auto";   // auto (NORMRT_ISA or the best), avx512, avx2, scalar
   bool optimize = true;       // graph rewrites and constant folding
+  size_t max_plans = 16;      // plans (one per input shape) held at once; the least recently used goes first
   std::set<std::string> disabled_passes;  // by name (graph/passes/pass_manager.cpp)
 };
 
@@ -57,8 +58,8 @@ class Session {
   const std::vector<Rewrite>& rewrites() const;
   Isa isa() const;
   int threads() const;
-  // How many distinct input shapes have been planned so far.
-  size_t plans_built() const;
+  // How many plans (one per distinct input shape) are held now.
+  size_t plans_held() const;
 
  private:
   struct Impl;

@@ -391,9 +391,9 @@ TEST(MatMulKernel, WeightsPackedAtLoadServeEveryRowCount) {
       kernels::MatMul mm(d, src, nullptr);
       Tensor a = random_tensor({M, K}, unsigned(M)), y(DType::float32, {M, N});
       std::unique_ptr<void, void (*)(void*)> scratch(std::aligned_alloc(64, (mm.scratch_bytes() + 64) / 64 * 64), std::free);
-      dnnl::stream s(kernels::cpu_engine());
-      mm.run(a.data<float>(), nullptr, y.data<float>(), scratch.get(), s);
-      s.wait();
+      kernels::DnnlRun run;
+      mm.run(a.data<float>(), nullptr, y.data<float>(), scratch.get(), run);
+      run.stream().wait();
       EXPECT_EQ(cache.size(), 1u) << "M " << M;
       for (int64_t i = 0; i < M; ++i)
         for (int64_t j = 0; j < N; ++j) {

@@ -32,7 +32,7 @@ TEST(Session, DynamicBatchIsPlannedOncePerShapeAndMatchesFloat64) {
   b.node("Relu", {"pre"}, {"y"});
   std::string bytes = b.bytes();
   Session s(bytes.data(), bytes.size());
-  EXPECT_EQ(s.plans_built(), 0u);  // nothing to plan until the batch is known
+  EXPECT_EQ(s.plans_held(), 0u);  // nothing to plan until the batch is known
   for (int64_t n : {1, 7, 1, 64, 7}) {
     Tensor x = test::random_tensor({n, 5}, unsigned(n));
     auto y = s.run(std::vector<Tensor>{x});
@@ -44,7 +44,36 @@ TEST(Session, DynamicBatchIsPlannedOncePerShapeAndMatchesFloat64) {
         EXPECT_NEAR(y[0].data<float>()[i * 3 + j], std::max(acc, 0.0), 1e-5);
       }
   }
-  EXPECT_EQ(s.plans_built(), 3u);
+  EXPECT_EQ(s.plans_held(), 3u);
+}
+
+// With room for two plans, a third shape drops the least recently used one;
+// a dropped shape is planned again when it returns, with the same answer.
+TEST(Session, PlansBeyondTheLimitDropTheLeastRecentlyUsed) {
+  ModelBuilder b;
+  b.input("x", {-1, 4}).output("y");
+  const Tensor W = test::random_tensor({4, 2}, 1);
+  b.init("W", W);
+  b.node("MatMul", {"x", "W"}, {"y"});
+  const std::string bytes = b.bytes();
+  SessionOptions o;
+  o.max_plans = 2;
+  Session limited(bytes.data(), bytes.size(), o), unlimited(bytes.data(), bytes.size());
+  for (int64_t n : {1, 2, 1, 3, 1, 2, 2, 3}) {  // 3 drops 2 (1 was used after it); then 2 drops 3, 3 drops 1
+    const Tensor x = test::random_tensor({n, 4}, unsigned(n));
+    const Tensor y = limited.run(std::vector<Tensor>{x})[0];
+    unlimited.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y.shape, (Shape{n, 2}));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < 2; ++j) {
+        double want = 0;
+        for (int64_t k = 0; k < 4; ++k) want += double(x.data<float>()[i * 4 + k]) * W.data<float>()[k * 2 + j];
+        EXPECT_NEAR(y.data<float>()[i * 2 + j], want, 1e-5) << "batch " << n;
+      }
+    EXPECT_LE(limited.plans_held(), 2u);
+  }
+  EXPECT_EQ(limited.plans_held(), 2u);
+  EXPECT_EQ(unlimited.plans_held(), 3u);
 }
 
 // The flatten torch.onnx.export writes for x.view(x.size(0), -1).

@@ -62,7 +62,7 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
         auto* out = static_cast<float*>(a.out[0]);
         auto* z = static_cast<const float*>(a.in[3]);
         prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
-                  static_cast<const float*>(a.in[2]), z_in_place ? z : nullptr, out, a.scratch, *a.stream);
+                  static_cast<const float*>(a.in[2]), z_in_place ? z : nullptr, out, a.scratch, *a.dnnl);
         if (!after) return;
         for_each_broadcast(y, z_strides, [&](int64_t i, const auto& o) { out[i] += z[o[0]]; });
         if (act.present) kernels::unary(isa, act.unary, out, out, shape_numel(y));
@@ -83,7 +83,7 @@ std::unique_ptr<Kernel> conv_transpose(const BindContext& c) {
   return kernel_fn(
       [prim](const RunArgs& a) {
         prim->run(static_cast<const float*>(a.in[0]), static_cast<const float*>(a.in[1]),
-                  static_cast<const float*>(a.in[2]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+                  static_cast<const float*>(a.in[2]), static_cast<float*>(a.out[0]), a.scratch, *a.dnnl);
       },
       prim->scratch_bytes(), prim->implementation());
 }

@@ -77,7 +77,7 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   return kernel_fn(
       [prim](const RunArgs& x) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),
-                  static_cast<float*>(x.out[0]), x.scratch, *x.stream);
+                  static_cast<float*>(x.out[0]), x.scratch, *x.dnnl);
       },
       prim->scratch_bytes(), prim->implementation());
 }
@@ -118,7 +118,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
   return kernel_fn(
       [=](const RunArgs& x) {
         float* y = static_cast<float*>(x.out[0]);
-        prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]), y, x.scratch, *x.stream);
+        prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]), y, x.scratch, *x.dnnl);
         if (!add_c_after) return;
         const float* cv = static_cast<const float*>(x.in[2]);
         for (int64_t i = 0; i < M; ++i)

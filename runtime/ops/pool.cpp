@@ -33,7 +33,7 @@ KernelFactory window_pool(bool max) {
         auto prim = std::make_shared<const kernels::Pool>(d);
         return kernel_fn(
             [prim](const RunArgs& a) {
-              prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+              prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.dnnl);
             },
             prim->scratch_bytes(), prim->implementation());
       } catch (const dnnl::error& e) {
@@ -68,7 +68,7 @@ KernelFactory global_pool(bool max) {
       auto prim = std::make_shared<const kernels::Pool>(d);
       return kernel_fn(
           [prim](const RunArgs& a) {
-            prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.stream);
+            prim->run(static_cast<const float*>(a.in[0]), static_cast<float*>(a.out[0]), a.scratch, *a.dnnl);
           },
           prim->scratch_bytes(), prim->implementation());
     }
