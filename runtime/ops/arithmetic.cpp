@@ -148,19 +148,17 @@ std::unique_ptr<Kernel> pow_op(const BindContext& c) {
   return kernel_fn([=](const RunArgs& a) {
     auto* x = static_cast<const float*>(a.in[0]);
     auto* z = static_cast<float*>(a.out[0]);
-    auto exponent = [&](int64_t i) -> float {
-      if (et == DType::int64) return float(static_cast<const int64_t*>(a.in[1])[i]);
-      if (et == DType::int32) return float(static_cast<const int32_t*>(a.in[1])[i]);
-      return static_cast<const float*>(a.in[1])[i];
-    };
-    for (int64_t r = 0; r < bc.rows; ++r) {
-      int64_t oa, ob;
-      bc.offsets(r, oa, ob);
-      for (int64_t i = 0; i < bc.inner; ++i) {
-        float base = x[oa + i * bc.sa], ex = exponent(ob + i * bc.sb);
-        z[r * bc.inner + i] = ex == 0.5f ? std::sqrt(base) : std::pow(base, ex);
+    with_element_type(et, [&](auto type) {  // float, int64 or int32 exponents (shape inference allows no other)
+      auto* e = static_cast<const decltype(type)*>(a.in[1]);
+      for (int64_t r = 0; r < bc.rows; ++r) {
+        int64_t oa, ob;
+        bc.offsets(r, oa, ob);
+        for (int64_t i = 0; i < bc.inner; ++i) {
+          const float base = x[oa + i * bc.sa], ex = float(e[ob + i * bc.sb]);
+          z[r * bc.inner + i] = ex == 0.5f ? std::sqrt(base) : std::pow(base, ex);
+        }
       }
-    }
+    });
   });
 }
 

@@ -264,15 +264,12 @@ std::unique_ptr<Kernel> range(const BindContext& c) {
   const DType t = c.out[0].dtype;
   const int64_t n = shape_numel(c.out[0].shape);
   return kernel_fn([=](const RunArgs& a) {
-    auto fill = [&](auto tag) {
+    with_element_type(t, [&](auto tag) {  // float, int64 or int32: the schema allows no one-byte type
       using T = decltype(tag);
       const T start = *static_cast<const T*>(a.in[0]), delta = *static_cast<const T*>(a.in[2]);
       auto* y = static_cast<T*>(a.out[0]);
       for (int64_t i = 0; i < n; ++i) y[i] = T(start + T(i) * delta);
-    };
-    if (t == DType::float32) fill(float{});
-    else if (t == DType::int64) fill(int64_t{});
-    else fill(int32_t{});
+    });
   });
 }
 
