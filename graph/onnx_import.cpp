@@ -1,9 +1,10 @@
 #include "graph/onnx_import.h"
 
+#include "graph/onnx_schema.h"
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <cstring>
@@ -229,13 +230,17 @@ Graph import_model(const onnx::ModelProto& m, const std::string& source);
 // types (a kernel reads `axis` as the INT the schema promises). Ops ONNX does
 // not know at this opset are left for the kernel lookup to report.
 void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opset, const std::string& where) {
-  if (!n.domain.empty()) return;
-  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type, int(opset), "");
+  const onnx::OpSchema* schema = schema_of(n, opset);
   if (!schema) return;
   const auto& declared = schema->attributes();
+  std::set<std::string> seen;
   for (const auto& a : np.attribute()) {
+    if (!seen.insert(a.name()).second) throw Error(where + ": attribute '" + a.name() + "' is given twice");
     auto it = declared.find(a.name());
-    if (it == declared.end()) throw Error(where + ": " + n.op_type + " has no attribute '" + a.name() + "'");
+    if (it == declared.end()) {
+      if (a.name().rfind("__", 0) == 0) continue;  // reserved for tools; the ONNX checker allows them too
+      throw Error(where + ": " + n.op_type + " has no attribute '" + a.name() + "'");
+    }
     if (a.type() != it->second.type)
       throw Error(where + ": attribute '" + a.name() + "' must be " +
                   onnx::AttributeProto::AttributeType_Name(it->second.type) + ", not " +
@@ -258,9 +263,8 @@ void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opse
   const int in = count(n.inputs);
   check("inputs", in, schema->min_input(), schema->max_input());
   check("outputs", count(n.outputs), schema->min_output(), schema->max_output());
-  const auto& formal = schema->inputs();
-  for (int i = 0; i < in && !formal.empty(); ++i) {
-    const auto& f = formal[std::min(size_t(i), formal.size() - 1)];
+  for (int i = 0; i < in && !schema->inputs().empty(); ++i) {
+    const auto& f = formal_input(*schema, size_t(i));
     if (n.inputs[size_t(i)].empty() && f.GetOption() != onnx::OpSchema::Optional)
       throw Error(where + ": input " + std::to_string(i) + " (" + f.GetName() + ") of " + n.op_type +
                   " is required but has no name");

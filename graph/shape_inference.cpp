@@ -1,7 +1,6 @@
 #include "graph/shape_inference.h"
 
 #include <onnx/defs/data_type_utils.h>
-#include <onnx/defs/schema.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +8,7 @@
 #include <unordered_map>
 
 #include "graph/geometry.h"
+#include "graph/onnx_schema.h"
 
 namespace normrt {
 namespace {
@@ -564,21 +564,34 @@ Outs clip(const Ctx& c) {
   return same_as_input(c);
 }
 
+// libonnx's interned name of a tensor of `t` ("tensor(float)").
+onnx::DataType onnx_type_of(DType t) {
+  auto name = [](DType d) {
+    onnx::TypeProto p;
+    p.mutable_tensor_type()->set_elem_type(int32_t(d));
+    return onnx::Utils::DataTypeUtils::ToType(p);
+  };
+  static const std::map<DType, onnx::DataType> names = [&] {
+    std::map<DType, onnx::DataType> m;
+    for (DType d : {DType::float32, DType::uint8, DType::int8, DType::int32, DType::int64, DType::boolean, DType::float64})
+      m[d] = name(d);
+    return m;
+  }();
+  auto it = names.find(t);
+  return it != names.end() ? it->second : name(t);
+}
+
 // Against the op's schema: inputs that share a type parameter (T for A, B
 // and C of Gemm) have one dtype, and each dtype is one the schema allows.
 // Kernels read their inputs as the type the schema promises.
 void check_input_types(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
-  if (!n.domain.empty()) return;
-  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(n.op_type, int(opset), "");
+  const onnx::OpSchema* schema = schema_of(n, opset);
   if (!schema || schema->inputs().empty()) return;
-  const auto& formal = schema->inputs();
   std::map<std::string, size_t> first;  // type parameter -> first input of it
   for (size_t k = 0; k < in.size(); ++k) {
     if (!in[k]) continue;
-    const auto& f = formal[std::min(k, formal.size() - 1)];
-    onnx::TypeProto t;
-    t.mutable_tensor_type()->set_elem_type(int32_t(in[k]->dtype));
-    if (!f.GetTypes().count(onnx::Utils::DataTypeUtils::ToType(t)))
+    const auto& f = formal_input(*schema, k);
+    if (!f.GetTypes().count(onnx_type_of(in[k]->dtype)))
       throw Error(where + ": input " + std::to_string(k) + " (" + f.GetName() + ") of " + n.op_type + " cannot be " +
                   dtype_name(in[k]->dtype));
     auto [it, fresh] = first.emplace(f.GetTypeStr(), k);

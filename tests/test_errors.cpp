@@ -253,6 +253,15 @@ TEST(BadModel, AttributeNamesAndTypesAreCheckedAgainstTheSchema) {
   EXPECT_NE(e.find("Relu 'r': Relu has no attribute 'alpha'"), std::string::npos) << e;
   e = error_of([](ModelBuilder& b) { b.node("Cast", {"x"}, {"y"}, "c"); });
   EXPECT_NE(e.find("Cast 'c': required attribute 'to' is missing"), std::string::npos) << e;
+  e = error_of([](ModelBuilder& b) {
+    auto& n = b.node("Softmax", {"x"}, {"y"}, "s");
+    test::set_attr(n, "axis", int64_t(1));
+    test::set_attr(n, "axis", int64_t(0));
+  });
+  EXPECT_NE(e.find("Softmax 's': attribute 'axis' is given twice"), std::string::npos) << e;
+  // Names starting with "__" are left to tools, as the ONNX checker leaves them.
+  e = error_of([](ModelBuilder& b) { test::set_attr(b.node("Relu", {"x"}, {"y"}, "r"), "__note", int64_t(1)); });
+  EXPECT_EQ(e, "");
 }
 
 // Found by tests/fuzz_model.cpp: a Gemm whose C was bool had it read as

@@ -179,6 +179,35 @@ TEST(FuseLayerNorm, EveryVariantBecomesOneNode) {
   EXPECT_EQ(count(*s, "LayerNormalization"), 1);
 }
 
+// Opset 18 gives ReduceMean its axes as an input. (libonnx 1.12 knows
+// opsets up to 17: the loader must not check such a node against the
+// opset-17 schema, which takes one input.) Checked against float64.
+TEST(FuseLayerNorm, Opset18ReduceMeanWithAxesInput) {
+  const int64_t R = 6, D = 8;
+  ModelBuilder b(18);
+  b.input("x", {R, D}).output("y");
+  b.init("axes", test::int64_tensor({1}, {-1})).init("two", test::scalar_tensor(2)).init("eps", test::scalar_tensor(1e-5f));
+  b.node("ReduceMean", {"x", "axes"}, {"m"});
+  b.node("Sub", {"x", "m"}, {"d"});
+  b.node("Pow", {"d", "two"}, {"p"});
+  b.node("ReduceMean", {"p", "axes"}, {"v"});
+  b.node("Add", {"v", "eps"}, {"ve"});
+  b.node("Sqrt", {"ve"}, {"s"});
+  b.node("Div", {"d", "s"}, {"y"});
+  const Tensor x = random_tensor({R, D}, 3, -2, 3);
+  auto s = optimized(b, {x});
+  EXPECT_EQ(count(*s, "LayerNormalization"), 1);
+  const Tensor y = s->run(std::vector<Tensor>{x})[0];
+  for (int64_t r = 0; r < R; ++r) {
+    const float* row = x.data<float>() + r * D;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < D; ++i) mean += row[i] / double(D);
+    for (int64_t i = 0; i < D; ++i) var += (row[i] - mean) * (row[i] - mean) / double(D);
+    for (int64_t i = 0; i < D; ++i)
+      EXPECT_NEAR(y.data<float>()[r * D + i], (row[i] - mean) / std::sqrt(var + 1e-5), 1e-5);
+  }
+}
+
 TEST(FuseLayerNorm, LeavesNonTrailingAxesAndSharedIntermediatesAlone) {
   const Tensor x = random_tensor({2, 3, 8}, 9);
   auto s = optimized(decomposed_ln(Square::pow, false, true, true, {-2}), {x});
