@@ -338,7 +338,7 @@ TEST(FoldIntoMatMul, AttentionTransposesAndScalesBecomeStridesAndAlpha) {
   const int64_t S = 5, H = 3, D = 4;
   ModelBuilder b;
   b.input("q", {S, H, D}).input("k", {S, H, D}).input("v", {S, H, D}).output("y");
-  b.init("two", test::float_tensor({}, {2.f})).init("half", test::float_tensor({1}, {0.5f}));
+  b.init("two", test::float_tensor({1}, {2.f})).init("half", test::float_tensor({}, {0.5f}));
   b.init("four", test::float_tensor({}, {4.f}));
   set_attr(b.node("Transpose", {"q"}, {"qt"}), "perm", std::vector<int64_t>{1, 0, 2});
   b.node("Div", {"qt", "two"}, {"qs"});
@@ -388,9 +388,11 @@ TEST(FoldIntoMatMul, VectorsBroadcastAndTheCasesLeftAlone) {
   EXPECT_EQ(count(*s, "FusedMatMul"), 3);
 
   ModelBuilder k;
-  k.input("x", {3, 4}).input("w", {3, 4}).output("y").output("xt").output("z").output("u");
+  k.input("x", {3, 4}).input("w", {3, 4}).input("v", {4}).output("y").output("xt").output("z").output("u");
+  k.output("raised").output("dot");
   k.init("wc", random_tensor({4, 6}, 1)).init("bias", random_tensor({6}, 2)).init("s", test::float_tensor({}, {3.f}));
-  k.init("row", random_tensor({6}, 3));
+  k.init("row", random_tensor({6}, 3)).init("s111", test::float_tensor({1, 1, 1}, {3.f}));
+  k.init("s1", test::float_tensor({1}, {3.f}));
   set_attr(k.node("Transpose", {"x"}, {"xt"}), "perm", std::vector<int64_t>{1, 0});
   k.node("MatMul", {"xt", "w"}, {"y"});  // xt is also an output
   k.node("MatMul", {"x", "wc"}, {"xw"});
@@ -398,9 +400,17 @@ TEST(FoldIntoMatMul, VectorsBroadcastAndTheCasesLeftAlone) {
   k.node("Mul", {"xb", "s"}, {"z"});    // after a bias: not alpha
   k.node("MatMul", {"x", "wc"}, {"xw2"});
   k.node("Mul", {"xw2", "row"}, {"u"});  // not a scalar
-  s = optimized(k, {random_tensor({3, 4}, 4), random_tensor({3, 4}, 5)});
+  k.node("MatMul", {"x", "wc"}, {"xw3"});
+  k.node("Mul", {"xw3", "s111"}, {"raised"});  // [3,6] * [1,1,1] is [1,3,6]
+  k.node("MatMul", {"v", "v"}, {"vv"});
+  k.node("Div", {"vv", "s1"}, {"dot"});  // [] / [1] is [1]
+  s = optimized(k, {random_tensor({3, 4}, 4), random_tensor({3, 4}, 5), random_tensor({4}, 6)});
   EXPECT_EQ(count(*s, "Transpose"), 1);
-  EXPECT_EQ(count(*s, "Mul"), 2);
+  EXPECT_EQ(count(*s, "Mul"), 3);
+  EXPECT_EQ(count(*s, "Div"), 1);
+  const auto outs = s->run(std::vector<Tensor>{random_tensor({3, 4}, 4), random_tensor({3, 4}, 5), random_tensor({4}, 6)});
+  EXPECT_EQ(outs[4].shape, (Shape{1, 3, 6}));
+  EXPECT_EQ(outs[5].shape, (Shape{1}));
 }
 
 TEST(FuseAddLayerNorm, ResidualAddJoinsAndTheSumStaysWhereRead) {

@@ -80,7 +80,9 @@ bool GraphView::scalar(const std::string& value, float* v) const { return consta
 
 bool constant_scalar(const Graph& g, const std::string& value, float* v) {
   const Tensor* t = g.constant(value);
-  if (!t || t->dtype != DType::float32 || t->numel() != 1) return false;
+  // Rank above 1 is refused: broadcasting it would raise the rank of a
+  // lower-rank operand, which the fused node would not.
+  if (!t || t->dtype != DType::float32 || t->numel() != 1 || t->shape.size() > 1) return false;
   *v = t->data<float>()[0];
   return true;
 }
