@@ -128,7 +128,8 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     std::vector<ValueInfo> out = infer_node(n, in, g.opset, where);
     const OpEntry* op = reg.find(n.domain, n.op_type, g.opset);
     if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(g.opset));
-    // Every output empty: nothing to compute, and no kernel sees a zero-sized buffer.
+    // Every output empty: nothing to compute, so no kernel is bound (kernels
+    // still meet empty inputs, or some empty outputs, and handle them).
     if (std::all_of(out.begin(), out.end(), [](const ValueInfo& o) { return shape_numel(o.shape) == 0; }))
       for (auto& o : out)
         if (!o.value) o.value = std::make_shared<Tensor>(o.dtype, o.shape);

@@ -44,6 +44,7 @@ struct Session::Impl {
   };
   mutable std::map<std::vector<Shape>, HeldPlan> plans;
   mutable uint64_t uses = 0;
+  mutable size_t built = 0;  // plans built, a dropped one that returns counted again
   size_t max_plans = 16;
   mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
   std::vector<bool> value_input;
@@ -108,10 +109,13 @@ struct Session::Impl {
       if (value_input[i]) key.push_back(in[i]->as_int64());
     std::lock_guard<std::mutex> lock(plans_mutex);
     auto it = plans.find(key);
-    if (it == plans.end()) it = plans.emplace(key, HeldPlan{build_plan(shapes, in), 0}).first;
+    if (it == plans.end()) {
+      it = plans.emplace(key, HeldPlan{build_plan(shapes, in), 0}).first;
+      ++built;
+    }
     it->second.used = ++uses;
+    last_shapes = shapes;  // first: a copy that throws leaves the last plan and its shapes paired
     last_plan = it->second.plan;
-    last_shapes = shapes;
     last_used = &it->second.used;
     while (plans.size() > max_plans) {
       auto lru = std::min_element(plans.begin(), plans.end(),
@@ -276,6 +280,10 @@ int Session::threads() const { return impl_->threads; }
 size_t Session::plans_held() const {
   std::lock_guard<std::mutex> lock(impl_->plans_mutex);
   return impl_->plans.size();
+}
+size_t Session::plans_built() const {
+  std::lock_guard<std::mutex> lock(impl_->plans_mutex);
+  return impl_->built;
 }
 
 }  // namespace normrt

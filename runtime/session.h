@@ -19,7 +19,7 @@ struct SessionOptions {
   int threads = 0;            // 0: every core OpenMP sees
   std::string isa = "auto";   // auto (NORMRT_ISA or the best), avx512, avx2, scalar
   bool optimize = true;       // graph rewrites and constant folding
-  size_t max_plans = 16;      // plans (one per input shape) held at once; the least recently used goes first
+  size_t max_plans = 16;      // plans held at once (see plans_held); the least recently used goes first
   std::set<std::string> disabled_passes;  // by name (graph/passes/pass_manager.cpp)
 };
 
@@ -58,8 +58,11 @@ class Session {
   const std::vector<Rewrite>& rewrites() const;
   Isa isa() const;
   int threads() const;
-  // How many plans (one per distinct input shape) are held now.
+  // Plans held now: one per distinct input shape (and per content of the
+  // inputs that decide shapes), at most SessionOptions::max_plans.
   size_t plans_held() const;
+  // Plans built so far; a shape whose plan was dropped is built again.
+  size_t plans_built() const;
 
  private:
   struct Impl;

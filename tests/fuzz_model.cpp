@@ -27,9 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& name : s.input_names()) {
       const ValueType& t = s.input_type(name);
       Shape dims = t.dims;
-      for (int64_t& d : dims)
+      int64_t elements = 1;
+      for (int64_t& d : dims) {
         if (d < 0) d = 2;  // a dynamic dim
-      if (shape_numel(dims) > (1 << 16)) return 0;
+        if (d > (1 << 16) || (elements *= d) > (1 << 16)) return 0;  // checked per dim: no overflow
+      }
       inputs.emplace_back(t.dtype, dims);  // zeros: in range for any index input
     }
     s.run(inputs);

@@ -301,10 +301,12 @@ TEST(BadInput, EmptyTensorsAnswerEmptyOutputsWithoutRunningKernels) {
   b.node("Add", {"r", "x"}, {"y"}, "add");
   const std::string bytes = b.bytes();
   Session session(bytes.data(), bytes.size());
-  auto out = session.run(std::vector<Tensor>{Tensor(DType::float32, {0, 4, 5})});
+  const std::vector<Tensor> in{Tensor(DType::float32, {0, 4, 5})};
+  auto out = session.run(in);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].shape, (Shape{0, 4, 5}));
   EXPECT_TRUE(out[0].bytes.empty());
+  EXPECT_TRUE(session.profile(in, 1).empty());  // no step runs
 }
 
 // Found by tests/fuzz_model.cpp: ReduceSum of a scalar over axis 0 wrote past

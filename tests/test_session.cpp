@@ -73,7 +73,9 @@ TEST(Session, PlansBeyondTheLimitDropTheLeastRecentlyUsed) {
     EXPECT_LE(limited.plans_held(), 2u);
   }
   EXPECT_EQ(limited.plans_held(), 2u);
+  EXPECT_EQ(limited.plans_built(), 5u);  // first-in-first-out would build 6
   EXPECT_EQ(unlimited.plans_held(), 3u);
+  EXPECT_EQ(unlimited.plans_built(), 3u);
 }
 
 // The flatten torch.onnx.export writes for x.view(x.size(0), -1).
