@@ -44,10 +44,14 @@ WindowGeometry window_attributes(const Node& n, const Shape& in, const Shape& ke
   if (g.kernel.size() != r || g.strides.size() != r || g.dilations.size() != r || pads.size() != 2 * r)
     throw Error(where + ": kernel_shape/strides/dilations/pads do not match the " + std::to_string(r) +
                 " spatial dims of the input");
+  // Far above any real model, and low enough that no geometry sum overflows.
+  constexpr int64_t kMaxWindow = int64_t(1) << 24;
   for (size_t i = 0; i < r; ++i) {
     if (g.kernel[i] <= 0 || g.strides[i] <= 0 || g.dilations[i] <= 0)
       throw Error(where + ": kernel sizes, strides and dilations must be positive");
     if (pads[i] < 0 || pads[i + r] < 0) throw Error(where + ": negative pads are not supported");
+    for (int64_t v : {g.kernel[i], g.strides[i], g.dilations[i], pads[i], pads[i + r]})
+      if (v > kMaxWindow) throw Error(where + ": kernel sizes, strides, dilations and pads above 2^24 are not supported");
   }
   g.pad_begin.assign(pads.begin(), pads.begin() + r);
   g.pad_end.assign(pads.begin() + r, pads.end());
@@ -92,7 +96,10 @@ WindowGeometry conv_transpose_geometry(const Node& n, const Shape& in, const Sha
     throw Error(where + ": output_padding/output_shape do not match the spatial dims");
   const std::string auto_pad = n.attr_s("auto_pad", "NOTSET");
   for (size_t i = 0; i < r; ++i) {
-    if (out_pad[i] < 0) throw Error(where + ": output_padding must not be negative");
+    if (out_pad[i] < 0 || out_pad[i] >= std::max(g.strides[i], g.dilations[i]))
+      throw Error(where + ": output_padding must be at least 0 and below the stride or the dilation");
+    if (!out_shape.empty() && (out_shape[i] <= 0 || out_shape[i] > kMaxTensorElements))
+      throw Error(where + ": output_shape " + shape_str(out_shape) + " is out of range");
     const int64_t span = (g.kernel[i] - 1) * g.dilations[i] + 1, full = g.strides[i] * (in[i] - 1) + out_pad[i] + span;
     int64_t total;
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {

@@ -34,6 +34,14 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+int64_t checked_numel(const Shape& s, const std::string& where) {
+  int64_t n = 1;
+  for (int64_t d : s)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxTensorElements)
+      throw Error(where + ": shape " + shape_str(s) + " has too many elements");
+  return n;
+}
+
 std::string shape_str(const Shape& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? "," : "") + std::to_string(s[i]);

@@ -34,6 +34,11 @@ bool dtype_supported(int32_t onnx_type);          // the types normrt computes w
 
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& s);
+// The most elements a tensor may have (4 Ti): shapes are checked against it
+// before any product of dims could overflow.
+constexpr int64_t kMaxTensorElements = int64_t(1) << 40;
+// shape_numel, or an Error naming `where` if it is above kMaxTensorElements.
+int64_t checked_numel(const Shape& s, const std::string& where);
 std::string shape_str(const Shape& s);
 
 // A dense tensor that owns its bytes (row-major).

@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int64_t kMaxFileBytes = int64_t(1) << 31;  // protobuf cannot exceed 2 GiB anyway
-constexpr int64_t kMaxElements = int64_t(1) << 40;
 
 std::string read_file(const std::string& path, const std::string& what) {
   std::error_code ec;
@@ -51,7 +50,7 @@ Shape checked_dims(const google::protobuf::RepeatedField<int64_t>& dims, const s
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0) throw Error(what + ": negative dimension " + std::to_string(d));
-    if (d > 0 && n > kMaxElements / d) throw Error(what + ": too many elements");
+    if (d > 0 && n > kMaxTensorElements / d) throw Error(what + ": too many elements");
     n *= d;
     s.push_back(d);
   }
@@ -228,32 +227,33 @@ Graph import_model(const onnx::ModelProto& m, const std::string& source);
 // counts (the passes and kernels take inputs by position; an empty name is an
 // omitted optional input, trailing ones do not count) and attribute names and
 // types (a kernel reads `axis` as the INT the schema promises). Ops ONNX does
-// not know at this opset are left for the kernel lookup to report.
+// not know at this opset are left for the kernel lookup to report; past the
+// opsets libonnx knows, only the least input and output counts are checked.
 void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opset, const std::string& where) {
-  const onnx::OpSchema* schema = schema_of(n, opset);
+  const auto [schema, exact] = schema_of(n, opset);
   if (!schema) return;
   const auto& declared = schema->attributes();
   std::set<std::string> seen;
   for (const auto& a : np.attribute()) {
     if (!seen.insert(a.name()).second) throw Error(where + ": attribute '" + a.name() + "' is given twice");
     auto it = declared.find(a.name());
-    if (it == declared.end()) {
-      if (a.name().rfind("__", 0) == 0) continue;  // reserved for tools; the ONNX checker allows them too
-      throw Error(where + ": " + n.op_type + " has no attribute '" + a.name() + "'");
-    }
+    if (!exact || a.name().rfind("__", 0) == 0) continue;  // __: reserved for tools, as the ONNX checker has it
+    if (it == declared.end()) throw Error(where + ": " + n.op_type + " has no attribute '" + a.name() + "'");
     if (a.type() != it->second.type)
       throw Error(where + ": attribute '" + a.name() + "' must be " +
                   onnx::AttributeProto::AttributeType_Name(it->second.type) + ", not " +
                   onnx::AttributeProto::AttributeType_Name(a.type()));
   }
   for (const auto& [name, attr] : declared)
-    if (attr.required && !n.attrs.count(name)) throw Error(where + ": required attribute '" + name + "' is missing");
+    if (exact && attr.required && !n.attrs.count(name))
+      throw Error(where + ": required attribute '" + name + "' is missing");
   auto count = [](const std::vector<std::string>& names) {
     size_t k = names.size();
     while (k > 0 && names[k - 1].empty()) --k;
     return int(k);
   };
   auto check = [&](const char* what, int k, int lo, int hi) {
+    if (!exact) hi = std::numeric_limits<int>::max();  // later versions may add optional ones
     if (k >= lo && k <= hi) return;
     std::string want = lo == hi ? std::to_string(lo)
                        : hi == std::numeric_limits<int>::max() ? "at least " + std::to_string(lo)
@@ -263,7 +263,7 @@ void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opse
   const int in = count(n.inputs);
   check("inputs", in, schema->min_input(), schema->max_input());
   check("outputs", count(n.outputs), schema->min_output(), schema->max_output());
-  for (int i = 0; i < in && !schema->inputs().empty(); ++i) {
+  for (int i = 0; i < (exact ? in : schema->min_input()) && !schema->inputs().empty(); ++i) {
     const auto& f = formal_input(*schema, size_t(i));
     if (n.inputs[size_t(i)].empty() && f.GetOption() != onnx::OpSchema::Optional)
       throw Error(where + ": input " + std::to_string(i) + " (" + f.GetName() + ") of " + n.op_type +

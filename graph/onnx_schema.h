@@ -7,11 +7,17 @@
 
 namespace normrt {
 
-// The schema of a default-domain node at the model's opset, or null: for
-// other domains, ops ONNX does not know, and opsets newer than this libonnx
-// knows (it would answer with an older schema, whose inputs and attributes
-// may differ: ReduceMean's axes became an input at 18).
-const onnx::OpSchema* schema_of(const Node& n, int64_t opset);
+// The schema of a default-domain node at the model's opset (null for other
+// domains and ops ONNX does not know). For an opset newer than this libonnx
+// knows, it is the newest schema it has, and `exact` is false: inputs,
+// attributes and types may have changed since (ReduceMean's axes became an
+// input at 18), so only what ONNX has never loosened should be checked
+// against it: the least number of inputs and outputs.
+struct SchemaMatch {
+  const onnx::OpSchema* schema = nullptr;
+  bool exact = false;
+};
+SchemaMatch schema_of(const Node& n, int64_t opset);
 
 // The formal parameter input `i` binds to (the last one for a variadic tail).
 const onnx::OpSchema::FormalParameter& formal_input(const onnx::OpSchema& s, size_t i);

@@ -358,7 +358,8 @@ Outs reshape(const Ctx& c) {
     }
     if (d < 0) throw Error(c.where + ": shape has invalid dim " + std::to_string(d));
     out[i] = d;
-    known *= d;
+    if (__builtin_mul_overflow(known, d, &known) || known > kMaxTensorElements)
+      throw Error(c.where + ": cannot reshape " + shape_str(x) + " to " + shape_str(spec));
   }
   int64_t total = shape_numel(x);
   if (infer_at >= 0) {
@@ -585,8 +586,8 @@ onnx::DataType onnx_type_of(DType t) {
 // and C of Gemm) have one dtype, and each dtype is one the schema allows.
 // Kernels read their inputs as the type the schema promises.
 void check_input_types(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
-  const onnx::OpSchema* schema = schema_of(n, opset);
-  if (!schema || schema->inputs().empty()) return;
+  const auto [schema, exact] = schema_of(n, opset);
+  if (!schema || !exact || schema->inputs().empty()) return;
   std::map<std::string, size_t> first;  // type parameter -> first input of it
   for (size_t k = 0; k < in.size(); ++k) {
     if (!in[k]) continue;
@@ -663,6 +664,7 @@ std::vector<ValueInfo> infer_node(const Node& n, const Ins& in, int64_t opset, c
   Outs o = it->second(c);
   if (o.size() < n.outputs.size()) throw Error(where + ": too many outputs (" + std::to_string(n.outputs.size()) + ")");
   o.resize(n.outputs.size());
+  for (const auto& v : o) checked_numel(v.shape, where);
   return o;
 }
 

@@ -216,6 +216,15 @@ TEST(BadModel, InputAndOutputCountsAreCheckedAgainstTheSchema) {
     EXPECT_NE(e.find(c.expected), std::string::npos) << e;
     EXPECT_NE(e.find("m.onnx"), std::string::npos) << e;
   }
+  // Past the opsets libonnx knows (17), the least counts still hold.
+  {
+    ModelBuilder b(18);
+    b.input("x", {1, 4}).output("y");
+    b.node("Gemm", {"x"}, {"y"}, "n");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("Gemm 'n': Gemm takes at least 2 inputs, the node has 1"), std::string::npos) << e;
+  }
   // Omitted optional inputs, in the middle or at the end, still load and answer.
   ModelBuilder b;
   b.input("x", {1, 4}).output("y");
@@ -320,6 +329,42 @@ TEST(BadModel, ReduceAxesOfAScalarAreOutOfRange) {
   b.save(d.file("m.onnx"));
   const std::string e = load_error(d.file("m.onnx"));
   EXPECT_NE(e.find("ReduceSum 'sum': axis 0 is out of range for rank 0"), std::string::npos) << e;
+}
+
+// Found by tests/fuzz_model.cpp: a Reshape target of huge dims overflowed
+// int64 while its elements were counted (UBSan). Shapes are counted with
+// overflow checks and capped at kMaxTensorElements; window attributes above
+// 2^24 are refused before any geometry sum could overflow.
+TEST(BadModel, ShapesTooLargeToCountAreErrors) {
+  TempDir d;
+  {
+    ModelBuilder b;
+    b.input("x", {1, 3, 4}).output("y");
+    b.init("shape", test::int64_tensor({4}, {int64_t(1) << 62, 3, 2, int64_t(1) << 40}));
+    b.node("Reshape", {"x", "shape"}, {"y"}, "r");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("Reshape 'r': cannot reshape [1,3,4]"), std::string::npos) << e;
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {1, 3, 4}).output("y");
+    b.init("shape", test::int64_tensor({2}, {int64_t(1) << 31, int64_t(1) << 31}));
+    b.node("ConstantOfShape", {"shape"}, {"y"}, "c");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("ConstantOfShape 'c': shape [2147483648,2147483648] has too many elements"), std::string::npos) << e;
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {1, 1, 5, 5}).output("y");
+    b.init("w", test::random_tensor({1, 1, 3, 3}, 1));
+    auto& n = b.node("Conv", {"x", "w"}, {"y"}, "conv");
+    test::set_attr(n, "pads", std::vector<int64_t>{int64_t(1) << 62, 0, 0, 0});
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("Conv 'conv': kernel sizes, strides, dilations and pads above 2^24"), std::string::npos) << e;
+  }
 }
 
 // Seeded corruptions of real models (flipped bytes, cut files, overwritten
