@@ -230,7 +230,9 @@ Graph import_model(const onnx::ModelProto& m, const std::string& source);
 // not know at this opset are left for the kernel lookup to report; past the
 // opsets libonnx knows, only the least input and output counts are checked.
 void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opset, const std::string& where) {
-  const auto [schema, exact] = schema_of(n, opset);
+  const SchemaMatch match = schema_of(n, opset);  // not a structured binding: the lambdas below capture these
+  const onnx::OpSchema* schema = match.schema;
+  const bool exact = match.exact;
   if (!schema) return;
   const auto& declared = schema->attributes();
   std::set<std::string> seen;

@@ -586,7 +586,9 @@ onnx::DataType onnx_type_of(DType t) {
 // and C of Gemm) have one dtype, and each dtype is one the schema allows.
 // Kernels read their inputs as the type the schema promises.
 void check_input_types(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
-  const auto [schema, exact] = schema_of(n, opset);
+  const SchemaMatch match = schema_of(n, opset);
+  const onnx::OpSchema* schema = match.schema;
+  const bool exact = match.exact;
   if (!schema || !exact || schema->inputs().empty()) return;
   std::map<std::string, size_t> first;  // type parameter -> first input of it
   for (size_t k = 0; k < in.size(); ++k) {
