@@ -1,5 +1,6 @@
 // ReduceMean, ReduceSum, ReduceMax, ReduceMin over any set of axes
 // (accumulated in double, in a fixed order).
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -9,6 +10,7 @@ namespace normrt {
 namespace {
 
 enum class Reduce { mean, sum, max, min };
+constexpr size_t kMaxRank = 12;
 
 KernelFactory reduce_op(Reduce kind) {
   return [kind](const BindContext& c) -> std::unique_ptr<Kernel> {
@@ -16,24 +18,42 @@ KernelFactory reduce_op(Reduce kind) {
     const auto axes = reduce_axes(c.node, c.in, c.opset, c.where);
     std::vector<bool> reduced(x.size(), false);
     for (int64_t a : axes) reduced[size_t(a)] = true;
+    if (x.size() > kMaxRank) c.fail("reductions of rank above 12 are not supported");
     Shape strides(x.size());
     int64_t s = 1;
     for (size_t i = x.size(); i-- > 0;) strides[i] = s, s *= x[i];
-    // Offsets of every element of one reduction (relative to its base), and the
-    // kept dims with their strides, to find each output's base.
-    std::vector<int64_t> offsets{0}, kept_dims, kept_strides;
+    // The reduced dims and the kept dims, each with its stride (outermost
+    // first): the kept ones find each output's base, the reduced ones are
+    // walked from it in row-major order, with no table of offsets (a table
+    // would be as large as one reduction: gigabytes for a long row).
+    std::vector<int64_t> red_dims, red_strides, kept_dims, kept_strides;
+    int64_t count = 1;
     for (size_t i = 0; i < x.size(); ++i) {
-      if (!reduced[i]) {
-        kept_dims.push_back(x[i]);
-        kept_strides.push_back(strides[i]);
-        continue;
-      }
-      std::vector<int64_t> next;
-      for (int64_t o : offsets)
-        for (int64_t k = 0; k < x[i]; ++k) next.push_back(o + k * strides[i]);
-      offsets = std::move(next);
+      (reduced[i] ? red_dims : kept_dims).push_back(x[i]);
+      (reduced[i] ? red_strides : kept_strides).push_back(strides[i]);
+      if (reduced[i]) count *= x[i];
     }
-    const int64_t outputs = shape_numel(c.out[0].shape), count = int64_t(offsets.size());
+    if (red_dims.empty()) red_dims = red_strides = {1};  // noop_with_empty_axes: each output reads its one element
+    const int64_t outputs = shape_numel(c.out[0].shape);
+    // f(value) for each element of the reduction at p, in order, while f returns true.
+    auto walk = [red_dims, red_strides, count](const float* p, auto&& f) {
+      if (count == 0) return;
+      const int rd = int(red_dims.size());
+      const int64_t inner = red_dims.back(), step = red_strides.back();
+      std::array<int64_t, kMaxRank> idx{};
+      for (int64_t base = 0;;) {
+        for (int64_t k = 0; k < inner; ++k)
+          if (!f(p[base + k * step])) return;
+        int d = rd - 2;
+        for (; d >= 0; --d) {  // the odometer over the outer reduced dims
+          base += red_strides[size_t(d)];
+          if (++idx[size_t(d)] < red_dims[size_t(d)]) break;
+          base -= red_strides[size_t(d)] * red_dims[size_t(d)];
+          idx[size_t(d)] = 0;
+        }
+        if (d < 0) return;
+      }
+    };
     return kernel_fn([=](const RunArgs& a) {
       auto* in = static_cast<const float*>(a.in[0]);
       auto* out = static_cast<float*>(a.out[0]);
@@ -47,15 +67,14 @@ KernelFactory reduce_op(Reduce kind) {
         const float* p = in + base;
         if (kind == Reduce::mean || kind == Reduce::sum) {
           double acc = 0;
-          for (int64_t k = 0; k < count; ++k) acc += p[offsets[size_t(k)]];
+          walk(p, [&](float v) { return acc += v, true; });
           out[o] = float(kind == Reduce::mean ? acc / double(count) : acc);
         } else {
           float acc = kind == Reduce::max ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
-          for (int64_t k = 0; k < count; ++k) {
-            float v = p[offsets[size_t(k)]];
+          walk(p, [&](float v) {
             if (std::isnan(v) || (kind == Reduce::max ? v > acc : v < acc)) acc = v;
-            if (std::isnan(acc)) break;
-          }
+            return !std::isnan(acc);
+          });
           out[o] = acc;
         }
       }
