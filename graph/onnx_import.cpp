@@ -46,14 +46,10 @@ bool parse_limited(Msg& m, const void* data, size_t size) {
 }
 
 Shape checked_dims(const google::protobuf::RepeatedField<int64_t>& dims, const std::string& what) {
-  Shape s;
-  int64_t n = 1;
-  for (int64_t d : dims) {
+  for (int64_t d : dims)
     if (d < 0) throw Error(what + ": negative dimension " + std::to_string(d));
-    if (d > 0 && n > kMaxTensorElements / d) throw Error(what + ": too many elements");
-    n *= d;
-    s.push_back(d);
-  }
+  Shape s(dims.begin(), dims.end());
+  checked_numel(s, what);
   return s;
 }
 
@@ -238,17 +234,17 @@ void check_against_schema(const onnx::NodeProto& np, const Node& n, int64_t opse
   std::set<std::string> seen;
   for (const auto& a : np.attribute()) {
     if (!seen.insert(a.name()).second) throw Error(where + ": attribute '" + a.name() + "' is given twice");
-    auto it = declared.find(a.name());
     if (!exact || a.name().rfind("__", 0) == 0) continue;  // __: reserved for tools, as the ONNX checker has it
+    auto it = declared.find(a.name());
     if (it == declared.end()) throw Error(where + ": " + n.op_type + " has no attribute '" + a.name() + "'");
     if (a.type() != it->second.type)
       throw Error(where + ": attribute '" + a.name() + "' must be " +
                   onnx::AttributeProto::AttributeType_Name(it->second.type) + ", not " +
                   onnx::AttributeProto::AttributeType_Name(a.type()));
   }
-  for (const auto& [name, attr] : declared)
-    if (exact && attr.required && !n.attrs.count(name))
-      throw Error(where + ": required attribute '" + name + "' is missing");
+  if (exact)
+    for (const auto& [name, attr] : declared)
+      if (attr.required && !n.attrs.count(name)) throw Error(where + ": required attribute '" + name + "' is missing");
   auto count = [](const std::vector<std::string>& names) {
     size_t k = names.size();
     while (k > 0 && names[k - 1].empty()) --k;

@@ -565,30 +565,18 @@ Outs clip(const Ctx& c) {
   return same_as_input(c);
 }
 
-// libonnx's interned name of a tensor of `t` ("tensor(float)").
+// libonnx's interned name of a tensor of `t` ("tensor(float)"); plan time only.
 onnx::DataType onnx_type_of(DType t) {
-  auto name = [](DType d) {
-    onnx::TypeProto p;
-    p.mutable_tensor_type()->set_elem_type(int32_t(d));
-    return onnx::Utils::DataTypeUtils::ToType(p);
-  };
-  static const std::map<DType, onnx::DataType> names = [&] {
-    std::map<DType, onnx::DataType> m;
-    for (DType d : {DType::float32, DType::uint8, DType::int8, DType::int32, DType::int64, DType::boolean, DType::float64})
-      m[d] = name(d);
-    return m;
-  }();
-  auto it = names.find(t);
-  return it != names.end() ? it->second : name(t);
+  onnx::TypeProto p;
+  p.mutable_tensor_type()->set_elem_type(int32_t(t));
+  return onnx::Utils::DataTypeUtils::ToType(p);
 }
 
 // Against the op's schema: inputs that share a type parameter (T for A, B
 // and C of Gemm) have one dtype, and each dtype is one the schema allows.
 // Kernels read their inputs as the type the schema promises.
 void check_input_types(const Node& n, const Ins& in, int64_t opset, const std::string& where) {
-  const SchemaMatch match = schema_of(n, opset);
-  const onnx::OpSchema* schema = match.schema;
-  const bool exact = match.exact;
+  const auto [schema, exact] = schema_of(n, opset);
   if (!schema || !exact || schema->inputs().empty()) return;
   std::map<std::string, size_t> first;  // type parameter -> first input of it
   for (size_t k = 0; k < in.size(); ++k) {

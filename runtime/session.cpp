@@ -114,15 +114,13 @@ struct Session::Impl {
       ++built;
     }
     it->second.used = ++uses;
-    last_shapes = shapes;  // first: a copy that throws leaves the last plan and its shapes paired
-    last_plan = it->second.plan;
-    last_used = &it->second.used;
+    last = it;
     while (plans.size() > max_plans) {
       auto lru = std::min_element(plans.begin(), plans.end(),
                                   [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
-      plans.erase(lru);  // never the one just used: it holds the highest count
+      plans.erase(lru);  // never `last`: it holds the highest count
     }
-    return last_plan;
+    return last->second.plan;
   }
 
   std::shared_ptr<const Plan> build_plan(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const {
@@ -153,19 +151,18 @@ struct Session::Impl {
   }
 
   // The last plan used, checked first without building a key: a steady
-  // stream of same-shaped requests finds its plan without allocating.
-  mutable std::shared_ptr<const Plan> last_plan;
-  mutable std::vector<Shape> last_shapes;
-  mutable uint64_t* last_used = nullptr;  // its entry's count, valid while it is held
+  // stream of same-shaped requests finds its plan without allocating. (With
+  // no input deciding shapes, its key is the input shapes.)
+  mutable decltype(plans)::iterator last = plans.end();
   std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const {
     for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
     if (!any_value_input) {
       std::lock_guard<std::mutex> lock(plans_mutex);
-      bool same = last_plan != nullptr;
-      for (size_t i = 0; same && i < n; ++i) same = last_shapes[i] == in[i]->shape;
+      bool same = last != plans.end();
+      for (size_t i = 0; same && i < n; ++i) same = last->first[i] == in[i]->shape;
       if (same) {
-        *last_used = ++uses;
-        return last_plan;
+        last->second.used = ++uses;
+        return last->second.plan;
       }
     }
     std::vector<Shape> shapes;

@@ -10,10 +10,10 @@
 namespace normrt {
 namespace {
 
-// `n` is x * s, s * x or x / s for a constant scalar s of rank at most
-// `max_rank`: returns x and sets the factor.
-std::string scaled_value(const GraphView& v, const Node& n, float* factor, size_t max_rank) {
-  auto rank_ok = [&](const std::string& s) { return v.g.constant(s)->shape.size() <= max_rank; };
+// `n` is x * s, s * x or x / s for a constant scalar s (of rank 0 only if
+// `rank0`; a scalar is never above rank 1): returns x and sets the factor.
+std::string scaled_value(const GraphView& v, const Node& n, float* factor, bool rank0) {
+  auto rank_ok = [&](const std::string& s) { return !rank0 || v.g.constant(s)->shape.empty(); };
   float s;
   if ((is_op(n, "Mul") || is_op(n, "Div")) && n.inputs.size() == 2 && v.scalar(n.inputs[1], &s) &&
       rank_ok(n.inputs[1])) {
@@ -40,7 +40,7 @@ bool fold_scale_into_matmul(Graph& g, const PassOptions&, std::vector<Rewrite>& 
     for (size_t k = 0; k < 2; ++k) {
       const int p = v.producer_of(n.inputs[k]);
       if (p < 0 || !v.internal(n.inputs[k])) continue;
-      const std::string x = scaled_value(v, g.nodes[size_t(p)], &factor, 1);  // operands have rank >= 1
+      const std::string x = scaled_value(v, g.nodes[size_t(p)], &factor, false);  // operands have rank >= 1
       if (x.empty()) continue;
       out.inputs[k] = x;
       out.attrs["alpha"] = Attribute::real(alpha * factor);
@@ -51,7 +51,7 @@ bool fold_scale_into_matmul(Graph& g, const PassOptions&, std::vector<Rewrite>& 
     if (r < 0 || out.has("activation")) return false;
     const Node& m = g.nodes[size_t(r)];
     // Rank 0 only: a product of two vectors is a scalar, which a [1] would make [1].
-    if (scaled_value(v, m, &factor, 0) != n.outputs[0]) return false;
+    if (scaled_value(v, m, &factor, true) != n.outputs[0]) return false;
     out.attrs["alpha"] = Attribute::real(alpha * factor);
     out.outputs = m.outputs;
     replace_nodes(g, log, "fold_scale_into_matmul", {int(i), r}, out);
