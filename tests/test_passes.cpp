@@ -137,16 +137,23 @@ TEST(FoldBatchNorm, LeavesSharedConvOutputsAndTrainingModeAlone) {
 
 // The decomposed LayerNorm of torch.onnx.export below opset 17, in its variants.
 enum class Square { pow, mul };
-ModelBuilder decomposed_ln(Square sq, bool reciprocal, bool gamma, bool beta, std::vector<int64_t> axes = {-1}) {
-  ModelBuilder b;
-  b.input("x", {2, 3, 8}).output("y");
+// At opset 18 ReduceMean takes its axes as an input, before as an attribute.
+ModelBuilder decomposed_ln(Square sq, bool reciprocal, bool gamma, bool beta, std::vector<int64_t> axes = {-1},
+                           Shape x_shape = {2, 3, 8}, int opset = 13) {
+  ModelBuilder b(opset);
+  b.input("x", x_shape).output("y");
   b.init("two", test::scalar_tensor(2)).init("eps", test::scalar_tensor(1e-5f));
-  b.init("gamma", positive({8}, 5)).init("beta", random_tensor({8}, 6));
-  set_attr(b.node("ReduceMean", {"x"}, {"m"}), "axes", axes);
+  b.init("gamma", positive({x_shape.back()}, 5)).init("beta", random_tensor({x_shape.back()}, 6));
+  if (opset >= 18) b.init("axes", test::int64_tensor({int64_t(axes.size())}, axes));
+  auto reduce_mean = [&](const std::string& in, const std::string& out) {
+    if (opset >= 18) b.node("ReduceMean", {in, "axes"}, {out});
+    else set_attr(b.node("ReduceMean", {in}, {out}), "axes", axes);
+  };
+  reduce_mean("x", "m");
   b.node("Sub", {"x", "m"}, {"d"});
   if (sq == Square::pow) b.node("Pow", {"d", "two"}, {"p"});
   else b.node("Mul", {"d", "d"}, {"p"});
-  set_attr(b.node("ReduceMean", {"p"}, {"v"}), "axes", axes);
+  reduce_mean("p", "v");
   b.node("Add", {"v", "eps"}, {"ve"});
   b.node("Sqrt", {"ve"}, {"s"});
   std::string out = beta || gamma ? "n" : "y";
@@ -184,18 +191,8 @@ TEST(FuseLayerNorm, EveryVariantBecomesOneNode) {
 // opset-17 schema, which takes one input.) Checked against float64.
 TEST(FuseLayerNorm, Opset18ReduceMeanWithAxesInput) {
   const int64_t R = 6, D = 8;
-  ModelBuilder b(18);
-  b.input("x", {R, D}).output("y");
-  b.init("axes", test::int64_tensor({1}, {-1})).init("two", test::scalar_tensor(2)).init("eps", test::scalar_tensor(1e-5f));
-  b.node("ReduceMean", {"x", "axes"}, {"m"});
-  b.node("Sub", {"x", "m"}, {"d"});
-  b.node("Pow", {"d", "two"}, {"p"});
-  b.node("ReduceMean", {"p", "axes"}, {"v"});
-  b.node("Add", {"v", "eps"}, {"ve"});
-  b.node("Sqrt", {"ve"}, {"s"});
-  b.node("Div", {"d", "s"}, {"y"});
   const Tensor x = random_tensor({R, D}, 3, -2, 3);
-  auto s = optimized(b, {x});
+  auto s = optimized(decomposed_ln(Square::pow, false, false, false, {-1}, {R, D}, 18), {x});
   EXPECT_EQ(count(*s, "LayerNormalization"), 1);
   const Tensor y = s->run(std::vector<Tensor>{x})[0];
   for (int64_t r = 0; r < R; ++r) {
