@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(cmake g++ make libdnnl-dev libxsimd-dev xtl-dev libonnx-dev libprotobuf-dev protobuf-compiler
+PACKAGES=(cmake g++ make libdnnl-dev ocl-icd-opencl-dev libxsimd-dev xtl-dev libonnx-dev libprotobuf-dev protobuf-compiler
           libgtest-dev libbenchmark-dev python3-onnx python3-numpy python3-torch python3-torchvision)
 
 install_deps() {
