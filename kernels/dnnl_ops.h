@@ -79,7 +79,12 @@ int64_t conv_channel_block();
 // (nChw16c / nChw8c, padded channels), or NHWC where oneDNN's brgemm
 // convolutions run (AVX-512) and no depthwise convolution wants blocks.
 enum class HeldLayout { blocked, nhwc };
-HeldLayout held_layout(bool has_depthwise);
+HeldLayout held_layout(bool has_depthwise, bool has_winograd);
+// Whether a convolution of this form is tried as Winograd (oneDNN's F(2x2,3x3)
+// and F(4x4,3x3) kernels, on AVX-512 and blocked layouts): 3x3, stride 1, no
+// dilation, one group, channels in whole blocks.
+bool winograd_candidate(int64_t C, int64_t OC, int64_t group, const std::vector<int64_t>& kernel,
+                        const std::vector<int64_t>& strides, const std::vector<int64_t>& dilations);
 size_t held_bytes(HeldLayout layout, int64_t N, int64_t C, int64_t H, int64_t W);
 
 struct ConvDesc {
@@ -88,6 +93,7 @@ struct ConvDesc {
   // Which tensors the caller holds in `held` (else plain NCHW).
   bool src_blocked = false, dst_blocked = false, z_blocked = false;
   HeldLayout held = HeldLayout::blocked;
+  bool winograd = false;  // a winograd_candidate runs as Winograd where oneDNN has a kernel for it
 };
 
 class Conv {

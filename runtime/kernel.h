@@ -48,6 +48,7 @@ struct BindContext {
   kernels::HeldLayout held = kernels::HeldLayout::blocked;  // their layout
   // The Session's packed weights, shared by its plans (null: private copies).
   kernels::WeightCache* weights = nullptr;
+  bool winograd = false;  // 3x3 stride-1 convolutions may run as Winograd
 
   const Shape& in_shape(size_t k) const { return in.at(k)->shape; }
   bool has_input(size_t k) const { return k < in.size() && in[k] != nullptr; }

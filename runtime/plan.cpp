@@ -97,7 +97,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
 
 
 Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-           kernels::WeightCache* weights) {
+           kernels::WeightCache* weights, bool winograd) {
   std::map<std::string, ValueInfo> info;
   std::map<std::string, int> slot_of;
   auto new_slot = [&](const std::string& name, Slot s) {
@@ -105,8 +105,8 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     slots_.push_back(s);
   };
   for (auto& [name, t] : g.initializers) info[name] = ValueInfo{t->dtype, t->shape, t};
-  const std::set<std::string> blocked = fold_float ? blocked_conv_values(g) : std::set<std::string>{};
-  const kernels::HeldLayout held = held_conv_layout(g);
+  const std::set<std::string> blocked = fold_float ? blocked_conv_values(g, winograd) : std::set<std::string>{};
+  const kernels::HeldLayout held = held_conv_layout(g, winograd);
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     info[g.inputs[i]] = inputs[i];
     new_slot(g.inputs[i], Slot{Slot::Kind::input, int(i), 0, bytes_of(inputs[i]), nullptr});
@@ -141,7 +141,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     // Kernels evaluated now read and write plain tensors; only kernels of
     // the plan's steps see the held convolution layouts.
     auto bind = [&](bool step) {
-      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights};
+      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights, winograd};
       for (size_t k = 0; k < n.inputs.size(); ++k)  // (a value folded to a constant is plain)
         bc.in_blocked.push_back(step && blocked.count(n.inputs[k]) != 0 && !(k < in.size() && in[k] && in[k]->value));
       for (auto& name : n.outputs) bc.out_blocked.push_back(step && blocked.count(name) != 0);

@@ -50,8 +50,9 @@ class Plan {
   // `inputs`: the graph inputs' types (shapes fixed). `fold_float`: also
   // evaluate float subgraphs whose inputs are all constant (optimization on);
   // integer/bool ones (shape chains) are always evaluated.
+  // `winograd`: 3x3 stride-1 convolutions may run as Winograd (SessionOptions::winograd).
   Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-       kernels::WeightCache* weights = nullptr);
+       kernels::WeightCache* weights = nullptr, bool winograd = false);
 
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
   const std::vector<Step>& steps() const { return steps_; }

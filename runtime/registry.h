@@ -36,9 +36,10 @@ const Registry& default_registry();
 // pooling only to others, as input or residual: the plan keeps them in
 // oneDNN's blocked or NHWC layout so no reorder stands between them
 // (runtime/ops/conv.cpp).
-std::set<std::string> blocked_conv_values(const Graph& g);
-// The layout those values are held in, for this graph.
-kernels::HeldLayout held_conv_layout(const Graph& g);
+std::set<std::string> blocked_conv_values(const Graph& g, bool winograd);
+// The layout those values are held in, for this graph (blocked where some
+// convolution may run as Winograd).
+kernels::HeldLayout held_conv_layout(const Graph& g, bool winograd);
 
 // Packs the constant weights of the graph's matmuls into `cache` now, in the
 // layout plans for any input shape will use (runtime/ops/matmul.cpp).

@@ -31,7 +31,7 @@ struct Session::Impl {
   std::vector<Rewrite> rewrites;
   Isa isa = Isa::scalar;
   int threads = 1;
-  bool optimize = true;
+  bool optimize = true, winograd = true;
   const Registry& registry = default_registry();
   mutable std::mutex plans_mutex;
   // Plans are keyed by the input shapes, and by the contents of the graph
@@ -58,6 +58,7 @@ struct Session::Impl {
     }
     threads = o.threads > 0 ? o.threads : omp_get_max_threads();
     optimize = o.optimize;
+    winograd = o.winograd;
     max_plans = std::max<size_t>(o.max_plans, 1);
     check_supported(g);
     if (optimize) {
@@ -130,7 +131,7 @@ struct Session::Impl {
       if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
     }
     omp_set_num_threads(threads);
-    return std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache);
+    return std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache, winograd);
   }
 
   void check_input(const std::string& name, const Tensor& t) const {

@@ -32,6 +32,7 @@ bool Args::common(SessionOptions& o, std::vector<std::string>& inputs) {
   else if (is("--threads")) o.threads = int(number(1, 1024));
   else if (is("--isa")) o.isa = value();
   else if (is("--no-optimize")) o.optimize = false;
+  else if (is("--no-winograd")) o.winograd = false;
   else return false;
   return true;
 }

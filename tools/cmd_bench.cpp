@@ -1,5 +1,5 @@
 // normrt bench MODEL [-i [NAME=]PATH]... [--threads N] [--warmup W] [--iters K | --seconds S]
-//                    [--isa ...] [--no-optimize] [--json]
+//                    [--isa ...] [--no-optimize] [--no-winograd] [--json]
 // Load time, first-run time, then median/p90/p99/min latency and runs/s over
 // the timed runs, peak RSS, ISA and threads.
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-// normrt run MODEL [-i [NAME=]PATH]... [-o DIR] [--threads N] [--isa ...] [--no-optimize] [--iters K]
+// normrt run MODEL [-i [NAME=]PATH]... [-o DIR] [--threads N] [--isa ...] [--no-optimize] [--no-winograd] [--iters K]
 #include <chrono>
 #include <cstdio>
 #include <cstring>

@@ -8,10 +8,10 @@ namespace {
 const char* kUsage =
     "usage: normrt <command> ...\n"
     "  run MODEL [-i [NAME=]PATH]... [-o DIR] [--threads N] [--isa auto|avx512|avx2|scalar]\n"
-    "            [--no-optimize] [--iters K]\n"
+    "            [--no-optimize] [--no-winograd] [--iters K]\n"
     "  inspect MODEL [--optimized] [--json]\n"
     "  bench MODEL [-i [NAME=]PATH]... [--threads N] [--warmup W] [--iters K | --seconds S] [--isa ...]\n"
-    "              [--no-optimize] [--json]\n"
+    "              [--no-optimize] [--no-winograd] [--json]\n"
     "  profile MODEL [-i [NAME=]PATH]... [--threads N] [--isa ...] [--iters K] [--trace FILE.json]\n";
 }
 

@@ -41,6 +41,7 @@ std::unique_ptr<Kernel> conv(const BindContext& c) {
   d.dst_blocked = c.output_blocked(0);
   d.z_blocked = c.input_blocked(3);
   d.held = c.held;
+  d.winograd = c.winograd;
 
   const FusedActivation act = fused_activation(c.node, c.where);
   const Shape& y = c.out[0].shape;
@@ -128,7 +129,7 @@ int64_t held_channels(const Graph& g, const std::map<std::string, const Node*>& 
 
 }  // namespace
 
-std::set<std::string> blocked_conv_values(const Graph& g) {
+std::set<std::string> blocked_conv_values(const Graph& g, bool winograd) {
   std::map<std::string, std::vector<std::pair<const Node*, size_t>>> readers;
   for (auto& n : g.nodes)
     for (size_t k = 0; k < n.inputs.size(); ++k)
@@ -145,7 +146,7 @@ std::set<std::string> blocked_conv_values(const Graph& g) {
   // oneDNN pools fast only with one layout in and out: a window pool whose
   // input or output alone could be held keeps both plain; a global pool with
   // a plain reader, unless its held [N, C, 1, 1] result is plain bytes too.
-  const kernels::HeldLayout layout = held_conv_layout(g);
+  const kernels::HeldLayout layout = held_conv_layout(g, winograd);
   std::map<std::string, const Node*> producer;
   for (auto& n : g.nodes)
     for (auto& o : n.outputs) producer[o] = &n;
@@ -165,10 +166,17 @@ std::set<std::string> blocked_conv_values(const Graph& g) {
   return blocked;
 }
 
-kernels::HeldLayout held_conv_layout(const Graph& g) {
-  bool depthwise = false;
-  for (auto& n : g.nodes) depthwise = depthwise || (blocked_capable(g, n) && n.attr_i("group", 1) > 1);
-  return kernels::held_layout(depthwise);
+kernels::HeldLayout held_conv_layout(const Graph& g, bool allow_winograd) {
+  bool depthwise = false, winograd = false;
+  for (auto& n : g.nodes) {
+    if (!blocked_capable(g, n) || !is_conv(n)) continue;
+    const Shape& w = g.constant(n.inputs[1])->shape;
+    const int64_t group = n.attr_i("group", 1);
+    depthwise = depthwise || group > 1;
+    winograd = winograd || (allow_winograd && kernels::winograd_candidate(w[1] * group, w[0], group, {w[2], w[3]},
+                                                       n.attr_ints("strides", {1, 1}), n.attr_ints("dilations", {1, 1})));
+  }
+  return kernels::held_layout(depthwise, winograd);
 }
 
 void register_conv_ops(Registry& r) {
