@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -36,6 +37,10 @@ void finish_centred(RowStats& st, double sumsq, int64_t n, float eps) {
   st.rstd = float(1.0 / std::sqrt(sumsq / double(n) + double(eps)));
 }
 
+// Rows wider than kWideRow floats are normalized kWideGroup rows at a time,
+// kWideColumns columns at a time (see layer_norm).
+constexpr int64_t kWideRow = 2048, kWideGroup = 8, kWideColumns = 2048;
+
 }  // namespace
 
 void layer_norm(Isa isa, const LayerNormArgs& a) {
@@ -65,11 +70,45 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
     if (a.rms) t.scale_rows(src + o, a.y + o, len, s.rstd, g);
     else t.normalize(src + o, a.y + o, len, s.pivot, s.delta, s.rstd, g, a.beta ? a.beta + b : nullptr);
   };
+  // A whole row's statistics (pass 1, and the centred pass if needed).
+  auto row_stats = [&](int64_t r) {
+    const float pivot = pivot_of(r);
+    float m[2];
+    pass1(r, 0, n, pivot, m);
+    RowStats st = settle(m[0], m[1], n, pivot, a.epsilon, a.rms);
+    if (st.centred_pass) finish_centred(st, t.sum_sq_centered(src + r * n, n, pivot, st.delta), n, a.epsilon);
+    return st;
+  };
   auto outputs = [&](int64_t r, const RowStats& s) {
     if (a.mean_out) a.mean_out[r] = float(s.mean);
     if (a.inv_std_out) a.inv_std_out[r] = s.rstd;
   };
 
+  if (chunks == 1 && !a.residual && !a.rms && n > kWideRow) {
+    // Wide rows: a row with its gamma, beta and output outgrows L1, so the
+    // one-loop scheme below would fetch gamma and beta from L2 for every
+    // row. Instead, the statistics of a group of rows first, then the group
+    // normalized a column chunk at a time, the chunk's gamma and beta staying
+    // in L1 across the group's rows (which stay in L2). Measured on 64x4096:
+    // 1.35x; level on rows from DRAM. (Not for RMS norm, with no beta: 1.1x
+    // from L2, 0.8x from DRAM.)
+#pragma omp parallel if (rows * n > 32768)
+    {
+      const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+      const int64_t begin = rows * id / threads, end = rows * (id + 1) / threads;
+      RowStats st[kWideGroup];
+      for (int64_t r0 = begin; r0 < end; r0 += kWideGroup) {
+        const int64_t group = std::min<int64_t>(kWideGroup, end - r0);
+        for (int64_t k = 0; k < group; ++k) {
+          st[k] = row_stats(r0 + k);
+          outputs(r0 + k, st[k]);
+        }
+        for (int64_t b = 0; b < n; b += kWideColumns)
+          for (int64_t k = 0; k < group; ++k) pass3(r0 + k, b, std::min(kWideColumns, n - b), st[k]);
+      }
+    }
+    return;
+  }
   if (chunks == 1 && !a.residual) {
     // Each thread a block of rows; a row's normalize and the next row's
     // moments share one loop, so its stores overlap the next row's loads.
@@ -107,11 +146,7 @@ void layer_norm(Isa isa, const LayerNormArgs& a) {
   if (chunks == 1) {
 #pragma omp parallel for schedule(static) if (rows * n > 32768)
     for (int64_t r = 0; r < rows; ++r) {
-      const float pivot = pivot_of(r);
-      float m[2];
-      pass1(r, 0, n, pivot, m);
-      RowStats st = settle(m[0], m[1], n, pivot, a.epsilon, a.rms);
-      if (st.centred_pass) finish_centred(st, t.sum_sq_centered(src + r * n, n, pivot, st.delta), n, a.epsilon);
+      const RowStats st = row_stats(r);
       pass3(r, 0, n, st);
       outputs(r, st);
     }
