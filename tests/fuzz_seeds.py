@@ -95,9 +95,28 @@ def gemm_chain():
     return model(nodes, [const("w", [3, 8]), const("c", [3]), scalar("k", 2.0)], [1, 2, 4])
 
 
+def winograd_residual():
+    # 16-channel 3x3 convolutions (Winograd on AVX-512) with weights made by
+    # ConstantOfShape, so the seed stays small; a strided one after (brgemm).
+    fill = helper.make_tensor("v", TensorProto.FLOAT, [1], [0.01])
+    nodes = [N("ConstantOfShape", ["wshape"], ["w"], value=fill),
+             N("Conv", ["x", "w"], ["c1"], pads=[1, 1, 1, 1]), N("Relu", ["c1"], ["r1"]),
+             N("Conv", ["r1", "w"], ["c2"], pads=[1, 1, 1, 1]), N("Add", ["c2", "r1"], ["s"]), N("Relu", ["s"], ["r2"]),
+             N("Conv", ["r2", "w"], ["y"], pads=[1, 1, 1, 1], strides=[2, 2])]
+    return model(nodes, [ints("wshape", [16, 16, 3, 3])], [1, 16, 6, 6])
+
+
+def wide_layer_norm():
+    # Rows over 2048 wide take the grouped, column-chunked path.
+    fill = helper.make_tensor("v", TensorProto.FLOAT, [1], [1.5])
+    nodes = [N("ConstantOfShape", ["gshape"], ["g"], value=fill),
+             N("LayerNormalization", ["x", "g", "g"], ["y"], axis=-1, epsilon=1e-5)]
+    return model(nodes, [ints("gshape", [2100])], [9, 2100], opset=17)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
-         "gemm_chain": gemm_chain}
+         "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"
