@@ -232,11 +232,12 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
   // the layouts instead, and reorder around the primitive.
   if (free_layout && (d.src_blocked || d.dst_blocked) && std::string(pd.impl_info_str()).rfind("ref", 0) == 0)
     pd = free_pd();
-  // Among blocked convolutions, oneDNN 2.6's generic kernel runs what
-  // Winograd does not take (strided 3x3) at about half the FMA peak, where
-  // its brgemm kernel on NHWC reaches 80-90%: brgemm, with reorders around
-  // it, when the input is held (a model's own input is taken as it comes).
-  if (free_layout && d.src_blocked && d.held == HeldLayout::blocked &&
+  // When Winograd made the chain blocked, the convolutions it does not take
+  // (ResNet's strided 3x3) would land on oneDNN 2.6's generic blocked kernel,
+  // at about half the FMA peak where its brgemm kernel on NHWC reaches
+  // 80-90%: brgemm, with reorders around it, when the input is held (a
+  // model's own input is taken as it comes).
+  if (d.winograd && free_layout && d.src_blocked && d.held == HeldLayout::blocked &&
       std::string(pd.impl_info_str()) == "jit:avx512_core") {
     auto alt = free_pd();
     if (std::string(alt.impl_info_str()).rfind("brg", 0) == 0) pd = alt;

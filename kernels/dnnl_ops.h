@@ -77,7 +77,8 @@ struct PostOp {
 int64_t conv_channel_block();
 // Which layout the activations between convolutions are held in: blocked
 // (nChw16c / nChw8c, padded channels), or NHWC where oneDNN's brgemm
-// convolutions run (AVX-512) and no depthwise convolution wants blocks.
+// convolutions run (AVX-512) and no depthwise or Winograd convolution wants
+// blocks.
 enum class HeldLayout { blocked, nhwc };
 HeldLayout held_layout(bool has_depthwise, bool has_winograd);
 // Whether a convolution of this form is tried as Winograd (oneDNN's F(2x2,3x3)

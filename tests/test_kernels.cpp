@@ -201,7 +201,8 @@ TEST(LayerNormKernel, MatchesFloat64OnEveryIsaAndShape) {
   for (Isa isa : machine_isas())
     for (int64_t n : kRowLengths)
       for (bool affine : {true, false}) {
-        const int64_t rows = n > 4099 ? 2 : 11;  // 11: more than one group of wide rows
+        // 20: with one or two threads, each normalizes more than one group of wide rows.
+        const int64_t rows = n > 4099 ? 2 : 20;
         Tensor x = random_tensor({rows, n}, unsigned(n), -2, 3), g = random_tensor({n}, 1, 0.5, 1.5),
                b = random_tensor({n}, 2);
         Tensor y(DType::float32, x.shape), mean(DType::float32, {rows}), inv(DType::float32, {rows});
@@ -328,9 +329,10 @@ TEST(LayerNormKernel, InstanceNormMatchesFloat64) {
 
 // LayerNorm does not depend on the batch: a row alone, the same row inside a
 // batch of 8, and either with 1 or 2 threads give the same bits — also for a
-// row long enough to be split into chunks across threads. (8 x 4099 is
-// large enough to be spread over threads: a row's moments are then taken
-// alone or beside the previous row's normalize.)
+// row long enough to be split into chunks across threads. (8 x 768 and
+// 8 x 4099 are large enough to be spread over threads: a row's moments are
+// then taken alone or beside the normalize of another row (768), or with
+// those of its group of wide rows (4099).)
 // The same for RMS norm and Add+LayerNorm (output and written sum).
 TEST(LayerNormKernel, BitwiseSameForAnyThreadCountAndBatch) {
   enum Kind { layer_norm, rms_norm, add_layer_norm };
