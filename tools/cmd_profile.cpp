@@ -72,6 +72,12 @@ int cmd_profile(int argc, char** argv) {
                 100 * t / std::max(total, 1e-12), achieved, frac, st.implementation.c_str(),
                 shapes_str(st.in_shapes).c_str(), shapes_str(st.out_shapes).c_str());
   }
+  for (const auto& st : steps)
+    if (st.implementation.find("wino") != std::string::npos) {
+      std::printf("\nWinograd convolutions (wino) are credited the direct algorithm's FLOPs, so they can show more "
+                  "than 100%% of the FMA peak.\n");
+      break;
+    }
   if (!trace.empty()) {
     // Chrome trace (Perfetto opens it): one complete event per kernel per run, back to back.
     std::ofstream f(trace);
