@@ -217,7 +217,7 @@ std::shared_ptr<const Tensor> constant_value(const Node& n, const std::string& w
 }  // namespace
 
 namespace {
-Graph import_model(const onnx::ModelProto& m, const std::string& source);
+Graph import_model(onnx::ModelProto& m, const std::string& source);
 
 // The node against its op's schema at the model's opset: input and output
 // counts (the passes and kernels take inputs by position; an empty name is an
@@ -295,7 +295,7 @@ Graph load_onnx_file(const std::string& path) {
 
 namespace {
 
-Graph import_model(const onnx::ModelProto& m, const std::string& source) {
+Graph import_model(onnx::ModelProto& m, const std::string& source) {
   if (!m.has_graph() || m.ir_version() <= 0) throw Error(source + ": not a valid ONNX model (no graph or IR version)");
 
   Graph g;
@@ -307,14 +307,18 @@ Graph import_model(const onnx::ModelProto& m, const std::string& source) {
   std::string model_dir;
   if (source != "<bytes>") model_dir = fs::path(source).parent_path().string();
   if (model_dir.empty() && source != "<bytes>") model_dir = ".";
-  auto& gp = m.graph();
+  auto& gp = *m.mutable_graph();
 
   std::set<std::string> defined;
-  for (auto& init : gp.initializer()) {
+  for (auto& init : *gp.mutable_initializer()) {
     std::string what = source + ": initializer '" + init.name() + "'";
     if (init.name().empty()) throw Error(source + ": an initializer has no name");
     if (!defined.insert(init.name()).second) throw Error(what + " is defined twice");
     g.initializers[init.name()] = std::make_shared<Tensor>(tensor_from_proto(init, model_dir, what));
+    // The tensor holds the values now: the message's copy goes, so a model's
+    // weights are not held twice while it loads.
+    std::string().swap(*init.mutable_raw_data());
+    google::protobuf::RepeatedField<float>().Swap(init.mutable_float_data());
   }
   if (gp.sparse_initializer_size() > 0) throw Error(source + ": sparse initializers are not supported");
   for (auto& in : gp.input()) {

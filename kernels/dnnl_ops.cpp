@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <stdexcept>
 
 namespace normrt::kernels {
 namespace {
@@ -54,6 +55,7 @@ dnnl::memory reordered(const dnnl::memory::desc& plain, const void* data, const 
 // From the cache when there is one, else a private copy.
 dnnl::memory packed(const WeightSource& w, const dnnl::memory::desc& plain, const dnnl::memory::desc& want) {
   if (w.cache && w.owner) return w.cache->get(w.owner, w.data, plain, want);
+  if (!w.data) throw std::logic_error("released weights reached a kernel without their cache");
   return reordered(plain, w.data, want);
 }
 
@@ -68,15 +70,39 @@ dnnl::memory copied(const dnnl::memory::desc& md, const void* data) {
 dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const void* data,
                                const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
   // Keyed by the source and the target layout's bytes (dnnl_memory_desc_t is plain data).
+  const std::string source(reinterpret_cast<const char*>(&from.data), sizeof(from.data));
   std::string layout(reinterpret_cast<const char*>(&to.data), sizeof(to.data));
-  layout.append(reinterpret_cast<const char*>(&from.data), sizeof(from.data));
+  layout.append(source);
   std::lock_guard<std::mutex> lock(mutex_);
-  auto key = std::make_pair(data, std::move(layout));
+  auto key = std::make_pair(owner.get(), std::move(layout));
   auto it = entries_.find(key);
   if (it != entries_.end()) return it->second.second;
-  dnnl::memory m = reordered(from, data, to);
+  dnnl::memory m;
+  if (data) {
+    m = reordered(from, data, to);
+  } else {
+    // Released plain bytes: a packed copy of the same matrix (same owner,
+    // read through the same plain layout) holds them too.
+    for (auto& [k, e] : entries_)
+      if (k.first == owner.get() && k.second.size() == key.second.size() &&
+          k.second.compare(k.second.size() - source.size(), source.size(), source) == 0) {
+        m = dnnl::memory(to, cpu_engine());
+        dnnl::stream s(cpu_engine());
+        dnnl::reorder(e.second, m).execute(s, e.second, m);
+        s.wait();
+        break;
+      }
+    if (!m) throw std::logic_error("released weights with no packed copy to rebuild them from");
+  }
   entries_.emplace(std::move(key), std::make_pair(owner, m));
   return m;
+}
+
+bool WeightCache::holds(const void* owner) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [k, e] : entries_)
+    if (k.first == owner) return true;
+  return false;
 }
 
 size_t WeightCache::size() const {
@@ -429,7 +455,8 @@ MatMulDesc with_unit_batch(MatMulDesc d) {
 MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bias, const PostOp& post) {
   const bool permuted = !given.a_perm.empty() || !given.b_perm.empty() || !given.y_perm.empty();
   const MatMulDesc d = permuted && given.a_dims.size() == 3 ? with_unit_batch(given) : given;
-  const float* constant_b = ws.data;
+  // A constant B: its data, or (its plain bytes released) its packed copies.
+  const bool constant_b = ws.data || (ws.cache && ws.owner && ws.cache->holds(ws.owner.get()));
   a_md_ = matrix_desc(d.a_dims, d.a_perm);
   dnnl::memory::desc b_plain = matrix_desc(d.b_dims, d.b_perm);
   const size_t r = d.a_dims.size();

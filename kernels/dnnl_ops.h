@@ -42,14 +42,19 @@ class DnnlRun {
 
 // Weights in the layouts primitives asked for, shared by every plan of a
 // Session: a model answered at many input shapes keeps one packed copy of
-// each weight per layout, not one per shape. Entries hold their source
-// alive, so a source address is never reused while it keys an entry.
+// each weight per layout, not one per shape. Entries are keyed by their
+// owner and hold it alive, so an owner's address is never reused while it
+// keys an entry.
 class WeightCache {
  public:
-  // `data` (held by `owner`) in plain layout `from`, in layout `to`.
+  // `data` (held by `owner`) in plain layout `from`, in layout `to`. `data`
+  // may be null once the owner's plain bytes are released (runtime's
+  // prepack_matmul_weights): a layout not held yet is then rebuilt from a
+  // packed copy of the same owner read through the same `from`.
   dnnl::memory get(const std::shared_ptr<const void>& owner, const void* data, const dnnl::memory::desc& from,
                    const dnnl::memory::desc& to);
   size_t size() const;  // packed copies held
+  bool holds(const void* owner) const;  // some packed copy of this owner
 
  private:
   mutable std::mutex mutex_;
@@ -59,7 +64,7 @@ class WeightCache {
 // Where constant weights come from: the data, and (optionally) the cache and
 // the owner that let plans share their packed copies.
 struct WeightSource {
-  const float* data = nullptr;
+  const float* data = nullptr;  // null for a constant whose plain bytes were released (owner and cache set)
   WeightCache* cache = nullptr;
   std::shared_ptr<const void> owner;
 };

@@ -42,8 +42,10 @@ std::set<std::string> blocked_conv_values(const Graph& g, bool winograd);
 kernels::HeldLayout held_conv_layout(const Graph& g, bool winograd);
 
 // Packs the constant weights of the graph's matmuls into `cache` now, in the
-// layout plans for any input shape will use (runtime/ops/matmul.cpp).
-void prepack_matmul_weights(const Graph& g, kernels::WeightCache& cache);
+// layout plans for any input shape will use, and releases the plain bytes of
+// those nothing else reads: such an initializer keeps its dtype and shape
+// with empty bytes, and plans take it from the cache (runtime/ops/matmul.cpp).
+void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache);
 
 // One per file in runtime/ops/.
 void register_activation_ops(Registry& r);

@@ -56,7 +56,10 @@ class Session {
   const std::vector<std::string>& input_names() const;
   const std::vector<std::string>& output_names() const;
   const ValueType& input_type(const std::string& name) const;
-  const Graph& graph() const;  // after the rewrites, if optimize
+  // After the rewrites, if optimize. Matmul weights that nothing but their
+  // products reads are held packed only: those initializers keep their dtype
+  // and shape, with empty bytes.
+  const Graph& graph() const;
   // Every rewrite the passes applied, in order: pass, nodes consumed, node produced.
   const std::vector<Rewrite>& rewrites() const;
   Isa isa() const;

@@ -408,5 +408,32 @@ TEST(MatMulKernel, WeightsPackedAtLoadServeEveryRowCount) {
   }
 }
 
+// Once a session releases a packed weight's plain bytes (data null), a
+// layout not packed yet is rebuilt from the packed copy: the same values as
+// the original; with no packed copy to rebuild from, an error.
+TEST(MatMulKernel, ReleasedWeightsAreRebuiltFromTheirPackedCopy) {
+  const int64_t K = 40, N = 72;
+  for (bool trans_b : {false, true}) {
+    auto b = std::make_shared<Tensor>(random_tensor(trans_b ? Shape{N, K} : Shape{K, N}, 1));
+    kernels::WeightCache cache;
+    kernels::prepack_matmul_weights({b->data<float>(), &cache, b}, K, N, trans_b);
+    ASSERT_TRUE(cache.holds(b.get()));
+    // B as prepack reads it: logical [K, N] over the stored matrix.
+    const dnnl::memory::desc from({K, N}, dnnl::memory::data_type::f32,
+                                  trans_b ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
+    const dnnl::memory::desc plain({K, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, 1});
+    dnnl::memory m = cache.get(b, nullptr, from, plain);
+    EXPECT_EQ(cache.size(), 2u);
+    const float* got = static_cast<const float*>(m.get_data_handle());
+    int wrong = 0;
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j)
+        wrong += got[k * N + j] != b->data<float>()[trans_b ? j * K + k : k * N + j];
+    EXPECT_EQ(wrong, 0) << "trans_b " << trans_b;
+    kernels::WeightCache empty;
+    EXPECT_THROW(empty.get(b, nullptr, from, plain), std::logic_error);
+  }
+}
+
 }  // namespace
 }  // namespace normrt

@@ -2,6 +2,9 @@
 // activation, from graph/passes/fuse_matmul_bias) on oneDNN matmul; constant
 // right-hand sides are reordered once into the primitive's preferred layout.
 #include <algorithm>
+#include <map>
+#include <set>
+#include <vector>
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
@@ -129,20 +132,62 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
 
 }  // namespace
 
-void prepack_matmul_weights(const Graph& g, kernels::WeightCache& cache) {
+namespace {
+
+// Whether n is a product whose B (input 1) is a 2-D float initializer that
+// prepack_matmul_weights packs; sets trans_b.
+bool prepacked_product(const Graph& g, const Node& n, bool& trans_b) {
+  const bool fused = is_op(n, "FusedMatMul", "normrt");
+  const bool gemm = is_op(n, "Gemm");
+  if (!fused && !gemm && !is_op(n, "MatMul")) return false;
+  auto it = n.inputs.size() > 1 ? g.initializers.find(n.inputs[1]) : g.initializers.end();
+  if (it == g.initializers.end() || it->second->dtype != DType::float32 || it->second->shape.size() != 2) return false;
+  // Gemm scales a B by alpha into a private copy; a permuted product packs in its own plan.
+  if (gemm && n.attr_f("alpha", 1.f) != 1.f) return false;
+  if (fused && (n.has("perm_a") || n.has("perm_b") || n.has("perm_y"))) return false;
+  trans_b = (fused || gemm) && n.attr_i("transB", 0) != 0;
+  return true;
+}
+
+// The initializers read only as the B of prepacked products, all one way
+// round, and by nothing else (graph outputs, other inputs, other names for
+// the same tensor): once packed, no plan needs their plain bytes.
+std::set<std::string> only_prepacked(const Graph& g) {
+  std::map<std::string, int> way;  // 0, 1: transB of every reader so far; -1: some other use
   for (auto& n : g.nodes) {
-    const bool fused = is_op(n, "FusedMatMul", "normrt");
-    const bool gemm = is_op(n, "Gemm");
-    if (!fused && !gemm && !is_op(n, "MatMul")) continue;
-    auto it = n.inputs.size() > 1 ? g.initializers.find(n.inputs[1]) : g.initializers.end();
-    if (it == g.initializers.end() || it->second->dtype != DType::float32 || it->second->shape.size() != 2) continue;
-    // Gemm scales a B by alpha into a private copy; a permuted product packs in its own plan.
-    if (gemm && n.attr_f("alpha", 1.f) != 1.f) continue;
-    if (fused && (n.has("perm_a") || n.has("perm_b") || n.has("perm_y"))) continue;
-    const bool trans_b = (fused || gemm) && n.attr_i("transB", 0) != 0;
-    const Shape& b = it->second->shape;
-    kernels::prepack_matmul_weights({it->second->data<float>(), &cache, it->second}, trans_b ? b[1] : b[0],
-                                    trans_b ? b[0] : b[1], trans_b);
+    bool trans_b = false;
+    const bool packed = prepacked_product(g, n, trans_b);
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      if (!g.initializers.count(n.inputs[k])) continue;
+      auto [it, fresh] = way.emplace(n.inputs[k], packed && k == 1 ? int(trans_b) : -1);
+      if (!fresh && (!packed || k != 1 || it->second != int(trans_b))) it->second = -1;
+    }
+  }
+  for (auto& o : g.outputs) way[o] = -1;
+  for (auto& i : g.inputs) way[i] = -1;  // an initializer a caller may feed instead
+  std::map<const Tensor*, int> names;
+  for (auto& [name, t] : g.initializers) ++names[t.get()];
+  std::set<std::string> only;
+  for (auto& [name, w] : way)
+    if (w >= 0 && names[g.initializers.at(name).get()] == 1) only.insert(name);
+  return only;
+}
+
+}  // namespace
+
+void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache) {
+  const std::set<std::string> release = only_prepacked(g);
+  for (auto& n : g.nodes) {
+    bool trans_b = false;
+    if (!prepacked_product(g, n, trans_b)) continue;
+    const auto& t = g.initializers.at(n.inputs[1]);
+    const Shape& b = t->shape;
+    kernels::prepack_matmul_weights({t->bytes.empty() ? nullptr : t->data<float>(), &cache, t},
+                                    trans_b ? b[1] : b[0], trans_b ? b[0] : b[1], trans_b);
+    // Freed as soon as packed, so the plain and packed copies of all the
+    // weights are never held at once. (The loader made this tensor, not
+    // const, and nothing reads it concurrently while a Session loads.)
+    if (release.count(n.inputs[1]) && cache.holds(t.get())) std::vector<uint8_t>().swap(const_cast<Tensor&>(*t).bytes);
   }
 }
 
