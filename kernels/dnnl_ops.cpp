@@ -98,6 +98,20 @@ dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const vo
   return m;
 }
 
+void WeightCache::rekey(const void* from, const std::shared_ptr<const void>& to) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->first.first != from) {
+      ++it;
+      continue;
+    }
+    auto key = std::make_pair(to.get(), it->first.second);
+    dnnl::memory m = it->second.second;
+    it = entries_.erase(it);
+    entries_.emplace(std::move(key), std::make_pair(to, m));
+  }
+}
+
 bool WeightCache::holds(const void* owner) const {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& [k, e] : entries_)

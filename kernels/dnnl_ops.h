@@ -55,6 +55,9 @@ class WeightCache {
                    const dnnl::memory::desc& to);
   size_t size() const;  // packed copies held
   bool holds(const void* owner) const;  // some packed copy of this owner
+  // The entries of `from` now belong to `to` (which stands for the same
+  // matrix), and `from` is no longer held.
+  void rekey(const void* from, const std::shared_ptr<const void>& to);
 
  private:
   mutable std::mutex mutex_;

@@ -57,7 +57,10 @@ struct BindContext {
   // A constant input as the source of packed weights.
   kernels::WeightSource weight_source(size_t k) const {
     const Tensor* t = constant(k);
-    return t ? kernels::WeightSource{t->data<float>(), weights, in[k]->value} : kernels::WeightSource{};
+    if (!t) return {};
+    const bool released = t->bytes.empty() && t->numel() > 0;  // held packed only (prepack_matmul_weights)
+    if (released && !weights) fail("weights held packed only, planned without their session's cache");
+    return kernels::WeightSource{released ? nullptr : t->data<float>(), weights, in[k]->value};
   }
   bool input_blocked(size_t k) const { return k < in_blocked.size() && in_blocked[k]; }
   bool output_blocked(size_t k) const { return k < out_blocked.size() && out_blocked[k]; }

@@ -418,20 +418,29 @@ TEST(MatMulKernel, ReleasedWeightsAreRebuiltFromTheirPackedCopy) {
     kernels::WeightCache cache;
     kernels::prepack_matmul_weights({b->data<float>(), &cache, b}, K, N, trans_b);
     ASSERT_TRUE(cache.holds(b.get()));
+    // As a session releases it: a tensor of the same dtype and shape with no
+    // bytes takes over the packed copy.
+    auto bare = std::make_shared<Tensor>();
+    bare->dtype = b->dtype;
+    bare->shape = b->shape;
+    cache.rekey(b.get(), bare);
+    EXPECT_FALSE(cache.holds(b.get()));
+    ASSERT_TRUE(cache.holds(bare.get()));
     // B as prepack reads it: logical [K, N] over the stored matrix.
     const dnnl::memory::desc from({K, N}, dnnl::memory::data_type::f32,
                                   trans_b ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
-    const dnnl::memory::desc plain({K, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N, 1});
-    dnnl::memory m = cache.get(b, nullptr, from, plain);
+    // Rows padded by 3: a layout no packing uses, so this is a rebuild.
+    const dnnl::memory::desc plain({K, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{N + 3, 1});
+    dnnl::memory m = cache.get(bare, nullptr, from, plain);
     EXPECT_EQ(cache.size(), 2u);
     const float* got = static_cast<const float*>(m.get_data_handle());
     int wrong = 0;
     for (int64_t k = 0; k < K; ++k)
       for (int64_t j = 0; j < N; ++j)
-        wrong += got[k * N + j] != b->data<float>()[trans_b ? j * K + k : k * N + j];
+        wrong += got[k * (N + 3) + j] != b->data<float>()[trans_b ? j * K + k : k * N + j];
     EXPECT_EQ(wrong, 0) << "trans_b " << trans_b;
     kernels::WeightCache empty;
-    EXPECT_THROW(empty.get(b, nullptr, from, plain), std::logic_error);
+    EXPECT_THROW(empty.get(bare, nullptr, from, plain), std::logic_error);
   }
 }
 

@@ -71,7 +71,7 @@ void check_transformer(const std::string& name, int layer_norms) {
         // through a Transpose step and stay.)
         int released = 0;
         for (auto& [w, t] : s.graph().initializers) released += t->numel() > 0 && t->bytes.empty();
-        EXPECT_GE(released, 8) << name;
+        EXPECT_GE(released, 6) << name;  // each layer's qkv, linear1 and linear2 (2 layers)
         EXPECT_EQ(count_ops(s.graph(), "ReduceMean"), 0) << name;
         EXPECT_EQ(count_ops(s.graph(), "LayerNormalization") + count_ops(s.graph(), "AddLayerNormalization"), layer_norms)
             << name;

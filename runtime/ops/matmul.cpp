@@ -145,18 +145,21 @@ bool prepacked_product(const Graph& g, const Node& n, bool& trans_b) {
   // Gemm scales a B by alpha into a private copy; a permuted product packs in its own plan.
   if (gemm && n.attr_f("alpha", 1.f) != 1.f) return false;
   if (fused && (n.has("perm_a") || n.has("perm_b") || n.has("perm_y"))) return false;
+  if (it->second->numel() == 0) return false;
   trans_b = (fused || gemm) && n.attr_i("transB", 0) != 0;
   return true;
 }
 
 // The initializers read only as the B of prepacked products, all one way
 // round, and by nothing else (graph outputs, other inputs, other names for
-// the same tensor): once packed, no plan needs their plain bytes.
+// the same tensor): once packed, no plan needs their plain bytes. (Not those
+// of a FusedMatMul with transB: with A above 2-D its plan reads B through a
+// batched layout the packed copy was not made from.)
 std::set<std::string> only_prepacked(const Graph& g) {
   std::map<std::string, int> way;  // 0, 1: transB of every reader so far; -1: some other use
   for (auto& n : g.nodes) {
     bool trans_b = false;
-    const bool packed = prepacked_product(g, n, trans_b);
+    const bool packed = prepacked_product(g, n, trans_b) && !(trans_b && is_op(n, "FusedMatMul", "normrt"));
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       if (!g.initializers.count(n.inputs[k])) continue;
       auto [it, fresh] = way.emplace(n.inputs[k], packed && k == 1 ? int(trans_b) : -1);
@@ -180,14 +183,20 @@ void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache) {
   for (auto& n : g.nodes) {
     bool trans_b = false;
     if (!prepacked_product(g, n, trans_b)) continue;
-    const auto& t = g.initializers.at(n.inputs[1]);
+    std::shared_ptr<const Tensor> t = g.initializers.at(n.inputs[1]);
+    if (t->bytes.empty()) continue;  // released already: packed for an earlier reader
     const Shape& b = t->shape;
-    kernels::prepack_matmul_weights({t->bytes.empty() ? nullptr : t->data<float>(), &cache, t},
-                                    trans_b ? b[1] : b[0], trans_b ? b[0] : b[1], trans_b);
-    // Freed as soon as packed, so the plain and packed copies of all the
-    // weights are never held at once. (The loader made this tensor, not
-    // const, and nothing reads it concurrently while a Session loads.)
-    if (release.count(n.inputs[1]) && cache.holds(t.get())) std::vector<uint8_t>().swap(const_cast<Tensor&>(*t).bytes);
+    kernels::prepack_matmul_weights({t->data<float>(), &cache, t}, trans_b ? b[1] : b[0], trans_b ? b[0] : b[1],
+                                    trans_b);
+    if (!release.count(n.inputs[1]) || !cache.holds(t.get())) continue;
+    // Released as soon as packed, so the plain and packed copies of all the
+    // weights are never held at once: the graph gets the same tensor with no
+    // bytes, the cache's copies move to it, and the old one goes.
+    auto bare = std::make_shared<Tensor>();
+    bare->dtype = t->dtype;
+    bare->shape = t->shape;
+    cache.rekey(t.get(), bare);
+    g.initializers[n.inputs[1]] = bare;
   }
 }
 
