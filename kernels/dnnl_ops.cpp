@@ -69,7 +69,7 @@ dnnl::memory copied(const dnnl::memory::desc& md, const void* data) {
 
 dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const void* data,
                                const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
-  // Keyed by the source and the target layout's bytes (dnnl_memory_desc_t is plain data).
+  // Keyed by the owner and the target and source layouts' bytes (dnnl_memory_desc_t is plain data).
   const std::string source(reinterpret_cast<const char*>(&from.data), sizeof(from.data));
   std::string layout(reinterpret_cast<const char*>(&to.data), sizeof(to.data));
   layout.append(source);
