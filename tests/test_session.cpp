@@ -168,6 +168,42 @@ TEST(Plan, ReshapesAreViewsOfTheirInput) {
   EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "Neg", "Add"}));
 }
 
+// A matmul weight read only by its product is held packed only once the
+// session loads: the graph keeps its shape with no bytes, runs still match
+// float64 at every row count, and planning that graph without the session's
+// weight cache is an error naming the node rather than a read of nothing.
+TEST(Session, MatMulWeightsAreHeldPackedOnly) {
+  const int64_t K = 24, N = 40;
+  Tensor w = test::random_tensor({K, N}, 21);
+  ModelBuilder b;
+  b.input("x", {-1, K}).output("y");
+  b.init("w", w);
+  b.node("MatMul", {"x", "w"}, {"y"});
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  const auto& held = s.graph().initializers.at("w");
+  EXPECT_EQ(held->shape, (Shape{K, N}));
+  EXPECT_TRUE(held->bytes.empty());
+  for (int64_t M : {1, 5, 64}) {
+    Tensor x = test::random_tensor({M, K}, unsigned(M));
+    auto out = s.run(std::vector<Tensor>{x});
+    double worst = 0;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        double want = 0;
+        for (int64_t k = 0; k < K; ++k) want += double(x.data<float>()[i * K + k]) * w.data<float>()[k * N + j];
+        worst = std::max(worst, std::abs(out[0].data<float>()[i * N + j] - want));
+      }
+    EXPECT_LE(worst, 1e-5) << "M " << M;
+  }
+  try {
+    Plan p(s.graph(), default_registry(), {ValueInfo{DType::float32, {3, K}, nullptr}}, best_isa(), false);
+    ADD_FAILURE() << "planned a released weight without its cache";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("held packed only"), std::string::npos) << e.what();
+  }
+}
+
 // A Transpose that only moves unit dims is a view too; one that swaps real
 // dims is not; a step read only by a Shape folded at plan time is dropped.
 TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {
