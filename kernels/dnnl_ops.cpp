@@ -86,10 +86,7 @@ dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const vo
     for (auto& [k, e] : entries_)
       if (k.first == owner.get() && k.second.size() == key.second.size() &&
           k.second.compare(k.second.size() - source.size(), source.size(), source) == 0) {
-        m = dnnl::memory(to, cpu_engine());
-        dnnl::stream s(cpu_engine());
-        dnnl::reorder(e.second, m).execute(s, e.second, m);
-        s.wait();
+        m = reordered(e.second.get_desc(), e.second.get_data_handle(), to);
         break;
       }
     if (!m) throw std::logic_error("released weights with no packed copy to rebuild them from");
@@ -249,6 +246,7 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
                        : dnnl::convolution_forward::desc(prop, alg, src_pd, w_md_, dst_pd, strides, dil, pl, pr);
     return dnnl::convolution_forward::primitive_desc(od, make_attr(post), cpu_engine());
   };
+  const dnnl::memory::desc src_want = any(src, src_md_, d.src_blocked), dst_want = any(dst, dst_md_, d.dst_blocked);
   dnnl::convolution_forward::primitive_desc pd;
   // Winograd does 2.25-4x fewer multiplications on 3x3 (measured 1.2-2.5x
   // faster than direct on ResNet's layers), its error beside a float64
@@ -257,13 +255,12 @@ Conv::Conv(const ConvDesc& d, const WeightSource& ws, bool has_bias, const float
   if (d.winograd && free_layout &&
       winograd_candidate(d.C, d.OC, d.group, d.kernel, d.strides, d.dilations)) {
     try {
-      pd = make_pd(any(src, src_md_, d.src_blocked), any(dst, dst_md_, d.dst_blocked),
-                   dnnl::algorithm::convolution_winograd);
+      pd = make_pd(src_want, dst_want, dnnl::algorithm::convolution_winograd);
     } catch (const dnnl::error&) {
       pd = {};
     }
   }
-  if (!pd) pd = make_pd(any(src, src_md_, d.src_blocked), any(dst, dst_md_, d.dst_blocked));
+  if (!pd) pd = make_pd(src_want, dst_want);
   const auto free_pd = [&] {
     return make_pd(dnnl::memory::desc(src, dt::f32, tag::any), dnnl::memory::desc(dst, dt::f32, tag::any));
   };
@@ -469,8 +466,8 @@ MatMulDesc with_unit_batch(MatMulDesc d) {
 MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bias, const PostOp& post) {
   const bool permuted = !given.a_perm.empty() || !given.b_perm.empty() || !given.y_perm.empty();
   const MatMulDesc d = permuted && given.a_dims.size() == 3 ? with_unit_batch(given) : given;
-  // A constant B: its data, or (its plain bytes released) its packed copies.
-  const bool constant_b = ws.data || (ws.cache && ws.owner && ws.cache->holds(ws.owner.get()));
+  // A constant B: its data, or (its plain bytes released) its owner's packed copies.
+  const bool constant_b = ws.data || ws.owner;
   a_md_ = matrix_desc(d.a_dims, d.a_perm);
   dnnl::memory::desc b_plain = matrix_desc(d.b_dims, d.b_perm);
   const size_t r = d.a_dims.size();

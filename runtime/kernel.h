@@ -54,11 +54,12 @@ struct BindContext {
   bool has_input(size_t k) const { return k < in.size() && in[k] != nullptr; }
   // The input's contents if known at plan time (a weight), else null.
   const Tensor* constant(size_t k) const { return has_input(k) ? in[k]->value.get() : nullptr; }
-  // A constant input as the source of packed weights.
+  // A constant input as the source of packed weights (one with no elements
+  // has nothing to pack, and comes to run() as any input does).
   kernels::WeightSource weight_source(size_t k) const {
     const Tensor* t = constant(k);
-    if (!t) return {};
-    const bool released = t->bytes.empty() && t->numel() > 0;  // held packed only (prepack_matmul_weights)
+    if (!t || t->numel() == 0) return {};
+    const bool released = t->bytes.empty();  // held packed only (prepack_matmul_weights)
     if (released && !weights) fail("weights held packed only, planned without their session's cache");
     return kernels::WeightSource{released ? nullptr : t->data<float>(), weights, in[k]->value};
   }

@@ -188,7 +188,7 @@ void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache) {
     const Shape& b = t->shape;
     kernels::prepack_matmul_weights({t->data<float>(), &cache, t}, trans_b ? b[1] : b[0], trans_b ? b[0] : b[1],
                                     trans_b);
-    if (!release.count(n.inputs[1]) || !cache.holds(t.get())) continue;
+    if (!release.count(n.inputs[1])) continue;
     // Released as soon as packed, so the plain and packed copies of all the
     // weights are never held at once: the graph gets the same tensor with no
     // bytes, the cache's copies move to it, and the old one goes.
