@@ -168,6 +168,43 @@ TEST(Plan, ReshapesAreViewsOfTheirInput) {
   EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "Neg", "Add"}));
 }
 
+// Copies large enough to be split over the threads (a Slice of attention's
+// q/k/v, an Expand, a Transpose whose rows stay contiguous) take every row
+// from where index arithmetic says, at 1, 2 and 3 threads.
+TEST(Session, LargeStridedCopiesTakeEveryRowFromItsPlace) {
+  ModelBuilder b(13);
+  b.input("x", {3, 40, 1200}).input("row", {1, 1, 1200}).output("s").output("e").output("t");
+  b.init("st", test::int64_tensor({2}, {1, 100})).init("en", test::int64_tensor({2}, {40, 1100}));
+  b.init("ax", test::int64_tensor({2}, {1, 2})).init("sp", test::int64_tensor({2}, {3, 1}));
+  b.init("shape", test::int64_tensor({3}, {3, 40, 1200}));
+  b.node("Slice", {"x", "st", "en", "ax", "sp"}, {"s"});  // rows 1, 4, ..., 37; columns 100..1099
+  b.node("Expand", {"row", "shape"}, {"e"});
+  test::set_attr(b.node("Transpose", {"x"}, {"t"}), "perm", std::vector<int64_t>{1, 0, 2});
+  const std::string bytes = b.bytes();
+  const Tensor x = test::random_tensor({3, 40, 1200}, 11), row = test::random_tensor({1, 1, 1200}, 12);
+  const float* xv = x.data<float>();
+  for (int threads : {1, 2, 3}) {
+    SessionOptions o;
+    o.threads = threads;
+    Session s(bytes.data(), bytes.size(), o);
+    auto out = s.run(std::vector<Tensor>{x, row});
+    ASSERT_EQ(out[0].shape, (Shape{3, 13, 1000}));
+    ASSERT_EQ(out[1].shape, (Shape{3, 40, 1200}));
+    ASSERT_EQ(out[2].shape, (Shape{40, 3, 1200}));
+    size_t misses = 0;
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t r = 0; r < 13; ++r)
+        for (int64_t c = 0; c < 1000; ++c)
+          misses += out[0].data<float>()[(i * 13 + r) * 1000 + c] != xv[(i * 40 + 1 + 3 * r) * 1200 + 100 + c];
+    for (int64_t i = 0; i < 3 * 40 * 1200; ++i) misses += out[1].data<float>()[i] != row.data<float>()[i % 1200];
+    for (int64_t r = 0; r < 40; ++r)
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t c = 0; c < 1200; ++c)
+          misses += out[2].data<float>()[(r * 3 + i) * 1200 + c] != xv[(i * 40 + r) * 1200 + c];
+    EXPECT_EQ(misses, 0u) << threads << " threads";
+  }
+}
+
 // A matmul weight read only by its product is held packed only once the
 // session loads: the graph keeps its shape with no bytes, runs still match
 // float64 at every row count, and planning that graph without the session's
