@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
+#include "runtime/repeated_work.h"
 
 namespace normrt {
 namespace {
@@ -66,6 +68,32 @@ void describe(Step& step, const std::vector<const ValueInfo*>& in, const std::ve
   }
 }
 
+// The work_key of the step node `n` would run, from what each input is (its
+// buffer, or a constant); false when its outputs must have buffers of their
+// own (a graph output, an omitted output).
+bool shareable_work(const Graph& g, const Node& n, const std::vector<const ValueInfo*>& in,
+                    const std::map<std::string, int>& slot_of, const std::set<std::string>& blocked, std::string* key) {
+  std::vector<std::string> ids;
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const std::string& name = n.inputs[k];
+    const ValueInfo* v = k < in.size() ? in[k] : nullptr;
+    if (name.empty() || !v) {
+      ids.push_back("-");
+    } else if (v->value) {
+      ids.push_back(constant_id(*v->value));
+    } else {
+      auto it = slot_of.find(name);
+      if (it == slot_of.end()) return false;
+      ids.push_back("s" + std::to_string(it->second) + (blocked.count(name) ? "b" : ""));
+    }
+  }
+  for (auto& o : n.outputs) {
+    if (o.empty() || g.is_output(o)) return false;
+    ids.push_back(blocked.count(o) ? "out b" : "out");
+  }
+  return work_key(n, ids, key);
+}
+
 }  // namespace
 
 std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
@@ -107,6 +135,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
   for (auto& [name, t] : g.initializers) info[name] = ValueInfo{t->dtype, t->shape, t};
   const std::set<std::string> blocked = fold_float ? blocked_conv_values(g, winograd) : std::set<std::string>{};
   const kernels::HeldLayout held = held_conv_layout(g, winograd);
+  std::map<std::string, std::vector<int>> done;  // work_key -> the output slots of the step that does it
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     info[g.inputs[i]] = inputs[i];
     new_slot(g.inputs[i], Slot{Slot::Kind::input, int(i), 0, bytes_of(inputs[i]), nullptr});
@@ -165,6 +194,15 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       continue;
     }
 
+    // Work an earlier step does already: its buffers serve this node's readers.
+    std::string key;
+    if (shareable_work(g, n, in, slot_of, blocked, &key)) {
+      if (auto it = done.find(key); it != done.end()) {
+        for (size_t k = 0; k < n.outputs.size(); ++k) slot_of[n.outputs[k]] = it->second[k];
+        continue;
+      }
+    }
+
     Step step;
     step.node = &n;
     step.kernel = bind(true);
@@ -190,6 +228,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       new_slot(name, Slot{Slot::Kind::arena, -1, 0, bytes, nullptr});
       step.outs.push_back(slot_of[name]);
     }
+    if (!key.empty()) done.emplace(key, step.outs);
     scratch_bytes_ = std::max(scratch_bytes_, step.kernel->scratch_bytes());
     max_args_ = std::max({max_args_, step.ins.size(), step.outs.size()});
     steps_.push_back(std::move(step));

@@ -168,6 +168,45 @@ TEST(Plan, ReshapesAreViewsOfTheirInput) {
   EXPECT_EQ(ops, (std::vector<std::string>{"Relu", "Neg", "Add"}));
 }
 
+// A node that repeats an earlier node's work (same op and attributes, inputs
+// in the same buffers or equal constants, as each attention layer of a
+// PyTorch export rebuilds the one mask) is not run again; one with another
+// constant, or whose output is a graph output, still is.
+TEST(Plan, RepeatedWorkRunsOnce) {
+  ModelBuilder b;
+  b.input("x", {4, 300}).output("o1").output("o2").output("o3").output("g");
+  b.init("two_a", test::scalar_tensor(2.f)).init("two_b", test::scalar_tensor(2.f)).init("three", test::scalar_tensor(3.f));
+  b.node("Mul", {"x", "two_a"}, {"m1"});
+  b.node("Mul", {"x", "two_b"}, {"m2"});   // = m1
+  b.node("Mul", {"x", "three"}, {"m3"});   // another constant
+  b.node("Mul", {"x", "two_a"}, {"g"});    // = m1, but a graph output
+  b.node("Add", {"m1", "x"}, {"y1"});
+  b.node("Add", {"m2", "x"}, {"y2"});      // = y1 once m2 is m1
+  b.node("Relu", {"y1"}, {"o1"});
+  b.node("Neg", {"y2"}, {"o2"});
+  b.node("Relu", {"m3"}, {"o3"});
+  const std::string bytes = b.bytes();
+  Graph g = load_onnx_bytes(bytes.data(), bytes.size(), "repeated.onnx");
+  Plan p(g, default_registry(), {ValueInfo{DType::float32, {4, 300}, nullptr}}, best_isa(), false);
+  std::vector<std::string> ops;
+  for (auto& st : p.steps()) ops.push_back(st.node->op_type + " " + st.node->outputs[0]);
+  EXPECT_EQ(ops, (std::vector<std::string>{"Mul m1", "Mul m3", "Mul g", "Add y1", "Relu o1", "Neg o2", "Relu o3"}));
+  for (bool optimize : {true, false}) {
+    SessionOptions o;
+    o.optimize = optimize;
+    Session s(bytes.data(), bytes.size(), o);
+    const Tensor x = test::random_tensor({4, 300}, 21);
+    auto out = s.run(std::vector<Tensor>{x});
+    for (int64_t i = 0; i < 1200; ++i) {
+      const double v = x.data<float>()[i];
+      EXPECT_FLOAT_EQ(out[0].data<float>()[i], float(std::max(0.0, 3 * v)));
+      EXPECT_FLOAT_EQ(out[1].data<float>()[i], float(-3 * v));
+      EXPECT_FLOAT_EQ(out[2].data<float>()[i], float(std::max(0.0, 3 * v)));
+      EXPECT_FLOAT_EQ(out[3].data<float>()[i], float(2 * v));
+    }
+  }
+}
+
 // Copies large enough to be split over the threads (a Slice of attention's
 // q/k/v, an Expand, a Transpose whose rows stay contiguous) take every row
 // from where index arithmetic says, at 1, 2 and 3 threads.
