@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstring>
 #include <map>
-#include <set>
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
@@ -84,7 +83,9 @@ bool shareable_work(const Graph& g, const Node& n, const std::vector<const Value
     } else {
       auto it = slot_of.find(name);
       if (it == slot_of.end()) return false;
-      ids.push_back("s" + std::to_string(it->second) + (blocked.count(name) ? "b" : ""));
+      // A view shares its input's buffer: the shape tells them apart.
+      ids.push_back("s" + std::to_string(it->second) + (blocked.count(name) ? "b " : " ") + dtype_name(v->dtype) +
+                    shape_str(v->shape));
     }
   }
   for (auto& o : n.outputs) {
@@ -196,7 +197,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
 
     // Work an earlier step does already: its buffers serve this node's readers.
     std::string key;
-    if (shareable_work(g, n, in, slot_of, blocked, &key)) {
+    if (fold_float && shareable_work(g, n, in, slot_of, blocked, &key)) {
       if (auto it = done.find(key); it != done.end()) {
         for (size_t k = 0; k < n.outputs.size(); ++k) slot_of[n.outputs[k]] = it->second[k];
         continue;

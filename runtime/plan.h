@@ -48,7 +48,8 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
 class Plan {
  public:
   // `inputs`: the graph inputs' types (shapes fixed). `fold_float`: also
-  // evaluate float subgraphs whose inputs are all constant (optimization on);
+  // evaluate float subgraphs whose inputs are all constant, and run work
+  // that repeats an earlier step's once (optimization on);
   // integer/bool ones (shape chains) are always evaluated.
   // `winograd`: 3x3 stride-1 convolutions may run as Winograd (SessionOptions::winograd).
   Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,

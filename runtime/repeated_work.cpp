@@ -20,15 +20,17 @@ void append_tensor(std::string& key, const Tensor& t) {
 }
 
 bool random(const Node& n) {
-  return n.domain.empty() && (n.op_type.rfind("Random", 0) == 0 || n.op_type == "Multinomial" ||
-                              n.op_type == "Bernoulli" || n.op_type == "Dropout");
+  return n.domain.empty() &&
+         (n.op_type.rfind("Random", 0) == 0 || n.op_type == "Multinomial" || n.op_type == "Bernoulli");
 }
 
 }  // namespace
 
 std::string constant_id(const Tensor& t) {
   std::string id;
-  if (t.numel() <= kComparedConstantElements) {
+  // (A weight released once packed has no bytes: only its address tells it apart.)
+  const bool held = t.bytes.size() == size_t(t.numel()) * dtype_size(t.dtype);
+  if (held && t.numel() <= kComparedConstantElements) {
     id = "c";
     append_tensor(id, t);
   } else {
@@ -60,10 +62,12 @@ bool work_key(const Node& n, const std::vector<std::string>& input_ids, std::str
         break;
       case Attribute::Kind::fs: append_sized(k, a.fs.data(), a.fs.size() * sizeof(float)); break;
       case Attribute::Kind::is: append_sized(k, a.is.data(), a.is.size() * sizeof(int64_t)); break;
-      case Attribute::Kind::ss:
-        k.append(std::to_string(a.ss.size()) + ':');
+      case Attribute::Kind::ss: {
+        const size_t count = a.ss.size();
+        append_sized(k, &count, sizeof count);
         for (auto& s : a.ss) append_sized(k, s.data(), s.size());
         break;
+      }
       case Attribute::Kind::g: return false;
     }
   }

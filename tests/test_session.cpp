@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <execinfo.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -174,8 +175,9 @@ TEST(Plan, ReshapesAreViewsOfTheirInput) {
 // constant, or whose output is a graph output, still is.
 TEST(Plan, RepeatedWorkRunsOnce) {
   ModelBuilder b;
-  b.input("x", {4, 300}).output("o1").output("o2").output("o3").output("g");
+  b.input("x", {4, 300}).output("o1").output("o2").output("o3").output("g").output("q1").output("q2");
   b.init("two_a", test::scalar_tensor(2.f)).init("two_b", test::scalar_tensor(2.f)).init("three", test::scalar_tensor(3.f));
+  b.init("axis1", test::int64_tensor({1}, {1})).init("axis2", test::int64_tensor({1}, {2}));
   b.node("Mul", {"x", "two_a"}, {"m1"});
   b.node("Mul", {"x", "two_b"}, {"m2"});   // = m1
   b.node("Mul", {"x", "three"}, {"m3"});   // another constant
@@ -185,12 +187,20 @@ TEST(Plan, RepeatedWorkRunsOnce) {
   b.node("Relu", {"y1"}, {"o1"});
   b.node("Neg", {"y2"}, {"o2"});
   b.node("Relu", {"m3"}, {"o3"});
+  // Views of x share its buffer but not its shape: softmax over rows of 300, and of 1.
+  b.node("Unsqueeze", {"x", "axis1"}, {"u1"});
+  b.node("Unsqueeze", {"x", "axis2"}, {"u2"});
+  b.node("Softmax", {"u1"}, {"s1"});
+  b.node("Softmax", {"u2"}, {"s2"});
+  b.node("Neg", {"s1"}, {"q1"});
+  b.node("Neg", {"s2"}, {"q2"});
   const std::string bytes = b.bytes();
   Graph g = load_onnx_bytes(bytes.data(), bytes.size(), "repeated.onnx");
-  Plan p(g, default_registry(), {ValueInfo{DType::float32, {4, 300}, nullptr}}, best_isa(), false);
+  Plan p(g, default_registry(), {ValueInfo{DType::float32, {4, 300}, nullptr}}, best_isa(), true);
   std::vector<std::string> ops;
   for (auto& st : p.steps()) ops.push_back(st.node->op_type + " " + st.node->outputs[0]);
-  EXPECT_EQ(ops, (std::vector<std::string>{"Mul m1", "Mul m3", "Mul g", "Add y1", "Relu o1", "Neg o2", "Relu o3"}));
+  EXPECT_EQ(ops, (std::vector<std::string>{"Mul m1", "Mul m3", "Mul g", "Add y1", "Relu o1", "Neg o2", "Relu o3",
+                                           "Softmax s1", "Softmax s2", "Neg q1", "Neg q2"}));
   for (bool optimize : {true, false}) {
     SessionOptions o;
     o.optimize = optimize;
@@ -203,8 +213,39 @@ TEST(Plan, RepeatedWorkRunsOnce) {
       EXPECT_FLOAT_EQ(out[1].data<float>()[i], float(-3 * v));
       EXPECT_FLOAT_EQ(out[2].data<float>()[i], float(std::max(0.0, 3 * v)));
       EXPECT_FLOAT_EQ(out[3].data<float>()[i], float(2 * v));
+      EXPECT_EQ(out[5].data<float>()[i], -1.f);
+    }
+    for (int64_t r = 0; r < 4; ++r) {
+      const float* xr = x.data<float>() + r * 300;
+      double mx = *std::max_element(xr, xr + 300), sum = 0;
+      for (int64_t c = 0; c < 300; ++c) sum += std::exp(double(xr[c]) - mx);
+      for (int64_t c = 0; c < 300; ++c)
+        EXPECT_NEAR(out[4].data<float>()[r * 300 + c], -std::exp(double(xr[c]) - mx) / sum, 1e-7);
     }
   }
+}
+
+// Two matmuls of one input whose small weights have the same shape stay
+// apart once their weights are held packed only (no bytes to compare).
+TEST(Session, ProductsWithReleasedWeightsOfOneShapeStayApart) {
+  ModelBuilder b;
+  b.input("x", {3, 8}).output("d");
+  const Tensor w1 = test::random_tensor({8, 8}, 31), w2 = test::random_tensor({8, 8}, 32);
+  b.init("w1", w1).init("w2", w2);
+  b.node("MatMul", {"x", "w1"}, {"y1"});
+  b.node("MatMul", {"x", "w2"}, {"y2"});
+  b.node("Sub", {"y1", "y2"}, {"d"});
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  const Tensor x = test::random_tensor({3, 8}, 33);
+  const Tensor d = s.run(std::vector<Tensor>{x})[0];
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 8; ++j) {
+      double want = 0;
+      for (int64_t k = 0; k < 8; ++k)
+        want += double(x.data<float>()[i * 8 + k]) * (double(w1.data<float>()[k * 8 + j]) - w2.data<float>()[k * 8 + j]);
+      EXPECT_NEAR(d.data<float>()[i * 8 + j], want, 1e-5) << i << "," << j;
+    }
 }
 
 // Copies large enough to be split over the threads (a Slice of attention's

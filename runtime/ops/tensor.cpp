@@ -123,10 +123,16 @@ struct StridedCopy {
     if (shape_numel(out) == 0) return;
     if (row > 0) {
       const int64_t rows = shape_numel(outer);
-      // Split over the threads once there is enough to move: a single thread
-      // would pull every line the other cores' kernels wrote, and dirty lines
-      // they hold, across the chip alone.
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * row * int64_t(es) >= (64 << 10))
+      if (rows < 2 || rows * row * int64_t(es) < (64 << 10)) {
+        for_each_broadcast(outer, row_strides, [&](int64_t i, const auto& o) {
+          std::memcpy(dst + size_t(i * row) * es, src + size_t(base + o[0]) * es, size_t(row) * es);
+        });
+        return;
+      }
+      // Large copies are split over the threads: a single thread would pull
+      // every line the other cores' kernels wrote, and dirty lines they
+      // hold, across the chip alone.
+#pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < rows; ++i) {
         int64_t off = base, rest = i;
         for (size_t d = outer.size(); d-- > 0;) {
