@@ -114,9 +114,26 @@ def wide_layer_norm():
     return model(nodes, [ints("gshape", [2100])], [9, 2100], opset=17)
 
 
+def repeated_work():
+    # Two layers rebuild one mask and scale one input alike (a plan runs each
+    # once); softmaxes over two views of x that share its buffer must not be.
+    nodes = [N("Unsqueeze", ["x", "ax1"], ["u1"]), N("Unsqueeze", ["x", "ax2"], ["u2"]),
+             N("Softmax", ["u1"], ["s1"], axis=-1), N("Softmax", ["u2"], ["s2"], axis=-1),
+             N("Mul", ["x", "two_a"], ["m1"]), N("Mul", ["x", "two_b"], ["m2"]),
+             N("Where", ["mask", "ninf", "zero"], ["w1"]), N("Where", ["mask", "ninf", "zero"], ["w2"]),
+             N("Add", ["m1", "w1"], ["a1"]), N("Add", ["m2", "w2"], ["a2"]),
+             N("Sub", ["a1", "a2"], ["d"]), N("Add", ["d", "s1"], ["e"]), N("Add", ["e", "s2"], ["y0"]),
+             N("Relu", ["y0"], ["y"])]
+    inits = [ints("ax1", [1]), ints("ax2", [2]), scalar("two_a", 2.0), scalar("two_b", 2.0),
+             numpy_helper.from_array(np.array([[True, False, True]]), "mask"), scalar("ninf", -1e30),
+             scalar("zero", 0.0)]
+    return model(nodes, inits, [3, 3], opset=13)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
-         "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm}
+         "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
+         "repeated_work": repeated_work}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"
