@@ -21,6 +21,16 @@ uint8_t* aligned_bytes(size_t n) {
 }
 size_t bytes_of(const ValueInfo& v) { return size_t(shape_numel(v.shape)) * dtype_size(v.dtype); }
 
+// Throws, naming the node, if an output is larger than `limit` bytes (0: none).
+void check_sizes(const Node& n, const std::vector<ValueInfo>& out, size_t limit, const std::string& where) {
+  if (limit == 0) return;
+  for (size_t k = 0; k < out.size(); ++k)
+    if (bytes_of(out[k]) > limit)
+      throw Error(where + ": output '" + (k < n.outputs.size() ? n.outputs[k] : "") + "' of shape " +
+                  shape_str(out[k].shape) + " needs " + std::to_string(bytes_of(out[k])) +
+                  " bytes, above the session's limit of " + std::to_string(limit) + " (max_tensor_bytes)");
+}
+
 // Runs one kernel now on known inputs (constant folding at plan time).
 std::vector<std::shared_ptr<const Tensor>> evaluate(const Kernel& k, const std::vector<const ValueInfo*>& in,
                                                     const std::vector<ValueInfo>& out) {
@@ -99,7 +109,8 @@ bool shareable_work(const Graph& g, const Node& n, const std::vector<const Value
 
 std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
                                                          const std::vector<const Tensor*>& inputs, int64_t opset,
-                                                         Isa isa, const std::string& where) {
+                                                         Isa isa, const std::string& where,
+                                                         size_t max_tensor_bytes) {
   const OpEntry* op = reg.find(n.domain, n.op_type, opset);
   if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(opset));
   std::vector<ValueInfo> infos(inputs.size());
@@ -114,6 +125,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
   }
   while (!in.empty() && !in.back()) in.pop_back();
   std::vector<ValueInfo> out = infer_node(n, in, opset, where);
+  check_sizes(n, out, max_tensor_bytes, where);
   std::unique_ptr<Kernel> k;
   try {
     k = op->make(BindContext{n, in, out, opset, isa, where, {}, {}, kernels::HeldLayout::blocked, nullptr});
@@ -126,7 +138,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
 
 
 Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-           kernels::WeightCache* weights, bool winograd) {
+           kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes) {
   std::map<std::string, ValueInfo> info;
   std::map<std::string, int> slot_of;
   auto new_slot = [&](const std::string& name, Slot s) {
@@ -156,6 +168,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     }
     while (!in.empty() && !in.back()) in.pop_back();
     std::vector<ValueInfo> out = infer_node(n, in, g.opset, where);
+    check_sizes(n, out, max_tensor_bytes, where);
     const OpEntry* op = reg.find(n.domain, n.op_type, g.opset);
     if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(g.opset));
     // Every output empty: nothing to compute, so no kernel is bound (kernels

@@ -43,7 +43,8 @@ struct RunContext {
 // folding, at plan time and for graph/passes/fold_constants).
 std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
                                                          const std::vector<const Tensor*>& inputs, int64_t opset,
-                                                         Isa isa, const std::string& where);
+                                                         Isa isa, const std::string& where,
+                                                         size_t max_tensor_bytes = 0);
 
 class Plan {
  public:
@@ -52,8 +53,9 @@ class Plan {
   // that repeats an earlier step's once (optimization on);
   // integer/bool ones (shape chains) are always evaluated.
   // `winograd`: 3x3 stride-1 convolutions may run as Winograd (SessionOptions::winograd).
+  // `max_tensor_bytes`: SessionOptions::max_tensor_bytes.
   Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-       kernels::WeightCache* weights = nullptr, bool winograd = false);
+       kernels::WeightCache* weights = nullptr, bool winograd = false, size_t max_tensor_bytes = 0);
 
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
   const std::vector<Step>& steps() const { return steps_; }

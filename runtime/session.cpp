@@ -32,6 +32,7 @@ struct Session::Impl {
   Isa isa = Isa::scalar;
   int threads = 1;
   bool optimize = true, winograd = true;
+  size_t max_tensor_bytes = 0;
   const Registry& registry = default_registry();
   mutable std::mutex plans_mutex;
   // Plans are keyed by the input shapes, and by the contents of the graph
@@ -59,6 +60,7 @@ struct Session::Impl {
     threads = o.threads > 0 ? o.threads : omp_get_max_threads();
     optimize = o.optimize;
     winograd = o.winograd;
+    max_tensor_bytes = o.max_tensor_bytes;
     max_plans = std::max<size_t>(o.max_plans, 1);
     check_supported(g);
     if (optimize) {
@@ -66,7 +68,7 @@ struct Session::Impl {
       po.disabled = o.disabled_passes;
       const Isa eval_isa = isa;
       po.evaluate = [this, eval_isa](const Node& n, const std::vector<const Tensor*>& in, int64_t opset) {
-        return evaluate_node(registry, n, in, opset, eval_isa, n.label());
+        return evaluate_node(registry, n, in, opset, eval_isa, n.label(), max_tensor_bytes);
       };
       rewrites = optimize_graph(g, po);
     }
@@ -131,7 +133,8 @@ struct Session::Impl {
       if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
     }
     omp_set_num_threads(threads);
-    return std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache, winograd);
+    return std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache, winograd,
+                                        max_tensor_bytes);
   }
 
   void check_input(const std::string& name, const Tensor& t) const {

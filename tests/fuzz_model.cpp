@@ -5,7 +5,7 @@
 //   cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DNORMRT_FUZZ=ON -DNORMRT_BENCH=OFF
 //   cmake --build build-fuzz --target fuzz_model
 //   /usr/bin/python3 tests/fuzz_seeds.py build-fuzz/seeds
-//   build-fuzz/tests/fuzz_model -max_total_time=600 -max_len=8192 build-fuzz/corpus build-fuzz/seeds build/onnx_node_tests
+//   build-fuzz/tests/fuzz_model -fork=2 -max_total_time=600 -max_len=8192 build-fuzz/corpus build-fuzz/seeds build/onnx_node_tests
 //
 // Seeds: the ONNX conformance models (build/onnx_node_tests, written by the
 // test suite; one small node of each op) and tests/fuzz_seeds.py's few-node
@@ -22,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     SessionOptions options;
     options.threads = 1;
+    // A few bytes can ask for terabytes (a ConstantOfShape of a huge shape):
+    // refused as an Error, as a server taking untrusted models would set it,
+    // so ASan's own out-of-memory report does not end the run.
+    options.max_tensor_bytes = size_t(64) << 20;
     Session s(data, size, options);
     std::vector<Tensor> inputs;
     for (const auto& name : s.input_names()) {

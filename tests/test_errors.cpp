@@ -367,6 +367,53 @@ TEST(BadModel, ShapesTooLargeToCountAreErrors) {
   }
 }
 
+// With SessionOptions::max_tensor_bytes, a model that would fold or plan a
+// larger tensor is refused naming the node, before anything that size is
+// allocated; under the limit it answers as before.
+TEST(BadModel, TensorsAboveTheSessionLimitAreErrors) {
+  ModelBuilder b;
+  b.input("x", {1, 4}).output("y").output("z");
+  b.init("big", test::int64_tensor({2}, {4096, 8192}));   // 128 MiB of float
+  b.init("rows", test::int64_tensor({2}, {20000, 4}));    // 320 KB of float
+  b.node("ConstantOfShape", {"big"}, {"c"}, "fill");       // folded at load
+  b.node("ReduceSum", {"c"}, {"y"}, "sum");
+  b.node("Expand", {"x", "rows"}, {"z"}, "grow");          // a plan's intermediate
+  const std::string bytes = b.bytes();
+  SessionOptions o;
+  o.max_tensor_bytes = 64 << 20;
+  try {
+    Session s(bytes.data(), bytes.size(), o);
+    s.run(std::vector<Tensor>{Tensor(DType::float32, {1, 4})});
+    ADD_FAILURE() << "a 128 MiB tensor was made under a 64 MiB limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ConstantOfShape 'fill': output 'c' of shape [4096,8192] needs 134217728 "
+                                         "bytes, above the session's limit of 67108864"),
+              std::string::npos)
+        << e.what();
+  }
+  ModelBuilder small;
+  small.input("x", {1, 4}).output("z");
+  small.init("rows", test::int64_tensor({2}, {20000, 4}));
+  small.node("Expand", {"x", "rows"}, {"z"}, "grow");
+  const std::string small_bytes = small.bytes();
+  o.max_tensor_bytes = 100000;
+  try {
+    Session s(small_bytes.data(), small_bytes.size(), o);
+    s.run(std::vector<Tensor>{Tensor(DType::float32, {1, 4})});
+    ADD_FAILURE() << "a 320 KB output was made under a 100 KB limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Expand 'grow': output 'z' of shape [20000,4] needs 320000 bytes"),
+              std::string::npos)
+        << e.what();
+  }
+  o.max_tensor_bytes = 320000;
+  Session s(small_bytes.data(), small_bytes.size(), o);
+  const Tensor x = test::random_tensor({1, 4}, 3);
+  const Tensor z = s.run(std::vector<Tensor>{x})[0];
+  ASSERT_EQ(z.shape, (Shape{20000, 4}));
+  EXPECT_EQ(z.data<float>()[4 * 19999 + 3], x.data<float>()[3]);
+}
+
 // Seeded corruptions of real models (flipped bytes, cut files, overwritten
 // runs): each loads and answers, or is refused with normrt::Error — never a
 // crash, never another exception (the suite also runs this under ASan/UBSan).
