@@ -467,6 +467,15 @@ Outs softmax(const Ctx& c) {
   return c.one(DType::float32, c.input(0).shape);
 }
 
+// normrt.AddSoftmax: softmax over the last axis of a + b (broadcast).
+Outs add_softmax(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  Shape out = broadcast_shapes(c.input(0).shape, c.input(1).shape, c.where);
+  if (out.empty()) throw Error(c.where + ": Softmax of a scalar is not supported");
+  return c.one(DType::float32, out);
+}
+
 Outs concat(const Ctx& c) {
   auto& first = c.input(0);
   int64_t r = int64_t(first.shape.size());
@@ -616,7 +625,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Split", split},               {"Range", range},             {"Where", where},
       {"Equal", compare},             {"Less", compare},            {"Greater", compare},
       {"Not", not_op},                {"LogSoftmax", softmax},      {"FusedConv", fused_conv},
-      {"FusedMatMul", fused_matmul},   {"ConvTranspose", conv_transpose},
+      {"FusedMatMul", fused_matmul},   {"ConvTranspose", conv_transpose}, {"AddSoftmax", add_softmax},
   };
   return fns;
 }

@@ -423,6 +423,72 @@ TEST(FuseAddLayerNorm, ResidualAddJoinsAndTheSumStaysWhereRead) {
   EXPECT_EQ(count(*s, "Add"), 0);
 }
 
+// Element `flat` of `out`'s index space read from `t` with numpy broadcasting.
+double broadcast_at(const Tensor& t, const Shape& out, int64_t flat) {
+  int64_t off = 0, stride = 1;
+  for (size_t k = 0; k < out.size(); ++k) {
+    const size_t o = out.size() - 1 - k;
+    const int64_t idx = flat % out[o];
+    flat /= out[o];
+    if (k < t.shape.size()) {
+      const int64_t d = t.shape[t.shape.size() - 1 - k];
+      if (d != 1) off += idx * stride;
+      stride *= d;
+    }
+  }
+  return t.data<float>()[off];
+}
+
+// An Add feeding a last-axis Softmax (scores plus an attention mask, masked
+// places at -inf) becomes one AddSoftmax, with broadcasting on either side,
+// and matches a float64 softmax of the sum. A Softmax over another axis, or
+// a sum read again, is left alone.
+TEST(FuseAddSoftmax, MaskedScoresBecomeOneNodeMatchingFloat64) {
+  struct Case {
+    Shape a, m, out;
+  };
+  for (const Case& c : {Case{{6, 128, 128}, {6, 1, 128}, {6, 128, 128}}, Case{{3, 1, 40}, {3, 5, 1}, {3, 5, 40}},
+                        Case{{2, 7, 33}, {1}, {2, 7, 33}}, Case{{1, 33}, {4, 5, 33}, {4, 5, 33}},
+                        Case{{2, 7, 33}, {2, 7, 33}, {2, 7, 33}}, Case{{1}, {2, 7, 33}, {2, 7, 33}}}) {
+    ModelBuilder b(13);
+    b.input("a", c.a).input("m", c.m).output("y");
+    b.node("Add", {"a", "m"}, {"s"});
+    b.node("Softmax", {"s"}, {"y"});
+    const Tensor x = random_tensor(c.a, 5, -8.f, 8.f);
+    Tensor m = random_tensor(c.m, 6, -8.f, 8.f);
+    if (m.numel() > 1)
+      for (int64_t i = 0; i < m.numel(); i += 3) m.data<float>()[i] = -INFINITY;
+    auto s = optimized(b, {x, m});
+    EXPECT_EQ(count(*s, "AddSoftmax"), 1);
+    EXPECT_EQ(count(*s, "Add"), 0);
+    const Tensor y = s->run(std::vector<Tensor>{x, m})[0];
+    ASSERT_EQ(y.shape, c.out);
+    const int64_t n = c.out.back(), rows = y.numel() / n;
+    double worst = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      std::vector<double> v(static_cast<size_t>(n), 0.0);
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        v[size_t(j)] = broadcast_at(x, c.out, r * n + j) + broadcast_at(m, c.out, r * n + j);
+        mx = std::max(mx, v[size_t(j)]);
+      }
+      for (double& e : v) sum += (e = std::exp(e - mx));
+      for (int64_t j = 0; j < n; ++j)
+        worst = std::max(worst, std::abs(y.data<float>()[r * n + j] - v[size_t(j)] / sum));
+    }
+    EXPECT_LE(worst, 1e-6) << shape_str(c.a) << " + " << shape_str(c.m);
+  }
+  ModelBuilder left(11);
+  left.input("a", {2, 3, 4}).input("m", {2, 3, 4}).output("y").output("z");
+  left.node("Add", {"a", "m"}, {"s"});
+  set_attr(left.node("Softmax", {"s"}, {"y"}), "axis", int64_t(1));  // the trailing dims from 1, flattened
+  left.node("Add", {"a", "m"}, {"t"});
+  left.node("Softmax", {"t"}, {"u"});
+  left.node("Sub", {"u", "t"}, {"z"});  // the sum is read again
+  auto s = optimized(left, {random_tensor({2, 3, 4}, 7), random_tensor({2, 3, 4}, 8)});
+  EXPECT_EQ(count(*s, "AddSoftmax"), 0);
+}
+
 TEST(Cleanup, IdentityDropoutAndConstantSubgraphsGo) {
   ModelBuilder b;
   b.input("x", {4}).output("y");

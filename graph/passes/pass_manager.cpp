@@ -19,6 +19,7 @@ const std::vector<Pass>& all_passes() {
       {"fold_scale_into_matmul", fold_scale_into_matmul},
       {"fold_transpose_into_matmul", fold_transpose_into_matmul},
       {"fuse_add_layer_norm", fuse_add_layer_norm},
+      {"fuse_add_softmax", fuse_add_softmax},
       {"remove_unused", remove_unused},
   };
   return passes;

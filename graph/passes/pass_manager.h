@@ -52,6 +52,7 @@ bool fuse_matmul_bias(Graph& g, const PassOptions& o, std::vector<Rewrite>& log)
 bool fold_scale_into_matmul(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool fold_transpose_into_matmul(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool fuse_add_layer_norm(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
+bool fuse_add_softmax(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 bool remove_unused(Graph& g, const PassOptions& o, std::vector<Rewrite>& log);
 
 // What passes look at: producers and use counts of every value.

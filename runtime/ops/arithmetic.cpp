@@ -5,67 +5,12 @@
 #include <type_traits>
 
 #include "kernels/elementwise.h"
+#include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
 
 namespace normrt {
 namespace {
 using kernels::Binary;
-
-// Output index space split into outer rows of `inner` elements; a and b step
-// through each row with stride sa / sb (0 or 1).
-struct Broadcast {
-  int64_t inner = 1, sa = 1, sb = 1, rows = 1;
-  Shape outer_dims, a_strides, b_strides;  // per outer dim, in elements
-
-  Broadcast(Shape a, Shape b, const Shape& out) {
-    const size_t r = out.size();
-    a.insert(a.begin(), r - a.size(), 1);
-    b.insert(b.begin(), r - b.size(), 1);
-    // Strides, with 0 where a dim broadcasts.
-    Shape as(r), bs(r);
-    int64_t sa_acc = 1, sb_acc = 1;
-    for (size_t i = r; i-- > 0;) {
-      as[i] = a[i] == 1 ? 0 : sa_acc;
-      bs[i] = b[i] == 1 ? 0 : sb_acc;
-      sa_acc *= a[i];
-      sb_acc *= b[i];
-    }
-    // Merge dims from the innermost while both operands stay contiguous (or broadcast) as one run.
-    size_t k = r;
-    inner = 1;
-    bool a_full = true, b_full = true;  // operand is contiguous over the merged run (vs. broadcast)
-    bool first = true;
-    while (k > 0) {
-      size_t i = k - 1;
-      if (out[i] == 1) { --k; continue; }
-      bool a_c = as[i] == inner && (first || a_full), a_b = as[i] == 0 && (first || !a_full);
-      bool b_c = bs[i] == inner && (first || b_full), b_b = bs[i] == 0 && (first || !b_full);
-      if (!((a_c || a_b) && (b_c || b_b))) break;
-      if (first) { a_full = a_c; b_full = b_c; first = false; }
-      inner *= out[i];
-      --k;
-    }
-    sa = a_full ? 1 : 0;
-    sb = b_full ? 1 : 0;
-    for (size_t i = 0; i < k; ++i) {
-      if (out[i] == 1) continue;
-      outer_dims.push_back(out[i]);
-      a_strides.push_back(as[i]);
-      b_strides.push_back(bs[i]);
-      rows *= out[i];
-    }
-  }
-
-  void offsets(int64_t row, int64_t& oa, int64_t& ob) const {
-    oa = ob = 0;
-    for (size_t i = outer_dims.size(); i-- > 0;) {
-      int64_t idx = row % outer_dims[i];
-      row /= outer_dims[i];
-      oa += idx * a_strides[i];
-      ob += idx * b_strides[i];
-    }
-  }
-};
 
 // Integer arithmetic wraps (done unsigned: signed overflow is undefined in
 // C++); division by zero, which ONNX leaves unspecified, gives 0.
