@@ -21,14 +21,19 @@ uint8_t* aligned_bytes(size_t n) {
 }
 size_t bytes_of(const ValueInfo& v) { return size_t(shape_numel(v.shape)) * dtype_size(v.dtype); }
 
-// Throws, naming the node, if an output is larger than `limit` bytes (0: none).
+// Throws, naming the node and `what` needs the memory, if `bytes` is above
+// `limit` (0: none). Checked for each buffer before it is allocated; it
+// bounds each one, not their sum.
+void check_bytes(size_t bytes, size_t limit, const std::string& where, const std::string& what) {
+  if (limit != 0 && bytes > limit)
+    throw Error(where + ": " + what + " needs " + std::to_string(bytes) + " bytes, above the session's limit of " +
+                std::to_string(limit) + " (max_tensor_bytes)");
+}
+
 void check_sizes(const Node& n, const std::vector<ValueInfo>& out, size_t limit, const std::string& where) {
-  if (limit == 0) return;
   for (size_t k = 0; k < out.size(); ++k)
-    if (bytes_of(out[k]) > limit)
-      throw Error(where + ": output '" + (k < n.outputs.size() ? n.outputs[k] : "") + "' of shape " +
-                  shape_str(out[k].shape) + " needs " + std::to_string(bytes_of(out[k])) +
-                  " bytes, above the session's limit of " + std::to_string(limit) + " (max_tensor_bytes)");
+    check_bytes(bytes_of(out[k]), limit, where,
+                "output '" + (k < n.outputs.size() ? n.outputs[k] : "") + "' of shape " + shape_str(out[k].shape));
 }
 
 // Runs one kernel now on known inputs (constant folding at plan time).
@@ -133,6 +138,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
     throw Error(where + ": oneDNN cannot run this node: " + e.what());
   }
   // Copies: the non-owning input views above must not escape.
+  check_bytes(k->scratch_bytes(), max_tensor_bytes, where, "its scratch space");
   return evaluate(*k, in, out);
 }
 
@@ -195,7 +201,9 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       }
     };
     if (!known_by_inference && all_known && (fold_float || shapes_only)) {
-      auto values = evaluate(*bind(false), in, out);
+      auto kernel = bind(false);
+      check_bytes(kernel->scratch_bytes(), max_tensor_bytes, where, "its scratch space");
+      auto values = evaluate(*kernel, in, out);
       for (size_t k = 0; k < out.size(); ++k) out[k].value = values[k];
       known_by_inference = true;
     }
@@ -220,6 +228,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     Step step;
     step.node = &n;
     step.kernel = bind(true);
+    check_bytes(step.kernel->scratch_bytes(), max_tensor_bytes, where, "its scratch space");
     describe(step, in, out);
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       const std::string& name = n.inputs[k];
@@ -238,6 +247,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       if (blocked.count(name)) {
         const Shape& s = out[k].shape;
         bytes = kernels::held_bytes(held, s[0], s[1], s[2], s[3]);
+        check_bytes(bytes, max_tensor_bytes, where, "output '" + name + "' in its blocked layout");
       }
       new_slot(name, Slot{Slot::Kind::arena, -1, 0, bytes, nullptr});
       step.outs.push_back(slot_of[name]);

@@ -23,9 +23,11 @@ struct SessionOptions {
   // 1.2-2.5x faster; error beside a float64 reference within 3x of direct's (about 1e-6).
   bool winograd = true;
   size_t max_plans = 16;      // plans held at once (see plans_held); the least recently used goes first
-  // A model whose shapes ask for a larger tensor (a constant folded at load,
-  // an intermediate of a plan) gets an Error naming the node instead of the
-  // memory; 0: no limit. For models from untrusted sources.
+  // A model whose shapes ask for a larger buffer (a constant folded at load,
+  // an intermediate of a plan, a kernel's scratch space) gets an Error naming
+  // the node instead of the memory; 0: no limit. For models from untrusted
+  // sources. It bounds each buffer, not their sum; a node is refused even if
+  // its output would be dropped later (read only by a Shape).
   size_t max_tensor_bytes = 0;
   std::set<std::string> disabled_passes;  // by name (graph/passes/pass_manager.cpp)
 };
