@@ -36,9 +36,12 @@ void check_sizes(const Node& n, const std::vector<ValueInfo>& out, size_t limit,
                 "output '" + (k < n.outputs.size() ? n.outputs[k] : "") + "' of shape " + shape_str(out[k].shape));
 }
 
-// Runs one kernel now on known inputs (constant folding at plan time).
+// Runs one kernel now on known inputs (constant folding), its scratch space
+// within `limit` (the outputs were checked when inferred).
 std::vector<std::shared_ptr<const Tensor>> evaluate(const Kernel& k, const std::vector<const ValueInfo*>& in,
-                                                    const std::vector<ValueInfo>& out) {
+                                                    const std::vector<ValueInfo>& out, size_t limit,
+                                                    const std::string& where) {
+  check_bytes(k.scratch_bytes(), limit, where, "its scratch space");
   std::vector<Tensor> results;
   for (auto& o : out) results.emplace_back(o.dtype, o.shape);
   std::vector<const void*> in_ptrs(std::max<size_t>(in.size(), 8), nullptr);
@@ -138,8 +141,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
     throw Error(where + ": oneDNN cannot run this node: " + e.what());
   }
   // Copies: the non-owning input views above must not escape.
-  check_bytes(k->scratch_bytes(), max_tensor_bytes, where, "its scratch space");
-  return evaluate(*k, in, out);
+  return evaluate(*k, in, out, max_tensor_bytes, where);
 }
 
 
@@ -201,9 +203,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       }
     };
     if (!known_by_inference && all_known && (fold_float || shapes_only)) {
-      auto kernel = bind(false);
-      check_bytes(kernel->scratch_bytes(), max_tensor_bytes, where, "its scratch space");
-      auto values = evaluate(*kernel, in, out);
+      auto values = evaluate(*bind(false), in, out, max_tensor_bytes, where);
       for (size_t k = 0; k < out.size(); ++k) out[k].value = values[k];
       known_by_inference = true;
     }

@@ -104,7 +104,11 @@ struct StridedCopy {
   // Rows: when the innermost dim is contiguous, whole rows move at once.
   Shape outer;
   std::vector<Shape> element_strides, row_strides;  // as for_each_broadcast takes them
-  int64_t row = 0;
+  int64_t row = 0, rows = 0;
+  // Large copies are split over the threads: a single thread would pull
+  // every line the other cores' kernels wrote, and dirty lines they hold,
+  // across the chip alone.
+  bool threaded = false;
 
   StridedCopy(Shape out_, Shape strides_, int64_t base_, size_t es_)
       : out(std::move(out_)), strides(std::move(strides_)), base(base_), es(es_) {
@@ -113,6 +117,8 @@ struct StridedCopy {
       row = out.back();
       outer.assign(out.begin(), out.end() - 1);
       row_strides = {Shape(strides.begin(), strides.end() - 1)};
+      rows = shape_numel(outer);
+      threaded = rows > 1 && rows * row * int64_t(es) >= (64 << 10);
     }
     if (out.size() > kMaxBroadcastRank) throw Error("tensors of rank above 16 are not supported here");
   }
@@ -122,16 +128,12 @@ struct StridedCopy {
     auto* dst = static_cast<uint8_t*>(outp);
     if (shape_numel(out) == 0) return;
     if (row > 0) {
-      const int64_t rows = shape_numel(outer);
-      if (rows < 2 || rows * row * int64_t(es) < (64 << 10)) {
+      if (!threaded) {
         for_each_broadcast(outer, row_strides, [&](int64_t i, const auto& o) {
           std::memcpy(dst + size_t(i * row) * es, src + size_t(base + o[0]) * es, size_t(row) * es);
         });
         return;
       }
-      // Large copies are split over the threads: a single thread would pull
-      // every line the other cores' kernels wrote, and dirty lines they
-      // hold, across the chip alone.
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < rows; ++i) {
         int64_t off = base, rest = i;
