@@ -154,4 +154,36 @@ std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, st
   return dims;
 }
 
+PadDims pad_dims(const Shape& x, const std::vector<int64_t>& pads, std::vector<int64_t> axes, const std::string& mode,
+                 const std::string& where) {
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    throw Error(where + ": unknown Pad mode '" + mode + "'");
+  const int64_t rank = int64_t(x.size());
+  if (axes.empty())
+    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  if (pads.size() != 2 * axes.size())
+    throw Error(where + ": pads has " + std::to_string(pads.size()) + " values for " + std::to_string(axes.size()) +
+                " axes (needs two per axis)");
+  PadDims p{Shape(x.size(), 0), Shape(x.size(), 0), x};
+  std::vector<bool> seen(x.size(), false);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const size_t a = size_t(normalize_axis(axes[k], rank, where));
+    if (seen[a]) throw Error(where + ": axis " + std::to_string(a) + " is given twice");
+    seen[a] = true;
+    const int64_t b = pads[k], e = pads[k + axes.size()], d = x[a];
+    if (b < -d || e < -d || d + b + e < 0)
+      throw Error(where + ": pads " + std::to_string(b) + ", " + std::to_string(e) + " leave dim " + std::to_string(a) +
+                  " (" + std::to_string(d) + ") negative");
+    if ((b > 0 || e > 0) && d == 0 && mode != "constant")
+      throw Error(where + ": " + mode + " padding of the empty dim " + std::to_string(a));
+    if (mode == "reflect" && (b >= d || e >= d) && (b > 0 || e > 0))
+      throw Error(where + ": reflect pads " + std::to_string(b) + ", " + std::to_string(e) + " must be below dim " +
+                  std::to_string(a) + " (" + std::to_string(d) + ")");
+    p.begin[a] = b;
+    p.end[a] = e;
+    p.out[a] = d + b + e;
+  }
+  return p;
+}
+
 }  // namespace normrt

@@ -32,4 +32,14 @@ struct SliceDim {
 std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, std::vector<int64_t> ends,
                                  std::vector<int64_t> axes, std::vector<int64_t> steps, const std::string& where);
 
+// Pad: elements added before and after each dim of x (negative: removed),
+// from `pads` ([begins..., ends...] over `axes`, all dims when empty). Checks
+// the mode and that no dim ends up negative, and that reflect's pads fit in
+// the dim (numpy would reflect again; ONNX asks for at most d - 1).
+struct PadDims {
+  Shape begin, end, out;
+};
+PadDims pad_dims(const Shape& x, const std::vector<int64_t>& pads, std::vector<int64_t> axes, const std::string& mode,
+                 const std::string& where);
+
 }  // namespace normrt

@@ -207,6 +207,20 @@ Outs slice(const Ctx& c) {
   return c.one(c.input(0).dtype, out);
 }
 
+Outs pad(const Ctx& c) {
+  std::vector<int64_t> pads, axes;
+  if (c.opset < 11) {
+    pads = c.n.attr_ints("pads");
+  } else {
+    pads = c.known(1, "pads").as_int64();
+    if (c.in.size() > 2 && c.in[2] && c.input(2).dtype != c.input(0).dtype)
+      throw Error(c.where + ": constant_value is " + dtype_name(c.input(2).dtype) + ", the data " +
+                  dtype_name(c.input(0).dtype));
+    if (c.in.size() > 3 && c.in[3]) axes = c.known(3, "axes").as_int64();
+  }
+  return c.one(c.input(0).dtype, pad_dims(c.input(0).shape, pads, axes, c.n.attr_s("mode", "constant"), c.where).out);
+}
+
 Outs constant_of_shape(const Ctx& c) {
   Shape out = c.known(0, "shape").as_int64();
   for (int64_t d : out)
@@ -282,6 +296,31 @@ Outs binary(const Ctx& c) {
   if (a.dtype != DType::float32 && a.dtype != DType::int64 && a.dtype != DType::int32)
     throw Error(c.where + ": type " + std::string(dtype_name(a.dtype)) + " is not supported");
   return c.one(a.dtype, broadcast_shapes(a.shape, b.shape, c.where));
+}
+
+// Max, Min: one or more inputs of one type, broadcast together.
+Outs variadic(const Ctx& c) {
+  const DType t = c.input(0).dtype;
+  if (t != DType::float32 && t != DType::int64 && t != DType::int32)
+    throw Error(c.where + ": type " + std::string(dtype_name(t)) + " is not supported");
+  Shape s = c.input(0).shape;
+  for (size_t k = 1; k < c.in.size(); ++k) {
+    if (c.input(k).dtype != t)
+      throw Error(c.where + ": inputs have different types " + dtype_name(t) + " and " + dtype_name(c.input(k).dtype));
+    s = broadcast_shapes(s, c.input(k).shape, c.where);
+  }
+  return c.one(t, s);
+}
+
+// PRelu: the slope broadcasts to X (one way), and the output is X's shape.
+Outs prelu(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  const Shape& x = c.input(0).shape;
+  if (broadcast_shapes(x, c.input(1).shape, c.where) != x)
+    throw Error(c.where + ": slope of shape " + shape_str(c.input(1).shape) + " does not broadcast to X's shape " +
+                shape_str(x));
+  return c.one(DType::float32, x);
 }
 
 Outs conv(const Ctx& c) {
@@ -626,6 +665,13 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Equal", compare},             {"Less", compare},            {"Greater", compare},
       {"Not", not_op},                {"LogSoftmax", softmax},      {"FusedConv", fused_conv},
       {"FusedMatMul", fused_matmul},   {"ConvTranspose", conv_transpose}, {"AddSoftmax", add_softmax},
+      {"Log", same_as_input},         {"Floor", same_as_input},     {"Ceil", same_as_input},
+      {"Round", same_as_input},       {"Sign", same_as_input},      {"Sin", same_as_input},
+      {"Cos", same_as_input},         {"Softplus", same_as_input},  {"Softsign", same_as_input},
+      {"Elu", same_as_input},         {"Selu", same_as_input},      {"Celu", same_as_input},
+      {"ThresholdedRelu", same_as_input}, {"Mish", same_as_input},
+      {"Max", variadic},              {"Min", variadic},            {"PRelu", prelu},
+      {"Pad", pad},
   };
   return fns;
 }
@@ -648,6 +694,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where)
 bool shape_depends_on_value(const Node& n, size_t k) {
   const std::string& op = n.op_type;
   if (op == "Slice") return k >= 1;
+  if (op == "Pad") return k == 1 || k == 3;  // pads and axes; the constant value is read at run time
   if (op == "ConstantOfShape" || op == "Range") return true;
   return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0 ||
                     op == "Expand" || op == "Split");

@@ -1,5 +1,5 @@
 #pragma once
-// Element-wise float32 kernels: activations and the four arithmetic ops.
+// Element-wise float32 kernels: activations, unary math and binary arithmetic.
 #include <cstdint>
 
 #include "kernels/isa.h"
@@ -11,13 +11,27 @@ enum class Unary {
   sqrt, reciprocal, neg, abs, exp, tanh, erf,
   gelu,       // x * 0.5 * (1 + erf(x / sqrt(2)))
   gelu_tanh,  // x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 x^3)))
+  log, floor, ceil,
+  round,      // half to even
+  sign, sin, cos,
+  softplus,   // log(1 + e^x)
+  softsign,   // x / (1 + |x|)
+  elu,        // x < 0 ? a (e^x - 1) : x
+  selu,       // b * (x <= 0 ? a (e^x - 1) : x)
+  celu,       // max(0, x) + min(0, a (e^(x/a) - 1)), a > 0
+  thresholded_relu,  // x > a ? x : 0 (NaN stays NaN)
+  mish,       // x * tanh(softplus(x))
 };
 struct UnaryParams {
   Unary op = Unary::relu;
-  float a = 0, b = 0;  // leaky_relu: alpha; clip: min, max; hard_sigmoid: alpha, beta
+  // leaky_relu, elu, celu, thresholded_relu: alpha; clip: min, max;
+  // hard_sigmoid, selu: alpha, beta (selu: gamma)
+  float a = 0, b = 0;
 };
 
-enum class Binary { add, sub, mul, div };
+// max and min propagate NaN from either side (as numpy's maximum); prelu is
+// a < 0 ? a * b : a.
+enum class Binary { add, sub, mul, div, max, min, prelu };
 
 struct ElementwiseTable {
   void (*unary)(const UnaryParams& p, const float* x, float* y, int64_t n);

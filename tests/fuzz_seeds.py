@@ -130,10 +130,22 @@ def repeated_work():
     return model(nodes, inits, [3, 3], opset=13)
 
 
+def pad_and_activations():
+    # Pad's modes and crop (the conformance models pad one way each), into
+    # the newer activations and a three-input Max.
+    nodes = [N("Pad", ["x", "p1"], ["a"], mode="reflect"), N("Pad", ["a", "p2", "v"], ["b"], mode="constant"),
+             N("Pad", ["b", "p3"], ["c"], mode="edge"), N("Elu", ["c"], ["e"], alpha=0.5),
+             N("PRelu", ["c", "slope"], ["f"]), N("Softplus", ["e"], ["g"]), N("Max", ["e", "f", "g"], ["h"]),
+             N("Sin", ["h"], ["y"])]
+    inits = [ints("p1", [0, 1, 2, 0, 1, 1]), ints("p2", [0, -1, 1, 0, 0, -2]), scalar("v", 0.5),
+             ints("p3", [1, 0, 0, 0, 2, 1]), const("slope", [1, 1])]
+    return model(nodes, inits, [2, 3, 4], opset=13)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
-         "repeated_work": repeated_work}
+         "repeated_work": repeated_work, "pad_and_activations": pad_and_activations}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"

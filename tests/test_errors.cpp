@@ -331,6 +331,31 @@ TEST(BadModel, ReduceAxesOfAScalarAreOutOfRange) {
   EXPECT_NE(e.find("ReduceSum 'sum': axis 0 is out of range for rank 0"), std::string::npos) << e;
 }
 
+TEST(BadModel, PadsThatCannotBeDoneAreErrorsNamingTheNode) {
+  struct Case {
+    std::string mode;
+    std::vector<int64_t> pads;
+    const char* why;
+  };
+  const Case cases[] = {
+      {"reflect", {0, 4, 0, 0}, "reflect pads 4, 0 must be below dim 1 (4)"},
+      {"constant", {0, -3, 0, -2}, "leave dim 1 (4) negative"},
+      {"constant", {0, 1, 0}, "pads has 3 values for 2 axes"},
+      {"wrap", {0, 1, 0, 1}, "unknown Pad mode 'wrap'"},
+  };
+  for (const Case& c : cases) {
+    TempDir d;
+    ModelBuilder b;
+    b.input("x", {2, 4}).output("y");
+    b.init("pads", test::int64_tensor({int64_t(c.pads.size())}, c.pads));
+    test::set_attr(b.node("Pad", {"x", "pads"}, {"y"}, "pad"), "mode", c.mode);
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("Pad 'pad': "), std::string::npos) << e;
+    EXPECT_NE(e.find(c.why), std::string::npos) << e;
+  }
+}
+
 // Found by tests/fuzz_model.cpp: a Reshape target of huge dims overflowed
 // int64 while its elements were counted (UBSan). Shapes are counted with
 // overflow checks and capped at kMaxTensorElements; window attributes above

@@ -87,6 +87,76 @@ TEST(UnaryKernel, EveryActivationMatchesFloat64OnEveryIsa) {
       }
 }
 
+TEST(UnaryKernel, MathAndMoreActivationsMatchFloat64OnEveryIsa) {
+  using kernels::Unary;
+  struct Case {
+    kernels::UnaryParams p;
+    double (*ref)(double, double, double);
+    float lo = -6, hi = 6;
+  };
+  const Case cases[] = {
+      {{Unary::log}, [](double x, double, double) { return std::log(x); }, 1e-3f, 50},
+      {{Unary::floor}, [](double x, double, double) { return std::floor(x); }},
+      {{Unary::ceil}, [](double x, double, double) { return std::ceil(x); }},
+      {{Unary::round}, [](double x, double, double) { return std::nearbyint(x); }},
+      {{Unary::sign}, [](double x, double, double) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x; }},
+      {{Unary::sin}, [](double x, double, double) { return std::sin(x); }, -30, 30},
+      {{Unary::cos}, [](double x, double, double) { return std::cos(x); }, -30, 30},
+      {{Unary::softplus}, [](double x, double, double) { return std::log1p(std::exp(x)); }, -40, 40},
+      {{Unary::softsign}, [](double x, double, double) { return x / (1 + std::fabs(x)); }},
+      {{Unary::elu, 0.7f}, [](double x, double a, double) { return x < 0 ? a * std::expm1(x) : x; }},
+      {{Unary::selu, 1.6732632f, 1.050701f}, [](double x, double a, double g) { return g * (x > 0 ? x : a * std::expm1(x)); }},
+      {{Unary::celu, 0.8f}, [](double x, double a, double) { return std::isnan(x) ? x : std::max(0.0, x) + std::min(0.0, a * std::expm1(x / a)); }},
+      {{Unary::thresholded_relu, 0.5f}, [](double x, double a, double) { return std::isnan(x) ? x : x > a ? x : 0.0; }},
+      {{Unary::mish}, [](double x, double, double) { return x * std::tanh(std::log1p(std::exp(x))); }, -30, 30},
+  };
+  for (Isa isa : machine_isas())
+    for (auto& c : cases)
+      for (int64_t n : kLengths) {
+        Tensor x = random_tensor({n}, unsigned(n) + 11, c.lo, c.hi);
+        if (n > 2) x.data<float>()[1] = std::numeric_limits<float>::quiet_NaN();  // NaN propagates
+        if (n > 5 && c.p.op == Unary::round) {  // halves go to the even neighbour
+          x.data<float>()[2] = 2.5f;
+          x.data<float>()[3] = -3.5f;
+          x.data<float>()[4] = 0.5f;
+        }
+        Tensor y(DType::float32, {n});
+        kernels::unary(isa, c.p, x.data<float>(), y.data<float>(), n);
+        std::vector<double> want(static_cast<size_t>(n));
+        for (int64_t i = 0; i < n; ++i) want[size_t(i)] = c.ref(x.data<float>()[i], c.p.a, c.p.b);
+        expect_close(y.data<float>(), want, 2e-6, 1e-7,
+                     std::string(isa_name(isa)) + " op " + std::to_string(int(c.p.op)) + " n " + std::to_string(n));
+      }
+}
+
+TEST(BinaryKernel, MaxMinPReluPropagateNaNOnEveryIsa) {
+  using kernels::Binary;
+  for (Isa isa : machine_isas())
+    for (Binary op : {Binary::max, Binary::min, Binary::prelu})
+      for (int64_t n : kLengths)
+        for (int mode = 0; mode < 3; ++mode) {
+          const int64_t sa = mode == 2 ? 0 : 1, sb = mode == 1 ? 0 : 1;
+          Tensor a = random_tensor({n}, 3, -2, 2), b = random_tensor({n}, 4, -2, 2), y(DType::float32, {n});
+          if (n > 3) {
+            a.data<float>()[2] = std::numeric_limits<float>::quiet_NaN();
+            b.data<float>()[3] = std::numeric_limits<float>::quiet_NaN();
+          }
+          kernels::elementwise_table_for(isa).binary(op, a.data<float>(), sa, b.data<float>(), sb, y.data<float>(), n);
+          std::vector<double> want(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i) {
+            double u = a.data<float>()[i * sa], v = b.data<float>()[i * sb];
+            const double nan = std::numeric_limits<double>::quiet_NaN();
+            want[size_t(i)] = op == Binary::prelu ? (u < 0 ? u * v : u)
+                              : std::isnan(u) || std::isnan(v) ? nan
+                              : op == Binary::max ? std::max(u, v) : std::min(u, v);
+          }
+          // max and min pick an input exactly; prelu's product rounds once.
+          expect_close(y.data<float>(), want, op == Binary::prelu ? 6e-8 : 0, 0,
+                       std::string(isa_name(isa)) + " op " + std::to_string(int(op)) + " n " + std::to_string(n) +
+                           " mode " + std::to_string(mode));
+        }
+}
+
 TEST(BinaryKernel, ArithmeticWithScalarBroadcastOnEveryIsa) {
   using kernels::Binary;
   for (Isa isa : machine_isas())

@@ -42,6 +42,7 @@ void check_model(const std::string& base, bool all_isas) {
 TEST(Models, ResNetBasicBlockMatchesPyTorch) { check_model(test::fixture("models/resnet_basic"), true); }
 TEST(Models, ResNetBottleneckMatchesPyTorch) { check_model(test::fixture("models/resnet_bottleneck"), true); }
 TEST(Models, MobileNetV2MatchesPyTorch) { check_model(test::fixture("models/mobilenet_v2_small"), true); }
+TEST(Models, ActivationsAndUnaryMathMatchPyTorch) { check_model(test::fixture("models/activations"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <new>
+#include <optional>
 #include <thread>
 
 #include "graph/onnx_import.h"
@@ -283,6 +284,87 @@ TEST(Session, LargeStridedCopiesTakeEveryRowFromItsPlace) {
           misses += out[2].data<float>()[(r * 3 + i) * 1200 + c] != xv[(i * 40 + r) * 1200 + c];
     EXPECT_EQ(misses, 0u) << threads << " threads";
   }
+}
+
+// Pad against per-element index arithmetic: every mode, negative pads that
+// crop, pads over chosen axes (opset 18), a constant value given at run
+// time, int64 data, and opset 2's attributes.
+TEST(Session, PadTakesEveryElementFromItsPlace) {
+  const Shape x_shape{3, 4, 5};
+  const Tensor x = test::random_tensor(x_shape, 31);
+  // Element of x for output index `o` (or nullopt for the constant), numpy's way.
+  auto want = [&](const Shape& o, const Shape& begin, const std::string& mode) -> std::optional<int64_t> {
+    int64_t off = 0;
+    for (size_t d = 0; d < o.size(); ++d) {
+      int64_t i = o[d] - begin[d];
+      const int64_t n = x_shape[d];
+      if (i < 0 || i >= n) {
+        if (mode == "constant") return std::nullopt;
+        i = mode == "edge" ? std::clamp<int64_t>(i, 0, n - 1) : i < 0 ? -i : 2 * (n - 1) - i;
+      }
+      off = off * n + i;
+    }
+    return off;
+  };
+  struct Case {
+    int opset;
+    std::string mode;
+    std::vector<int64_t> pads, axes;
+    Shape begin, out;
+  };
+  const Case cases[] = {
+      {13, "constant", {-1, 0, 2, 0, 1, 3}, {}, {-1, 0, 2}, {2, 5, 10}},
+      {13, "reflect", {0, 3, 4, 0, 2, 1}, {}, {0, 3, 4}, {3, 9, 10}},
+      {13, "edge", {2, 0, 3, 1, 5, 0}, {}, {2, 0, 3}, {6, 9, 8}},
+      {18, "reflect", {2, 1, 3, 2}, {-1, 1}, {0, 1, 2}, {3, 7, 10}},
+      {2, "constant", {0, 1, 1, 0, 2, -2}, {}, {0, 1, 1}, {3, 7, 4}},
+  };
+  for (const Case& c : cases) {
+    ModelBuilder b(c.opset);
+    b.input("x", x_shape);
+    if (c.opset >= 11) b.input("v", {});
+    b.output("y");
+    std::vector<std::string> ins{"x"};
+    if (c.opset >= 11) {
+      b.init("pads", test::int64_tensor({int64_t(c.pads.size())}, c.pads));
+      ins = {"x", "pads", "v"};
+      if (!c.axes.empty()) {
+        b.init("axes", test::int64_tensor({int64_t(c.axes.size())}, c.axes));
+        ins.push_back("axes");
+      }
+    }
+    auto& n = b.node("Pad", ins, {"y"});
+    test::set_attr(n, "mode", c.mode);
+    if (c.opset < 11) {
+      test::set_attr(n, "pads", c.pads);
+      test::set_attr(n, "value", 2.5f);
+    }
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    const float value = c.opset < 11 ? 2.5f : -7.f;
+    auto out = c.opset < 11 ? s.run(std::vector<Tensor>{x}) : s.run(std::vector<Tensor>{x, test::scalar_tensor(-7.f)});
+    ASSERT_EQ(out[0].shape, c.out) << c.mode << " opset " << c.opset;
+    size_t misses = 0;
+    Shape o(3);
+    for (o[0] = 0; o[0] < c.out[0]; ++o[0])
+      for (o[1] = 0; o[1] < c.out[1]; ++o[1])
+        for (o[2] = 0; o[2] < c.out[2]; ++o[2]) {
+          const auto from = want(o, c.begin, c.mode);
+          const float expect = from ? x.data<float>()[*from] : value;
+          misses += out[0].data<float>()[(o[0] * c.out[1] + o[1]) * c.out[2] + o[2]] != expect;
+        }
+    EXPECT_EQ(misses, 0u) << c.mode << " opset " << c.opset;
+  }
+  // int64 data, constant 0 when no value is given.
+  ModelBuilder b(13);
+  b.input("i", {2, 3}, onnx::TensorProto::INT64).output("y", onnx::TensorProto::INT64);
+  b.init("pads", test::int64_tensor({4}, {1, 0, 0, 2}));
+  b.node("Pad", {"i", "pads"}, {"y"});
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  auto out = s.run(std::vector<Tensor>{test::int64_tensor({2, 3}, {1, 2, 3, 4, 5, 6})});
+  EXPECT_EQ(out[0].shape, (Shape{3, 5}));
+  EXPECT_EQ(out[0].as_int64(), (std::vector<int64_t>{0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0}));
 }
 
 // A matmul weight read only by its product is held packed only once the

@@ -150,6 +150,13 @@ void set_attr(onnx::NodeProto& n, const std::string& name, std::vector<int64_t> 
   for (int64_t x : v) a->add_ints(x);
 }
 
+void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
+
 int run_cli(const std::string& args, std::string* output) {
   std::string cmd = std::string(NORMRT_CLI) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

@@ -1,6 +1,7 @@
 // Activations and unary math (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
-// HardSwish, Gelu, Sqrt, Reciprocal, Neg, Abs, Exp, Tanh, Erf) on the
-// vectorized element-wise kernels.
+// HardSwish, Gelu, Elu, Selu, Celu, ThresholdedRelu, Softplus, Softsign,
+// Mish, Sqrt, Reciprocal, Neg, Abs, Exp, Log, Tanh, Erf, Sin, Cos, Floor,
+// Ceil, Round, Sign) on the vectorized element-wise kernels.
 #include <limits>
 
 #include "kernels/elementwise.h"
@@ -65,6 +66,20 @@ void register_activation_ops(Registry& r) {
   r.add("Exp", 6, 18, unary_op(Unary::exp));
   r.add("Tanh", 6, 18, unary_op(Unary::tanh));
   r.add("Erf", 9, 18, unary_op(Unary::erf));
+  r.add("Log", 6, 18, unary_op(Unary::log));
+  r.add("Floor", 6, 18, unary_op(Unary::floor));
+  r.add("Ceil", 6, 18, unary_op(Unary::ceil));
+  r.add("Round", 11, 18, unary_op(Unary::round));
+  r.add("Sign", 9, 18, unary_op(Unary::sign));
+  r.add("Sin", 7, 18, unary_op(Unary::sin));
+  r.add("Cos", 7, 18, unary_op(Unary::cos));
+  r.add("Softplus", 1, 18, unary_op(Unary::softplus));
+  r.add("Softsign", 1, 18, unary_op(Unary::softsign));
+  r.add("Elu", 6, 18, unary_op(Unary::elu, 1.f, 0, "alpha"));
+  r.add("Selu", 6, 18, unary_op(Unary::selu, 1.67326319217681884765625f, 1.05070102214813232421875f, "alpha", "gamma"));
+  r.add("Celu", 12, 18, unary_op(Unary::celu, 1.f, 0, "alpha"));
+  r.add("ThresholdedRelu", 10, 18, unary_op(Unary::thresholded_relu, 1.f, 0, "alpha"));
+  r.add("Mish", 18, 18, unary_op(Unary::mish));
   r.add("Gelu", 20, 20, gelu);
   r.add("Gelu", 1, 999, gelu, "normrt");
 }

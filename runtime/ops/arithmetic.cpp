@@ -1,5 +1,6 @@
-// Add, Sub, Mul, Div with numpy broadcasting: float32 on the vectorized
-// kernels, int64/int32 (shape arithmetic) in plain loops.
+// Add, Sub, Mul, Div, Max, Min (any number of inputs) and PRelu with numpy
+// broadcasting: float32 on the vectorized kernels, int64/int32 (shape
+// arithmetic) in plain loops.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -21,55 +22,71 @@ T apply(Binary op, T x, T y) {
     case Binary::add: return T(U(x) + U(y));
     case Binary::sub: return T(U(x) - U(y));
     case Binary::mul: return T(U(x) * U(y));
-    default:
-      if (y == 0) return T(0);
-      if (y == -1) return T(U(0) - U(x));
-      return x / y;
+    case Binary::max: return x > y ? x : y;
+    case Binary::min: return x < y ? x : y;
+    case Binary::prelu: return x < 0 ? T(U(x) * U(y)) : x;
+    case Binary::div: break;
+  }
+  if (y == 0) return T(0);
+  if (y == -1) return T(U(0) - U(x));
+  return x / y;
+}
+
+// z = x op y over bc's index space, split over the threads.
+void run_float(Binary op, const Broadcast& bc, Isa isa, const float* x, const float* y, float* z) {
+  auto f = kernels::elementwise_table_for(isa).binary;
+  if (bc.rows == 1) {
+    // One long row: split it so every thread gets a share.
+    constexpr int64_t kChunk = 16384;
+    int64_t chunks = (bc.inner + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      int64_t b = ch * kChunk, n = std::min(kChunk, bc.inner - b);
+      f(op, x + b * bc.sa, bc.sa, y + b * bc.sb, bc.sb, z + b, n);
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (bc.rows * bc.inner > 32768)
+  for (int64_t r = 0; r < bc.rows; ++r) {
+    int64_t oa, ob;
+    bc.offsets(r, oa, ob);
+    f(op, x + oa, bc.sa, y + ob, bc.sb, z + r * bc.inner, bc.inner);
   }
 }
 
-KernelFactory binary_op(Binary op) {
+template <class T>
+void run_int(Binary op, const Broadcast& bc, const T* x, const T* y, T* z) {
+  for (int64_t r = 0; r < bc.rows; ++r) {
+    int64_t oa, ob;
+    bc.offsets(r, oa, ob);
+    for (int64_t i = 0; i < bc.inner; ++i) z[r * bc.inner + i] = apply<T>(op, x[oa + i * bc.sa], y[ob + i * bc.sb]);
+  }
+}
+
+// z = ((in0 op in1) op in2) ...: the first step reads the first two inputs,
+// each later one the output so far and the next input. One input: in0 op
+// in0, which for max and min is in0 itself.
+KernelFactory folded_op(Binary op) {
   return [op](const BindContext& c) -> std::unique_ptr<Kernel> {
-    Broadcast bc(c.in_shape(0), c.in_shape(1), c.out[0].shape);
-    DType t = c.out[0].dtype;
-    if (t == DType::float32) {
-      auto f = kernels::elementwise_table_for(c.isa).binary;
-      return kernel_fn([=](const RunArgs& a) {
-        auto* x = static_cast<const float*>(a.in[0]);
-        auto* y = static_cast<const float*>(a.in[1]);
-        auto* z = static_cast<float*>(a.out[0]);
-        if (bc.rows == 1) {
-          // One long row: split it so every thread gets a share.
-          constexpr int64_t kChunk = 16384;
-          int64_t chunks = (bc.inner + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-          for (int64_t ch = 0; ch < chunks; ++ch) {
-            int64_t b = ch * kChunk, n = std::min(kChunk, bc.inner - b);
-            f(op, x + b * bc.sa, bc.sa, y + b * bc.sb, bc.sb, z + b, n);
-          }
-          return;
-        }
-#pragma omp parallel for schedule(static) if (bc.rows * bc.inner > 32768)
-        for (int64_t r = 0; r < bc.rows; ++r) {
-          int64_t oa, ob;
-          bc.offsets(r, oa, ob);
-          f(op, x + oa, bc.sa, y + ob, bc.sb, z + r * bc.inner, bc.inner);
-        }
-      });
-    }
-    auto int_loop = [bc, op](auto tag, const RunArgs& a) {
+    const Shape& out = c.out[0].shape;
+    const size_t n = c.in.size();
+    std::vector<Broadcast> steps{Broadcast(c.in_shape(0), c.in_shape(n > 1 ? 1 : 0), out)};
+    for (size_t k = 2; k < n; ++k) steps.emplace_back(out, c.in_shape(k), out);
+    const DType t = c.out[0].dtype;
+    const Isa isa = c.isa;
+    auto run = [=](auto tag, const RunArgs& a) {
       using T = decltype(tag);
-      auto* x = static_cast<const T*>(a.in[0]);
-      auto* y = static_cast<const T*>(a.in[1]);
       auto* z = static_cast<T*>(a.out[0]);
-      for (int64_t r = 0; r < bc.rows; ++r) {
-        int64_t oa, ob;
-        bc.offsets(r, oa, ob);
-        for (int64_t i = 0; i < bc.inner; ++i) z[r * bc.inner + i] = apply<T>(op, x[oa + i * bc.sa], y[ob + i * bc.sb]);
+      for (size_t k = 0; k < steps.size(); ++k) {
+        auto* x = k == 0 ? static_cast<const T*>(a.in[0]) : z;
+        auto* y = static_cast<const T*>(a.in[k == 0 ? (n > 1 ? 1 : 0) : k + 1]);
+        if constexpr (std::is_same_v<T, float>) run_float(op, steps[k], isa, x, y, z);
+        else run_int(op, steps[k], x, y, z);
       }
     };
-    if (t == DType::int64) return kernel_fn([=](const RunArgs& a) { int_loop(int64_t{}, a); });
-    if (t == DType::int32) return kernel_fn([=](const RunArgs& a) { int_loop(int32_t{}, a); });
+    if (t == DType::float32) return kernel_fn([=](const RunArgs& a) { run(float{}, a); });
+    if (t == DType::int64) return kernel_fn([=](const RunArgs& a) { run(int64_t{}, a); });
+    if (t == DType::int32) return kernel_fn([=](const RunArgs& a) { run(int32_t{}, a); });
     c.fail(std::string("type ") + dtype_name(t) + " is not supported");
   };
 }
@@ -110,10 +127,13 @@ std::unique_ptr<Kernel> pow_op(const BindContext& c) {
 }  // namespace
 
 void register_arithmetic_ops(Registry& r) {
-  r.add("Add", 7, 18, binary_op(Binary::add));
-  r.add("Sub", 7, 18, binary_op(Binary::sub));
-  r.add("Mul", 7, 18, binary_op(Binary::mul));
-  r.add("Div", 7, 18, binary_op(Binary::div));
+  r.add("Add", 7, 18, folded_op(Binary::add));
+  r.add("Sub", 7, 18, folded_op(Binary::sub));
+  r.add("Mul", 7, 18, folded_op(Binary::mul));
+  r.add("Div", 7, 18, folded_op(Binary::div));
+  r.add("Max", 8, 18, folded_op(Binary::max));
+  r.add("Min", 8, 18, folded_op(Binary::min));
+  r.add("PRelu", 7, 18, folded_op(Binary::prelu));
   r.add("Pow", 7, 18, pow_op);
 }
 

@@ -1,6 +1,7 @@
 // Ops that move or make data without arithmetic: Identity, Dropout
 // (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Gather, Concat,
-// Split, Slice, Transpose, Expand, Cast, ConstantOfShape, Range.
+// Split, Slice, Transpose, Expand, Pad, Cast, ConstantOfShape, Range.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -204,6 +205,85 @@ std::unique_ptr<Kernel> slice(const BindContext& c) {
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
 }
 
+// Pad, a row (the last dim) at a time: each output row comes from one input
+// row (constant mode: or is all the value), whose middle is copied whole
+// and whose ends are the value, the edge element, or mirrored elements.
+std::unique_ptr<Kernel> pad(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const std::string mode = c.node.attr_s("mode", "constant");
+  std::vector<int64_t> pads, axes;
+  if (c.opset < 11) {
+    pads = c.node.attr_ints("pads");
+  } else {
+    pads = c.constant(1)->as_int64();
+    if (c.has_input(3)) axes = c.constant(3)->as_int64();
+  }
+  const PadDims p = pad_dims(x, pads, axes, mode, c.where);
+  const size_t es = dtype_size(c.out[0].dtype), rank = x.size();
+  const DType t = c.out[0].dtype;
+  const float attr_value = c.opset < 11 ? c.node.attr_f("value", 0.f) : 0.f;
+  const bool value_input = c.opset >= 11 && c.has_input(2);
+  const Shape in_st = strides_of(x), out_shape = p.out;
+  if (rank == 0 || shape_numel(out_shape) == 0) return kernel_fn([](const RunArgs&) {});
+  const int64_t w = x[rank - 1], ow = out_shape[rank - 1], b = p.begin[rank - 1];
+  const int64_t rows = shape_numel(out_shape) / ow;
+  // Source index along a dim for output index o, or -1 for the constant.
+  auto source = [mode](int64_t o, int64_t begin, int64_t d) -> int64_t {
+    int64_t i = o - begin;
+    if (i >= 0 && i < d) return i;
+    if (mode == "constant") return -1;
+    if (mode == "edge") return i < 0 ? 0 : d - 1;
+    return i < 0 ? -i : 2 * (d - 1) - i;  // reflect (pads checked below d)
+  };
+  return kernel_fn([=](const RunArgs& a) {
+    uint8_t value[8] = {};
+    if (value_input) std::memcpy(value, a.in[2], es);
+    else if (t == DType::float32) std::memcpy(value, &attr_value, 4);
+    else if (t == DType::int64 || t == DType::int32) {
+      const int64_t v = int64_t(attr_value);
+      std::memcpy(value, &v, es);  // little-endian: the low bytes
+    }
+    auto* src = static_cast<const uint8_t*>(a.in[0]);
+    auto* dst = static_cast<uint8_t*>(a.out[0]);
+    auto fill = [&](uint8_t* to, int64_t n) {
+      for (int64_t k = 0; k < n; ++k) std::memcpy(to + size_t(k) * es, value, es);
+    };
+    for (int64_t r = 0; r < rows; ++r) {
+      uint8_t* out = dst + size_t(r * ow) * es;
+      int64_t rest = r, off = 0;
+      bool constant_row = false;
+      for (size_t d = rank - 1; d-- > 0;) {
+        const int64_t o = rest % out_shape[d];
+        rest /= out_shape[d];
+        const int64_t i = source(o, p.begin[d], x[d]);
+        if (i < 0) constant_row = true;
+        else off += i * in_st[d];
+      }
+      if (constant_row) {
+        fill(out, ow);
+        continue;
+      }
+      const uint8_t* in = src + size_t(off) * es;
+      // Output columns [lo, hi) are input columns [lo - b, hi - b).
+      const int64_t lo = std::clamp<int64_t>(b, 0, ow), hi = std::clamp<int64_t>(b + w, 0, ow);
+      auto outside = [&](int64_t from, int64_t to) {
+        for (int64_t o = from; o < to; ++o) {
+          const int64_t i = source(o, b, w);
+          if (i < 0) fill(out + size_t(o) * es, 1);
+          else std::memcpy(out + size_t(o) * es, in + size_t(i) * es, es);
+        }
+      };
+      if (hi > lo) {
+        std::memcpy(out + size_t(lo) * es, in + size_t(lo - b) * es, size_t(hi - lo) * es);
+        outside(0, lo);
+        outside(hi, ow);
+      } else {
+        outside(0, ow);
+      }
+    }
+  });
+}
+
 std::unique_ptr<Kernel> expand(const BindContext& c) {
   StridedCopy sc(c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
@@ -307,6 +387,7 @@ void register_tensor_ops(Registry& r) {
   r.add("Slice", 1, 18, slice);
   r.add("Transpose", 1, 18, transpose, transpose_is_view);
   r.add("Expand", 8, 18, expand);
+  r.add("Pad", 2, 18, pad);
   r.add("Cast", 6, 18, cast);
   r.add("ConstantOfShape", 9, 18, constant_of_shape);
   r.add("Range", 11, 18, range);
