@@ -1,5 +1,7 @@
 #include "graph/geometry.h"
 
+#include <cmath>
+
 namespace normrt {
 
 Shape permutation(const Node& n, const char* attr, size_t rank, const std::string& where) {
@@ -184,6 +186,39 @@ PadDims pad_dims(const Shape& x, const std::vector<int64_t>& pads, std::vector<i
     p.out[a] = d + b + e;
   }
   return p;
+}
+
+ResizeDims resize_dims(const Shape& x, const std::vector<float>& scales, const std::vector<int64_t>& sizes,
+                       std::vector<int64_t> axes, const std::string& where) {
+  const int64_t rank = int64_t(x.size());
+  if (scales.empty() == sizes.empty())
+    throw Error(where + ": Resize needs exactly one of scales and sizes");
+  if (axes.empty())
+    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+  const size_t given = scales.empty() ? sizes.size() : scales.size();
+  if (given != axes.size())
+    throw Error(where + ": " + (scales.empty() ? "sizes" : "scales") + " has " + std::to_string(given) +
+                " values for " + std::to_string(axes.size()) + " axes");
+  ResizeDims r{x, std::vector<double>(x.size(), 1.0)};
+  std::vector<bool> seen(x.size(), false);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const size_t a = size_t(normalize_axis(axes[k], rank, where));
+    if (seen[a]) throw Error(where + ": axis " + std::to_string(a) + " is given twice");
+    seen[a] = true;
+    if (!scales.empty()) {
+      const float s = scales[k];
+      if (!(s > 0.f) || !(double(s) * double(x[a]) < 1e12))
+        throw Error(where + ": scale " + std::to_string(s) + " for dim " + std::to_string(a) + " is not a positive size");
+      r.scale[a] = double(s);
+      r.out[a] = int64_t(std::floor(double(s) * double(x[a])));
+    } else {
+      if (sizes[k] < 0) throw Error(where + ": negative size " + std::to_string(sizes[k]) + " for dim " + std::to_string(a));
+      if (x[a] == 0 && sizes[k] != 0) throw Error(where + ": cannot resize the empty dim " + std::to_string(a));
+      r.out[a] = sizes[k];
+      r.scale[a] = x[a] ? double(sizes[k]) / double(x[a]) : 1.0;
+    }
+  }
+  return r;
 }
 
 }  // namespace normrt

@@ -42,4 +42,14 @@ struct PadDims {
 PadDims pad_dims(const Shape& x, const std::vector<int64_t>& pads, std::vector<int64_t> axes, const std::string& mode,
                  const std::string& where);
 
+// Resize: the output size of every dim of x, and the scale its coordinates
+// map by, from `scales` or `sizes` (one of the two, over `axes` or all dims):
+// with scales, floor(d * scale); with sizes, scale = size / d.
+struct ResizeDims {
+  Shape out;
+  std::vector<double> scale;
+};
+ResizeDims resize_dims(const Shape& x, const std::vector<float>& scales, const std::vector<int64_t>& sizes,
+                       std::vector<int64_t> axes, const std::string& where);
+
 }  // namespace normrt

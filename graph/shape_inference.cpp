@@ -221,6 +221,22 @@ Outs pad(const Ctx& c) {
   return c.one(c.input(0).dtype, pad_dims(c.input(0).shape, pads, axes, c.n.attr_s("mode", "constant"), c.where).out);
 }
 
+Outs resize(const Ctx& c) {
+  c.expect_float(0);
+  std::vector<float> scales;
+  std::vector<int64_t> sizes;
+  if (c.in.size() > 2 && c.in[2]) {
+    const Tensor& t = c.known(2, "scales");
+    if (t.numel() > 0) {
+      if (t.dtype != DType::float32) throw Error(c.where + ": scales must be float32");
+      scales.assign(t.data<float>(), t.data<float>() + t.numel());
+    }
+  }
+  if (c.in.size() > 3 && c.in[3]) sizes = c.known(3, "sizes").as_int64();
+  const std::vector<int64_t> axes = c.opset >= 18 ? c.n.attr_ints("axes") : std::vector<int64_t>{};
+  return c.one(DType::float32, resize_dims(c.input(0).shape, scales, sizes, axes, c.where).out);
+}
+
 Outs constant_of_shape(const Ctx& c) {
   Shape out = c.known(0, "shape").as_int64();
   for (int64_t d : out)
@@ -671,7 +687,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Elu", same_as_input},         {"Selu", same_as_input},      {"Celu", same_as_input},
       {"ThresholdedRelu", same_as_input}, {"Mish", same_as_input},
       {"Max", variadic},              {"Min", variadic},            {"PRelu", prelu},
-      {"Pad", pad},
+      {"Pad", pad},                   {"Resize", resize},
   };
   return fns;
 }
@@ -695,6 +711,7 @@ bool shape_depends_on_value(const Node& n, size_t k) {
   const std::string& op = n.op_type;
   if (op == "Slice") return k >= 1;
   if (op == "Pad") return k == 1 || k == 3;  // pads and axes; the constant value is read at run time
+  if (op == "Resize") return k == 2 || k == 3;  // scales and sizes
   if (op == "ConstantOfShape" || op == "Range") return true;
   return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0 ||
                     op == "Expand" || op == "Split");

@@ -13,6 +13,7 @@ namespace normrt {
 namespace {
 
 constexpr size_t kAlign = 64;
+constexpr int64_t kShapeSized = 16;  // float values this small of constants are evaluated at plan time
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 uint8_t* aligned_bytes(size_t n) {
   void* p = std::aligned_alloc(kAlign, align_up(std::max<size_t>(n, 1)));
@@ -184,9 +185,12 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     if (std::all_of(out.begin(), out.end(), [](const ValueInfo& o) { return shape_numel(o.shape) == 0; }))
       for (auto& o : out)
         if (!o.value) o.value = std::make_shared<Tensor>(o.dtype, o.shape);
-    bool shapes_only = true, known_by_inference = true;
+    // Integer and bool values of constants (shape chains), and float ones of
+    // a few elements (Resize's scales, built by Concat), are evaluated now
+    // whatever fold_float says: they may decide shapes.
+    bool shape_like = true, known_by_inference = true;
     for (auto& o : out) {
-      shapes_only = shapes_only && o.dtype != DType::float32;
+      shape_like = shape_like && (o.dtype != DType::float32 || shape_numel(o.shape) <= kShapeSized);
       known_by_inference = known_by_inference && o.value != nullptr;
     }
     // Kernels evaluated now read and write plain tensors; only kernels of
@@ -202,7 +206,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
         throw Error(where + ": oneDNN cannot run this node: " + e.what());
       }
     };
-    if (!known_by_inference && all_known && (fold_float || shapes_only)) {
+    if (!known_by_inference && all_known && (fold_float || shape_like)) {
       auto values = evaluate(*bind(false), in, out, max_tensor_bytes, where);
       for (size_t k = 0; k < out.size(); ++k) out[k].value = values[k];
       known_by_inference = true;

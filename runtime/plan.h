@@ -50,8 +50,9 @@ class Plan {
  public:
   // `inputs`: the graph inputs' types (shapes fixed). `fold_float`: also
   // evaluate float subgraphs whose inputs are all constant, and run work
-  // that repeats an earlier step's once (optimization on);
-  // integer/bool ones (shape chains) are always evaluated.
+  // that repeats an earlier step's once (optimization on); integer/bool
+  // ones (shape chains) and float ones of a few elements (Resize's scales)
+  // are always evaluated.
   // `winograd`: 3x3 stride-1 convolutions may run as Winograd (SessionOptions::winograd).
   // `max_tensor_bytes`: SessionOptions::max_tensor_bytes.
   Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,

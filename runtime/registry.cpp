@@ -30,6 +30,7 @@ const Registry& default_registry() {
     register_matmul_ops(r);
     register_softmax_ops(r);
     register_tensor_ops(r);
+    register_resize_ops(r);
     return r;
   }();
   return r;

@@ -142,10 +142,22 @@ def pad_and_activations():
     return model(nodes, inits, [2, 3, 4], opset=13)
 
 
+def resize_modes():
+    # Nearest, linear and cubic passes over two dims, from scales and from sizes.
+    nodes = [N("Resize", ["x", "", "s1"], ["a"], mode="nearest", coordinate_transformation_mode="asymmetric",
+               nearest_mode="floor"),
+             N("Resize", ["a", "", "", "z1"], ["b"], mode="linear", coordinate_transformation_mode="align_corners"),
+             N("Resize", ["b", "", "", "z2"], ["y"], mode="cubic", exclude_outside=1)]
+    inits = [numpy_helper.from_array(np.array([1, 1, 2, 1.5], dtype=np.float32), "s1"), ints("z1", [1, 2, 5, 7]),
+             ints("z2", [1, 2, 3, 4])]
+    return model(nodes, inits, [1, 2, 3, 4], opset=13)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
-         "repeated_work": repeated_work, "pad_and_activations": pad_and_activations}
+         "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
+         "resize_modes": resize_modes}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"

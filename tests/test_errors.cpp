@@ -356,6 +356,33 @@ TEST(BadModel, PadsThatCannotBeDoneAreErrorsNamingTheNode) {
   }
 }
 
+TEST(BadModel, ResizesThatCannotBeDoneAreErrorsNamingTheNode) {
+  struct Case {
+    std::vector<std::string> inputs;
+    std::string attr, value;
+    const char* why;
+  };
+  const Case cases[] = {
+      {{"x", "", "scales", "sizes"}, "mode", "linear", "needs exactly one of scales and sizes"},
+      {{"x", "", "", "short"}, "mode", "linear", "sizes has 3 values for 4 axes"},
+      {{"x", "", "scales"}, "mode", "area", "unknown mode 'area'"},
+      {{"x", "", "scales"}, "coordinate_transformation_mode", "tf_crop_and_resize", "tf_crop_and_resize is not supported"},
+      {{"x", "", "zero"}, "mode", "nearest", "scale 0.000000 for dim 2 is not a positive size"},
+  };
+  for (const Case& c : cases) {
+    TempDir d;
+    ModelBuilder b;
+    b.input("x", {1, 2, 3, 3}).output("y");
+    b.init("scales", test::float_tensor({4}, {1, 1, 2, 2})).init("zero", test::float_tensor({4}, {1, 1, 0, 2}));
+    b.init("sizes", test::int64_tensor({4}, {1, 2, 6, 6})).init("short", test::int64_tensor({3}, {1, 2, 6}));
+    test::set_attr(b.node("Resize", c.inputs, {"y"}, "up"), c.attr, c.value);
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("Resize 'up': "), std::string::npos) << e;
+    EXPECT_NE(e.find(c.why), std::string::npos) << e;
+  }
+}
+
 // Found by tests/fuzz_model.cpp: a Reshape target of huge dims overflowed
 // int64 while its elements were counted (UBSan). Shapes are counted with
 // overflow checks and capped at kMaxTensorElements; window attributes above
