@@ -170,12 +170,22 @@ Outs reduce(const Ctx& c) {
   const bool keep = c.n.attr_i("keepdims", 1) != 0;
   for (size_t i = 0; i < x.size(); ++i) {
     bool reduced = std::binary_search(axes.begin(), axes.end(), int64_t(i));
-    if (reduced && x[i] == 0 && c.n.op_type != "ReduceSum")
+    if (reduced && x[i] == 0 && (c.n.op_type == "ReduceMean" || c.n.op_type == "ReduceMax" || c.n.op_type == "ReduceMin"))
       throw Error(c.where + ": cannot reduce over an empty dim");
     if (!reduced) out.push_back(x[i]);
     else if (keep) out.push_back(1);
   }
   return c.one(DType::float32, out);
+}
+
+Outs arg_reduce(const Ctx& c) {
+  c.expect_float(0);
+  Shape out = c.input(0).shape;
+  const size_t axis = size_t(normalize_axis(c.n.attr_i("axis", 0), int64_t(out.size()), c.where));
+  if (out[axis] == 0) throw Error(c.where + ": no index of an empty dim");
+  if (c.n.attr_i("keepdims", 1)) out[axis] = 1;
+  else out.erase(out.begin() + int64_t(axis));
+  return c.one(DType::int64, out);
 }
 
 Outs transpose(const Ctx& c) {
@@ -688,6 +698,9 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"ThresholdedRelu", same_as_input}, {"Mish", same_as_input},
       {"Max", variadic},              {"Min", variadic},            {"PRelu", prelu},
       {"Pad", pad},                   {"Resize", resize},
+      {"ReduceProd", reduce},         {"ReduceL1", reduce},         {"ReduceL2", reduce},
+      {"ReduceSumSquare", reduce},    {"ReduceLogSum", reduce},     {"ReduceLogSumExp", reduce},
+      {"ArgMax", arg_reduce},         {"ArgMin", arg_reduce},
   };
   return fns;
 }

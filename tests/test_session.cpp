@@ -367,6 +367,83 @@ TEST(Session, PadTakesEveryElementFromItsPlace) {
   EXPECT_EQ(out[0].as_int64(), (std::vector<int64_t>{0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 4, 5, 6, 0, 0}));
 }
 
+// The reductions against float64, over two of three axes: values large
+// enough that a plain exp overflows, a NaN in one reduction, and empty
+// reductions giving each op's identity; ArgMax/ArgMin with ties both ways.
+TEST(Session, ReductionsAndArgExtremesMatchFloat64) {
+  const Shape shape{3, 4, 5};
+  Tensor x = test::random_tensor(shape, 41, -3, 3);
+  float* xv = x.data<float>();
+  for (int64_t k = 0; k < 5; ++k) xv[20 + k] = 800.f + float(k);  // row (1, 0, *): exp(800) overflows even a double
+  xv[45] = std::numeric_limits<float>::quiet_NaN();                // in reduction 2 (axes 0, 1 reduce; keep axis 2 == 0)
+  const char* ops[] = {"ReduceProd", "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"};
+  for (const char* op : ops) {
+    ModelBuilder b(13);
+    b.input("x", shape).output("y");
+    test::set_attr(b.node(op, {"x"}, {"y"}), "axes", std::vector<int64_t>{0, 1});
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    Tensor in = x;
+    if (std::string(op) == "ReduceLogSum")
+      for (int64_t i = 0; i < in.numel(); ++i) in.data<float>()[i] = std::fabs(in.data<float>()[i]) + 0.1f;
+    auto out = s.run(std::vector<Tensor>{in});
+    ASSERT_EQ(out[0].shape, (Shape{1, 1, 5})) << op;
+    for (int64_t k = 0; k < 5; ++k) {
+      double acc = std::string(op) == "ReduceProd" ? 1 : 0, mx = -INFINITY;
+      for (int64_t i = 0; i < 12; ++i) mx = std::max(mx, double(in.data<float>()[i * 5 + k]));
+      for (int64_t i = 0; i < 12; ++i) {
+        const double v = in.data<float>()[i * 5 + k];
+        const std::string o = op;
+        if (o == "ReduceProd") acc *= v;
+        else if (o == "ReduceL1") acc += std::fabs(v);
+        else if (o == "ReduceL2" || o == "ReduceSumSquare") acc += v * v;
+        else if (o == "ReduceLogSum") acc += v;
+        else acc += std::exp(v - mx);
+      }
+      const std::string o = op;
+      const double want = o == "ReduceL2" ? std::sqrt(acc) : o == "ReduceLogSum" ? std::log(acc)
+                          : o == "ReduceLogSumExp" ? mx + std::log(acc) : acc;
+      const float got = out[0].data<float>()[k];
+      if (k == 0) {  // the NaN (kept by LogSum's |x| + 0.1 too)
+        EXPECT_TRUE(std::isnan(got)) << op << " lost the NaN: " << got;
+        continue;
+      }
+      EXPECT_NEAR(got, want, 1e-5 * std::fabs(want) + 1e-6) << op << " column " << k;
+    }
+    // An empty reduction is the op's identity.
+    ModelBuilder e(13);
+    e.input("x", {2, 0, 3}).output("y");
+    test::set_attr(e.node(op, {"x"}, {"y"}), "axes", std::vector<int64_t>{1});
+    const std::string ebytes = e.bytes();
+    Session es(ebytes.data(), ebytes.size());
+    auto eout = es.run(std::vector<Tensor>{Tensor(DType::float32, {2, 0, 3})});
+    const std::string o = op;
+    const float identity = o == "ReduceProd" ? 1.f : o == "ReduceLogSum" || o == "ReduceLogSumExp" ? -INFINITY : 0.f;
+    ASSERT_EQ(eout[0].shape, (Shape{2, 1, 3})) << op;
+    for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(eout[0].data<float>()[i], identity) << op << " empty";
+  }
+  // ArgMax / ArgMin along axis 1 of [2, 4]: ties go to the first index, or
+  // the last with select_last_index; a NaN is the extreme both ways.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const Tensor v = test::float_tensor({2, 4}, {1, 5, 5, -2, 3, nan, 9, -2});
+  for (const char* op : {"ArgMax", "ArgMin"})
+    for (int64_t last : {0, 1}) {
+      ModelBuilder b(13);
+      b.input("x", {2, 4}).output("y", onnx::TensorProto::INT64);
+      auto& n = b.node(op, {"x"}, {"y"});
+      test::set_attr(n, "axis", int64_t(1));
+      test::set_attr(n, "keepdims", int64_t(0));
+      test::set_attr(n, "select_last_index", last);
+      const std::string bytes = b.bytes();
+      Session s(bytes.data(), bytes.size());
+      auto out = s.run(std::vector<Tensor>{v});
+      ASSERT_EQ(out[0].shape, (Shape{2}));
+      const bool max = std::string(op) == "ArgMax";
+      const std::vector<int64_t> want = {max ? (last ? 2 : 1) : 3, 1};
+      EXPECT_EQ(out[0].as_int64(), want) << op << " select_last_index " << last;
+    }
+}
+
 // A matmul weight read only by its product is held packed only once the
 // session loads: the graph keeps its shape with no bytes, runs still match
 // float64 at every row count, and planning that graph without the session's

@@ -1,15 +1,17 @@
-// ReduceMean, ReduceSum, ReduceMax, ReduceMin over any set of axes
-// (accumulated in double, in a fixed order).
+// ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
+// ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp over any set of
+// axes (accumulated in double, in a fixed order), and ArgMax, ArgMin.
 #include <array>
 #include <cmath>
 #include <limits>
 
+#include "graph/geometry.h"
 #include "runtime/registry.h"
 
 namespace normrt {
 namespace {
 
-enum class Reduce { mean, sum, max, min };
+enum class Reduce { mean, sum, max, min, prod, l1, l2, sum_square, log_sum, log_sum_exp };
 constexpr size_t kMaxRank = 12;
 
 KernelFactory reduce_op(Reduce kind) {
@@ -65,10 +67,24 @@ KernelFactory reduce_op(Reduce kind) {
           rest /= kept_dims[i];
         }
         const float* p = in + base;
-        if (kind == Reduce::mean || kind == Reduce::sum) {
+        if (kind == Reduce::mean || kind == Reduce::sum || kind == Reduce::log_sum) {
           double acc = 0;
           walk(p, [&](float v) { return acc += v, true; });
-          out[o] = float(kind == Reduce::mean ? acc / double(count) : acc);
+          out[o] = float(kind == Reduce::mean ? acc / double(count) : kind == Reduce::log_sum ? std::log(acc) : acc);
+        } else if (kind == Reduce::l1 || kind == Reduce::l2 || kind == Reduce::sum_square) {
+          double acc = 0;
+          walk(p, [&](float v) { return acc += kind == Reduce::l1 ? std::fabs(double(v)) : double(v) * v, true; });
+          out[o] = float(kind == Reduce::l2 ? std::sqrt(acc) : acc);
+        } else if (kind == Reduce::prod) {
+          double acc = 1;
+          walk(p, [&](float v) { return acc *= v, true; });
+          out[o] = float(acc);
+        } else if (kind == Reduce::log_sum_exp) {
+          // max + log(sum(exp(x - max))): no overflow; an infinite or NaN max is the answer.
+          double mx = -std::numeric_limits<double>::infinity(), acc = 0;
+          walk(p, [&](float v) { return mx = std::isnan(v) || v > mx ? double(v) : mx, !std::isnan(mx); });
+          if (std::isfinite(mx)) walk(p, [&](float v) { return acc += std::exp(double(v) - mx), true; });
+          out[o] = float(std::isfinite(mx) ? mx + std::log(acc) : mx);
         } else {
           float acc = kind == Reduce::max ? -std::numeric_limits<float>::infinity() : std::numeric_limits<float>::infinity();
           walk(p, [&](float v) {
@@ -82,6 +98,34 @@ KernelFactory reduce_op(Reduce kind) {
   };
 }
 
+// ArgMax / ArgMin along one axis: the index of the first extreme (the last
+// with select_last_index); NaN counts as the extreme, as in numpy and PyTorch.
+KernelFactory arg_op(bool max) {
+  return [max](const BindContext& c) -> std::unique_ptr<Kernel> {
+    const Shape& x = c.in_shape(0);
+    const int64_t axis = normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where);
+    const bool last = c.node.attr_i("select_last_index", 0) != 0;
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
+    for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
+    const int64_t n = x[size_t(axis)];
+    return kernel_fn([=](const RunArgs& a) {
+      auto* in = static_cast<const float*>(a.in[0]);
+      auto* out = static_cast<int64_t*>(a.out[0]);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < inner; ++j) {
+          const float* p = in + o * n * inner + j;
+          int64_t best = 0;
+          for (int64_t k = 1; k < n && !std::isnan(p[best * inner]); ++k) {
+            const float v = p[k * inner], b = p[best * inner];
+            if (std::isnan(v) || (max ? v > b : v < b) || (last && v == b)) best = k;
+          }
+          out[o * inner + j] = best;
+        }
+    });
+  };
+}
+
 }  // namespace
 
 void register_reduce_ops(Registry& r) {
@@ -89,6 +133,14 @@ void register_reduce_ops(Registry& r) {
   r.add("ReduceSum", 1, 18, reduce_op(Reduce::sum));
   r.add("ReduceMax", 1, 18, reduce_op(Reduce::max));
   r.add("ReduceMin", 1, 18, reduce_op(Reduce::min));
+  r.add("ReduceProd", 1, 18, reduce_op(Reduce::prod));
+  r.add("ReduceL1", 1, 18, reduce_op(Reduce::l1));
+  r.add("ReduceL2", 1, 18, reduce_op(Reduce::l2));
+  r.add("ReduceSumSquare", 1, 18, reduce_op(Reduce::sum_square));
+  r.add("ReduceLogSum", 1, 18, reduce_op(Reduce::log_sum));
+  r.add("ReduceLogSumExp", 1, 18, reduce_op(Reduce::log_sum_exp));
+  r.add("ArgMax", 1, 18, arg_op(true));
+  r.add("ArgMin", 1, 18, arg_op(false));
 }
 
 }  // namespace normrt
