@@ -295,6 +295,45 @@ Graph load_onnx_file(const std::string& path) {
 
 namespace {
 
+// A float64 constant that is only ever cast to float32 (exporters write
+// eps = 1e-12 as a double Constant and Cast it, with constant folding off)
+// is read as the float32 it becomes: its TensorProto is narrowed in place.
+// Any other float64 value stays unsupported.
+void narrow_double_casts(onnx::GraphProto& gp) {
+  std::map<std::string, bool> only_cast;  // value -> every reader casts it to float32
+  for (auto& n : gp.node())
+    for (auto& in : n.input()) {
+      bool to_float = n.op_type() == "Cast" && (n.domain().empty() || n.domain() == "ai.onnx");
+      if (to_float) {
+        to_float = false;
+        for (auto& a : n.attribute()) to_float = to_float || (a.name() == "to" && a.i() == onnx::TensorProto::FLOAT);
+      }
+      auto [it, added] = only_cast.emplace(in, to_float);
+      if (!added) it->second = it->second && to_float;
+    }
+  for (auto& o : gp.output()) only_cast[o.name()] = false;
+  auto narrow = [&](onnx::TensorProto& t, const std::string& name) {
+    auto it = only_cast.find(name);
+    if (t.data_type() != onnx::TensorProto::DOUBLE || it == only_cast.end() || !it->second ||
+        t.data_location() == onnx::TensorProto::EXTERNAL)
+      return;
+    std::vector<double> v(t.double_data().begin(), t.double_data().end());
+    if (t.has_raw_data()) {
+      v.resize(t.raw_data().size() / sizeof(double));
+      std::memcpy(v.data(), t.raw_data().data(), v.size() * sizeof(double));
+    }
+    t.clear_double_data();
+    t.clear_raw_data();
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    for (double d : v) t.add_float_data(float(d));
+  };
+  for (auto& init : *gp.mutable_initializer()) narrow(init, init.name());
+  for (auto& n : *gp.mutable_node())
+    if (n.op_type() == "Constant" && n.output_size() == 1)
+      for (auto& a : *n.mutable_attribute())
+        if (a.name() == "value" && a.has_t()) narrow(*a.mutable_t(), n.output(0));
+}
+
 Graph import_model(onnx::ModelProto& m, const std::string& source) {
   if (!m.has_graph() || m.ir_version() <= 0) throw Error(source + ": not a valid ONNX model (no graph or IR version)");
 
@@ -308,6 +347,7 @@ Graph import_model(onnx::ModelProto& m, const std::string& source) {
   if (source != "<bytes>") model_dir = fs::path(source).parent_path().string();
   if (model_dir.empty() && source != "<bytes>") model_dir = ".";
   auto& gp = *m.mutable_graph();
+  narrow_double_casts(gp);
 
   std::set<std::string> defined;
   for (auto& init : *gp.mutable_initializer()) {

@@ -247,6 +247,68 @@ Outs resize(const Ctx& c) {
   return c.one(DType::float32, resize_dims(c.input(0).shape, scales, sizes, axes, c.where).out);
 }
 
+Outs tile(const Ctx& c) {
+  const Shape& x = c.input(0).shape;
+  const std::vector<int64_t> r = c.known(1, "repeats").as_int64();
+  if (r.size() != x.size())
+    throw Error(c.where + ": repeats has " + std::to_string(r.size()) + " values for rank " + std::to_string(x.size()));
+  Shape out;
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (r[d] < 0) throw Error(c.where + ": negative repeat " + std::to_string(r[d]));
+    if (x[d] > 0 && r[d] > kMaxTensorElements / x[d]) throw Error(c.where + ": repeats make a dim too large to count");
+    out.push_back(x[d] * r[d]);
+  }
+  return c.one(c.input(0).dtype, out);
+}
+
+// DepthToSpace (to_space) and SpaceToDepth on NCHW with blocksize b.
+Outs depth_space(const Ctx& c, bool to_space) {
+  const Shape& x = c.input(0).shape;
+  const int64_t b = c.n.attr_i("blocksize", 0);
+  if (x.size() != 4) throw Error(c.where + ": input must be 4-d (NCHW), not rank " + std::to_string(x.size()));
+  if (b < 1 || b > (1 << 12)) throw Error(c.where + ": blocksize " + std::to_string(b) + " is not a positive size");
+  const std::string mode = c.n.attr_s("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD") throw Error(c.where + ": unknown mode '" + mode + "'");
+  if (to_space) {
+    if (x[1] % (b * b)) throw Error(c.where + ": channels " + std::to_string(x[1]) + " are not a multiple of blocksize^2");
+    return c.one(c.input(0).dtype, {x[0], x[1] / (b * b), x[2] * b, x[3] * b});
+  }
+  if (x[2] % b || x[3] % b) throw Error(c.where + ": height and width must be multiples of blocksize");
+  return c.one(c.input(0).dtype, {x[0], x[1] * b * b, x[2] / b, x[3] / b});
+}
+
+Outs trilu(const Ctx& c) {
+  if (c.input(0).shape.size() < 2) throw Error(c.where + ": input must have rank 2 or more");
+  if (c.in.size() > 1 && c.in[1] && (c.input(1).dtype != DType::int64 || shape_numel(c.input(1).shape) != 1))
+    throw Error(c.where + ": k must be an int64 scalar");
+  return identity(c);
+}
+
+Outs gather_elements(const Ctx& c) {
+  const Shape &x = c.input(0).shape, &i = c.input(1).shape;
+  if (c.input(1).dtype != DType::int64 && c.input(1).dtype != DType::int32)
+    throw Error(c.where + ": indices must be int32 or int64");
+  if (x.size() != i.size() || x.empty())
+    throw Error(c.where + ": data (rank " + std::to_string(x.size()) + ") and indices (rank " + std::to_string(i.size()) +
+                ") must have one rank, at least 1");
+  const size_t axis = size_t(normalize_axis(c.n.attr_i("axis", 0), int64_t(x.size()), c.where));
+  for (size_t d = 0; d < x.size(); ++d)
+    if (d != axis && i[d] > x[d])
+      throw Error(c.where + ": indices dim " + std::to_string(d) + " (" + std::to_string(i[d]) + ") is larger than data's (" +
+                  std::to_string(x[d]) + ")");
+  if (i[axis] > 0 && x[axis] == 0) throw Error(c.where + ": gathering from an empty dim");
+  return c.one(c.input(0).dtype, i);
+}
+
+Outs cumsum(const Ctx& c) {
+  const DType t = c.input(0).dtype;
+  if (t != DType::float32 && t != DType::int64 && t != DType::int32)
+    throw Error(c.where + ": type " + std::string(dtype_name(t)) + " is not supported");
+  if (c.input(0).shape.empty()) throw Error(c.where + ": input must have rank 1 or more");
+  if (shape_numel(c.input(1).shape) != 1) throw Error(c.where + ": axis must be a scalar");
+  return identity(c);
+}
+
 Outs constant_of_shape(const Ctx& c) {
   Shape out = c.known(0, "shape").as_int64();
   for (int64_t d : out)
@@ -700,7 +762,10 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Pad", pad},                   {"Resize", resize},
       {"ReduceProd", reduce},         {"ReduceL1", reduce},         {"ReduceL2", reduce},
       {"ReduceSumSquare", reduce},    {"ReduceLogSum", reduce},     {"ReduceLogSumExp", reduce},
-      {"ArgMax", arg_reduce},         {"ArgMin", arg_reduce},
+      {"ArgMax", arg_reduce},         {"ArgMin", arg_reduce},       {"Tile", tile},
+      {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
+      {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
+      {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},
   };
   return fns;
 }
@@ -725,6 +790,7 @@ bool shape_depends_on_value(const Node& n, size_t k) {
   if (op == "Slice") return k >= 1;
   if (op == "Pad") return k == 1 || k == 3;  // pads and axes; the constant value is read at run time
   if (op == "Resize") return k == 2 || k == 3;  // scales and sizes
+  if (op == "Tile") return k == 1;
   if (op == "ConstantOfShape" || op == "Range") return true;
   return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0 ||
                     op == "Expand" || op == "Split");

@@ -96,6 +96,32 @@ TEST(BadModel, UnsupportedDtypeIsNamed) {
   EXPECT_NE(load_error(d.file("m.onnx")).find("unsupported data type float64"), std::string::npos);
 }
 
+// A float64 constant only cast to float32 (as exporters write eps) is read
+// as float32; one read any other way is still an unsupported dtype.
+TEST(BadModel, Float64ConstantsLoadOnlyWhenCastToFloat) {
+  for (bool only_cast : {true, false}) {
+    ModelBuilder b;
+    b.input("x", {1, 2}).output("y");
+    auto* init = b.m.mutable_graph()->add_initializer();
+    init->set_name("eps");
+    init->set_data_type(onnx::TensorProto::DOUBLE);
+    init->add_double_data(0.25);
+    test::set_attr(b.node("Cast", {"eps"}, {"e"}), "to", int64_t(onnx::TensorProto::FLOAT));
+    b.node("Add", {"x", "e"}, {"y"});
+    if (!only_cast) b.node("Identity", {"eps"}, {"d"});
+    TempDir d;
+    b.save(d.file("m.onnx"));
+    if (!only_cast) {
+      EXPECT_NE(load_error(d.file("m.onnx")).find("unsupported data type float64"), std::string::npos);
+      continue;
+    }
+    Session s(d.file("m.onnx"));
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({1, 2}, {1.f, -2.f})});
+    EXPECT_EQ(out[0].data<float>()[0], 1.25f);
+    EXPECT_EQ(out[0].data<float>()[1], -1.75f);
+  }
+}
+
 TEST(BadModel, InitializerWhoseDataDisagreesWithItsShape) {
   ModelBuilder b = relu_model();
   auto* p = b.m.mutable_graph()->add_initializer();

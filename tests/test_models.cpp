@@ -44,6 +44,7 @@ TEST(Models, ResNetBottleneckMatchesPyTorch) { check_model(test::fixture("models
 TEST(Models, MobileNetV2MatchesPyTorch) { check_model(test::fixture("models/mobilenet_v2_small"), true); }
 TEST(Models, ActivationsAndUnaryMathMatchPyTorch) { check_model(test::fixture("models/activations"), true); }
 TEST(Models, UpsamplingMatchesPyTorch) { check_model(test::fixture("models/upsampling"), true); }
+TEST(Models, RearrangingAndIndexingOpsMatchPyTorch) { check_model(test::fixture("models/rearrange"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

@@ -444,6 +444,44 @@ TEST(Session, ReductionsAndArgExtremesMatchFloat64) {
     }
 }
 
+// CumSum against float64 running sums, every combination of exclusive and
+// reverse, along each axis (given at run time, negative too); int64 as well.
+TEST(Session, CumSumMatchesRunningSums) {
+  const Tensor x = test::random_tensor({3, 5}, 51, -2, 2);
+  for (int64_t axis : {0, 1, -1})
+    for (int64_t exclusive : {0, 1})
+      for (int64_t reverse : {0, 1}) {
+        ModelBuilder b(13);
+        b.input("x", {3, 5}).input("axis", {}, onnx::TensorProto::INT64).output("y");
+        auto& n = b.node("CumSum", {"x", "axis"}, {"y"});
+        test::set_attr(n, "exclusive", exclusive);
+        test::set_attr(n, "reverse", reverse);
+        const std::string bytes = b.bytes();
+        Session s(bytes.data(), bytes.size());
+        auto out = s.run(std::vector<Tensor>{x, test::int64_tensor({}, {axis})});
+        const int64_t ax = axis < 0 ? axis + 2 : axis, n_ax = ax == 0 ? 3 : 5;
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 5; ++j) {
+            const int64_t pos = ax == 0 ? i : j;
+            double want = 0;
+            for (int64_t k = 0; k < n_ax; ++k) {
+              const bool before = reverse ? k > pos : k < pos;
+              if (before || (!exclusive && k == pos)) want += x.data<float>()[ax == 0 ? k * 5 + j : i * 5 + k];
+            }
+            EXPECT_NEAR(out[0].data<float>()[i * 5 + j], want, 1e-6)
+                << "axis " << axis << " exclusive " << exclusive << " reverse " << reverse << " at " << i << "," << j;
+          }
+      }
+  ModelBuilder b(13);
+  b.input("x", {4}, onnx::TensorProto::INT64).output("y", onnx::TensorProto::INT64);
+  b.init("axis", test::int64_tensor({}, {0}));
+  b.node("CumSum", {"x", "axis"}, {"y"});
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  auto out = s.run(std::vector<Tensor>{test::int64_tensor({4}, {1, 0, 3, -2})});
+  EXPECT_EQ(out[0].as_int64(), (std::vector<int64_t>{1, 1, 4, 2}));
+}
+
 // A matmul weight read only by its product is held packed only once the
 // session loads: the graph keeps its shape with no bytes, runs still match
 // float64 at every row count, and planning that graph without the session's

@@ -1,6 +1,6 @@
 // ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
 // ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp over any set of
-// axes (accumulated in double, in a fixed order), and ArgMax, ArgMin.
+// axes (accumulated in double, in a fixed order), ArgMax, ArgMin, CumSum.
 #include <array>
 #include <cmath>
 #include <limits>
@@ -126,6 +126,42 @@ KernelFactory arg_op(bool max) {
   };
 }
 
+// CumSum along an axis given at run time: running sums (in double for
+// float), from the end with reverse, each element left out of its own with
+// exclusive.
+std::unique_ptr<Kernel> cumsum(const BindContext& c) {
+  const Shape x = c.in_shape(0);
+  const bool exclusive = c.node.attr_i("exclusive", 0) != 0, reverse = c.node.attr_i("reverse", 0) != 0;
+  const DType t = c.out[0].dtype, at = c.in[1]->dtype;
+  const std::string where = c.where;
+  return kernel_fn([=](const RunArgs& a) {
+    const int64_t raw = at == DType::int32 ? *static_cast<const int32_t*>(a.in[1]) : *static_cast<const int64_t*>(a.in[1]);
+    const int64_t axis = normalize_axis(raw, int64_t(x.size()), where);
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
+    for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
+    const int64_t n = x[size_t(axis)];
+    auto scan = [&](auto tag, auto acc_tag) {
+      using T = decltype(tag);
+      using Acc = decltype(acc_tag);
+      auto* in = static_cast<const T*>(a.in[0]);
+      auto* out = static_cast<T*>(a.out[0]);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < inner; ++j) {
+          Acc acc = 0;
+          for (int64_t s = 0; s < n; ++s) {
+            const int64_t k = reverse ? n - 1 - s : s, at_k = (o * n + k) * inner + j;
+            if (exclusive) out[at_k] = T(acc), acc += Acc(in[at_k]);
+            else acc += Acc(in[at_k]), out[at_k] = T(acc);
+          }
+        }
+    };
+    if (t == DType::float32) scan(float{}, double{});
+    else if (t == DType::int64) scan(int64_t{}, uint64_t{});  // integer sums wrap (unsigned: no overflow UB)
+    else scan(int32_t{}, uint32_t{});
+  });
+}
+
 }  // namespace
 
 void register_reduce_ops(Registry& r) {
@@ -141,6 +177,7 @@ void register_reduce_ops(Registry& r) {
   r.add("ReduceLogSumExp", 1, 18, reduce_op(Reduce::log_sum_exp));
   r.add("ArgMax", 1, 18, arg_op(true));
   r.add("ArgMin", 1, 18, arg_op(false));
+  r.add("CumSum", 11, 18, cumsum);
 }
 
 }  // namespace normrt

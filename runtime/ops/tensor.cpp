@@ -1,6 +1,7 @@
 // Ops that move or make data without arithmetic: Identity, Dropout
 // (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Gather, Concat,
-// Split, Slice, Transpose, Expand, Pad, Cast, ConstantOfShape, Range.
+// Split, Slice, Transpose, Expand, Pad, Tile, DepthToSpace, SpaceToDepth,
+// Trilu, GatherElements, Cast, ConstantOfShape, Range.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -284,6 +285,95 @@ std::unique_ptr<Kernel> pad(const BindContext& c) {
   });
 }
 
+// Tile: output dim d, of repeats[d] copies of x's, read as (copy, element):
+// the copy's stride is 0.
+std::unique_ptr<Kernel> tile(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const Shape st = strides_of(x);
+  Shape out, strides;
+  for (size_t d = 0; d < x.size(); ++d) {
+    out.push_back(c.out[0].shape[d] / std::max<int64_t>(x[d], 1));
+    strides.push_back(0);
+    out.push_back(x[d]);
+    strides.push_back(st[d]);
+  }
+  StridedCopy sc(out, strides, 0, dtype_size(c.out[0].dtype));
+  return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
+}
+
+// DepthToSpace / SpaceToDepth on NCHW as a transpose of a 6-d view. With
+// block b and c channels after (DepthToSpace) or before (SpaceToDepth):
+// DCR channel (i * b + j) * c + k, CRD k * b * b + i * b + j, for the pixel
+// (h * b + i, w * b + j) of channel k.
+std::unique_ptr<Kernel> depth_space(const BindContext& c, bool to_space) {
+  const Shape& x = c.in_shape(0);
+  const int64_t b = c.node.attr_i("blocksize", 0);
+  const bool crd = to_space && c.node.attr_s("mode", "DCR") == "CRD";
+  const Shape& deep = to_space ? x : c.out[0].shape;  // [N, c * b * b, H, W]
+  const int64_t N = deep[0], ch = deep[1] / (b * b), H = deep[2], W = deep[3];
+  // Strides in the deep tensor of (n, k, h, i, w, j).
+  const int64_t hw = H * W;
+  Shape deep_st = {deep[1] * hw, crd ? b * b * hw : hw, W, crd ? b * hw : b * ch * hw, 1, crd ? hw : ch * hw};
+  const Shape dims = {N, ch, H, b, W, b};
+  const size_t es = dtype_size(c.out[0].dtype);
+  if (to_space) {
+    StridedCopy sc(dims, deep_st, 0, es);
+    return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
+  }
+  // SpaceToDepth: walk the deep output's dims; the space input's strides for (n, i, j, k, h, w).
+  const int64_t sw = W * b, shw = H * b * sw;
+  const Shape out_dims = {N, b, b, ch, H, W}, in_st = {ch * shw, sw, 1, shw, b * sw, b};
+  StridedCopy sc(out_dims, in_st, 0, es);
+  return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
+}
+
+// Trilu: the last two dims' lower (upper = 0: j - i <= k) or upper
+// (j - i >= k) triangle kept, the rest zero; k is read when the step runs.
+std::unique_ptr<Kernel> trilu(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t rows = x[x.size() - 2], cols = x.back(), mats = shape_numel(x) / std::max<int64_t>(rows * cols, 1);
+  const bool upper = c.node.attr_i("upper", 1) != 0, has_k = c.has_input(1);
+  const size_t es = dtype_size(c.out[0].dtype);
+  return kernel_fn([=](const RunArgs& a) {
+    const int64_t k = has_k ? *static_cast<const int64_t*>(a.in[1]) : 0;
+    auto* src = static_cast<const uint8_t*>(a.in[0]);
+    auto* dst = static_cast<uint8_t*>(a.out[0]);
+    for (int64_t m = 0; m < mats; ++m)
+      for (int64_t i = 0; i < rows; ++i) {
+        // Columns [lo, hi) are kept.
+        const int64_t lo = upper ? std::clamp<int64_t>(i + k, 0, cols) : 0;
+        const int64_t hi = upper ? cols : std::clamp<int64_t>(i + k + 1, 0, cols);
+        const size_t row = size_t((m * rows + i) * cols) * es;
+        std::memset(dst + row, 0, size_t(cols) * es);
+        if (hi > lo) std::memcpy(dst + row + size_t(lo) * es, src + row + size_t(lo) * es, size_t(hi - lo) * es);
+      }
+  });
+}
+
+// GatherElements: out[p] = data[p with its axis coordinate replaced by indices[p]].
+std::unique_ptr<Kernel> gather_elements(const BindContext& c) {
+  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
+  const size_t axis = size_t(normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where));
+  const Shape xs = strides_of(x);
+  Shape strides = xs;
+  strides[axis] = 0;  // the axis coordinate comes from the index instead
+  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const size_t es = dtype_size(c.out[0].dtype);
+  const int64_t dim = x[axis], step = xs[axis];
+  const std::string where = c.where;
+  return kernel_fn([=](const RunArgs& a) {
+    auto* src = static_cast<const uint8_t*>(a.in[0]);
+    auto* dst = static_cast<uint8_t*>(a.out[0]);
+    for_each_broadcast(idx, {strides}, [&](int64_t i, const auto& off) {
+      int64_t j = idx64 ? static_cast<const int64_t*>(a.in[1])[i] : static_cast<const int32_t*>(a.in[1])[i];
+      if (j < -dim || j >= dim)
+        throw Error(where + ": index " + std::to_string(j) + " is out of range for a dim of " + std::to_string(dim));
+      if (j < 0) j += dim;
+      std::memcpy(dst + size_t(i) * es, src + size_t(off[0] + j * step) * es, es);
+    });
+  });
+}
+
 std::unique_ptr<Kernel> expand(const BindContext& c) {
   StridedCopy sc(c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
@@ -388,6 +478,11 @@ void register_tensor_ops(Registry& r) {
   r.add("Transpose", 1, 18, transpose, transpose_is_view);
   r.add("Expand", 8, 18, expand);
   r.add("Pad", 2, 18, pad);
+  r.add("Tile", 6, 18, tile);
+  r.add("Trilu", 14, 18, trilu);
+  r.add("GatherElements", 11, 18, gather_elements);
+  r.add("DepthToSpace", 1, 18, [](const BindContext& c) { return depth_space(c, true); });
+  r.add("SpaceToDepth", 1, 18, [](const BindContext& c) { return depth_space(c, false); });
   r.add("Cast", 6, 18, cast);
   r.add("ConstantOfShape", 9, 18, constant_of_shape);
   r.add("Range", 11, 18, range);
