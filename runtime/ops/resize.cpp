@@ -32,6 +32,10 @@ double source(const std::string& mode, int64_t o, int64_t in, double scale) {
   return (double(o) + 0.5) / scale - 0.5;  // half_pixel
 }
 
+// Coordinates far outside any dim are clamped first (they select the edge
+// either way), so converting them to an index cannot overflow.
+double clamped(double x) { return std::isnan(x) ? 0.0 : std::clamp(x, -double(int64_t(1) << 50), double(int64_t(1) << 50)); }
+
 int64_t nearest(double x, const std::string& mode) {
   const double f = std::floor(x), r = x - f;
   if (r == 0) return int64_t(f);
@@ -86,7 +90,7 @@ std::unique_ptr<Kernel> resize(const BindContext& c) {
     p.in = x[d], p.out = g.out[d], p.taps = taps;
     bool identity = p.in == p.out;
     for (int64_t o = 0; o < p.out; ++o) {
-      const double s = source(coords, o, p.in, g.scale[d]);
+      const double s = clamped(source(coords, o, p.in, g.scale[d]));
       double w[4] = {1, 0, 0, 0};
       int64_t first = 0;
       if (taps == 1) {

@@ -241,7 +241,8 @@ std::unique_ptr<Kernel> pad(const BindContext& c) {
     if (value_input) std::memcpy(value, a.in[2], es);
     else if (t == DType::float32) std::memcpy(value, &attr_value, 4);
     else if (t == DType::int64 || t == DType::int32) {
-      const int64_t v = int64_t(attr_value);
+      // (a float outside int64's range has no integer value: 0 rather than undefined behaviour)
+      const int64_t v = std::fabs(attr_value) < 9.2e18f ? int64_t(attr_value) : 0;
       std::memcpy(value, &v, es);  // little-endian: the low bytes
     }
     auto* src = static_cast<const uint8_t*>(a.in[0]);
@@ -335,7 +336,8 @@ std::unique_ptr<Kernel> trilu(const BindContext& c) {
   const bool upper = c.node.attr_i("upper", 1) != 0, has_k = c.has_input(1);
   const size_t es = dtype_size(c.out[0].dtype);
   return kernel_fn([=](const RunArgs& a) {
-    const int64_t k = has_k ? *static_cast<const int64_t*>(a.in[1]) : 0;
+    // Clamped so i + k cannot overflow; beyond the matrix it changes nothing.
+    const int64_t k = has_k ? std::clamp<int64_t>(*static_cast<const int64_t*>(a.in[1]), -rows - 1, cols + 1) : 0;
     auto* src = static_cast<const uint8_t*>(a.in[0]);
     auto* dst = static_cast<uint8_t*>(a.out[0]);
     for (int64_t m = 0; m < mats; ++m)
@@ -354,6 +356,7 @@ std::unique_ptr<Kernel> trilu(const BindContext& c) {
 std::unique_ptr<Kernel> gather_elements(const BindContext& c) {
   const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
   const size_t axis = size_t(normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where));
+  if (x.size() > kMaxBroadcastRank) c.fail("tensors of rank above 16 are not supported here");
   const Shape xs = strides_of(x);
   Shape strides = xs;
   strides[axis] = 0;  // the axis coordinate comes from the index instead
