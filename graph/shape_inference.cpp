@@ -371,6 +371,17 @@ Outs compare(const Ctx& c) {
   return c.one(DType::boolean, broadcast_shapes(c.input(0).shape, c.input(1).shape, c.where));
 }
 
+Outs logical(const Ctx& c) {
+  if (c.input(0).dtype != DType::boolean || c.input(1).dtype != DType::boolean)
+    throw Error(c.where + ": inputs must be bool");
+  return c.one(DType::boolean, broadcast_shapes(c.input(0).shape, c.input(1).shape, c.where));
+}
+
+Outs float_test(const Ctx& c) {
+  c.expect_float(0);
+  return c.one(DType::boolean, c.input(0).shape);
+}
+
 Outs not_op(const Ctx& c) {
   if (c.input(0).dtype != DType::boolean) throw Error(c.where + ": input must be bool");
   return c.one(DType::boolean, c.input(0).shape);
@@ -386,7 +397,7 @@ Outs binary(const Ctx& c) {
   return c.one(a.dtype, broadcast_shapes(a.shape, b.shape, c.where));
 }
 
-// Max, Min: one or more inputs of one type, broadcast together.
+// Sum, Max, Min: one or more inputs of one type, broadcast together.
 Outs variadic(const Ctx& c) {
   const DType t = c.input(0).dtype;
   if (t != DType::float32 && t != DType::int64 && t != DType::int32)
@@ -759,10 +770,14 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Elu", same_as_input},         {"Selu", same_as_input},      {"Celu", same_as_input},
       {"ThresholdedRelu", same_as_input}, {"Mish", same_as_input},
       {"Max", variadic},              {"Min", variadic},            {"PRelu", prelu},
+      {"Sum", variadic},
       {"Pad", pad},                   {"Resize", resize},
       {"ReduceProd", reduce},         {"ReduceL1", reduce},         {"ReduceL2", reduce},
       {"ReduceSumSquare", reduce},    {"ReduceLogSum", reduce},     {"ReduceLogSumExp", reduce},
       {"ArgMax", arg_reduce},         {"ArgMin", arg_reduce},       {"Tile", tile},
+      {"LessOrEqual", compare},       {"GreaterOrEqual", compare},  {"And", logical},
+      {"Or", logical},                {"Xor", logical},             {"IsNaN", float_test},
+      {"IsInf", float_test},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
       {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},

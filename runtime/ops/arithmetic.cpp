@@ -1,7 +1,8 @@
-// Add, Sub, Mul, Div, Max, Min (any number of inputs) and PRelu with numpy
+// Add, Sub, Mul, Div, Sum, Max, Min (any number of inputs) and PRelu with numpy
 // broadcasting: float32 on the vectorized kernels, int64/int32 (shape
 // arithmetic) in plain loops.
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -64,13 +65,16 @@ void run_int(Binary op, const Broadcast& bc, const T* x, const T* y, T* z) {
 }
 
 // z = ((in0 op in1) op in2) ...: the first step reads the first two inputs,
-// each later one the output so far and the next input. One input: in0 op
-// in0, which for max and min is in0 itself.
+// each later one the output so far and the next input. One input is copied.
 KernelFactory folded_op(Binary op) {
   return [op](const BindContext& c) -> std::unique_ptr<Kernel> {
     const Shape& out = c.out[0].shape;
     const size_t n = c.in.size();
-    std::vector<Broadcast> steps{Broadcast(c.in_shape(0), c.in_shape(n > 1 ? 1 : 0), out)};
+    if (n == 1) {
+      const size_t bytes = size_t(shape_numel(out)) * dtype_size(c.out[0].dtype);
+      return kernel_fn([bytes](const RunArgs& a) { if (bytes) std::memcpy(a.out[0], a.in[0], bytes); });
+    }
+    std::vector<Broadcast> steps{Broadcast(c.in_shape(0), c.in_shape(1), out)};
     for (size_t k = 2; k < n; ++k) steps.emplace_back(out, c.in_shape(k), out);
     const DType t = c.out[0].dtype;
     const Isa isa = c.isa;
@@ -79,7 +83,7 @@ KernelFactory folded_op(Binary op) {
       auto* z = static_cast<T*>(a.out[0]);
       for (size_t k = 0; k < steps.size(); ++k) {
         auto* x = k == 0 ? static_cast<const T*>(a.in[0]) : z;
-        auto* y = static_cast<const T*>(a.in[k == 0 ? (n > 1 ? 1 : 0) : k + 1]);
+        auto* y = static_cast<const T*>(a.in[k + 1]);
         if constexpr (std::is_same_v<T, float>) run_float(op, steps[k], isa, x, y, z);
         else run_int(op, steps[k], x, y, z);
       }
@@ -131,6 +135,7 @@ void register_arithmetic_ops(Registry& r) {
   r.add("Sub", 7, 18, folded_op(Binary::sub));
   r.add("Mul", 7, 18, folded_op(Binary::mul));
   r.add("Div", 7, 18, folded_op(Binary::div));
+  r.add("Sum", 8, 18, folded_op(Binary::add));
   r.add("Max", 8, 18, folded_op(Binary::max));
   r.add("Min", 8, 18, folded_op(Binary::min));
   r.add("PRelu", 7, 18, folded_op(Binary::prelu));
