@@ -173,6 +173,9 @@ PadDims pad_dims(const Shape& x, const std::vector<int64_t>& pads, std::vector<i
     if (seen[a]) throw Error(where + ": axis " + std::to_string(a) + " is given twice");
     seen[a] = true;
     const int64_t b = pads[k], e = pads[k + axes.size()], d = x[a];
+    if (b > kMaxTensorElements || e > kMaxTensorElements)  // (and so d + b + e cannot overflow)
+      throw Error(where + ": pads " + std::to_string(b) + ", " + std::to_string(e) + " make dim " + std::to_string(a) +
+                  " too large to count");
     if (b < -d || e < -d || d + b + e < 0)
       throw Error(where + ": pads " + std::to_string(b) + ", " + std::to_string(e) + " leave dim " + std::to_string(a) +
                   " (" + std::to_string(d) + ") negative");

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <fstream>
+#include <limits>
 #include <random>
 
 #include "runtime/session.h"
@@ -368,6 +369,8 @@ TEST(BadModel, PadsThatCannotBeDoneAreErrorsNamingTheNode) {
       {"constant", {0, -3, 0, -2}, "leave dim 1 (4) negative"},
       {"constant", {0, 1, 0}, "pads has 3 values for 2 axes"},
       {"wrap", {0, 1, 0, 1}, "unknown Pad mode 'wrap'"},
+      // Found by tests/fuzz_model.cpp: d + begin + end overflowed int64 (UBSan).
+      {"constant", {0, 5, 0, std::numeric_limits<int64_t>::max()}, "too large to count"},
   };
   for (const Case& c : cases) {
     TempDir d;
