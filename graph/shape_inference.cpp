@@ -188,6 +188,25 @@ Outs arg_reduce(const Ctx& c) {
   return c.one(DType::int64, out);
 }
 
+Outs top_k(const Ctx& c) {
+  c.expect_float(0);
+  Shape out = c.input(0).shape;
+  const size_t axis = size_t(normalize_axis(c.n.attr_i("axis", -1), int64_t(out.size()), c.where));
+  const std::vector<int64_t> k = c.known(1, "K").as_int64();
+  if (k.size() != 1 || k[0] < 0 || k[0] > out[axis])
+    throw Error(c.where + ": K must be one value in [0, " + std::to_string(out[axis]) + "]");
+  out[axis] = k[0];
+  return {ValueInfo{DType::float32, out, nullptr}, ValueInfo{DType::int64, out, nullptr}};
+}
+
+Outs size_op(const Ctx& c) {
+  Outs o = c.one(DType::int64, {});
+  auto t = std::make_shared<Tensor>(DType::int64, Shape{});
+  t->data<int64_t>()[0] = shape_numel(c.input(0).shape);
+  o[0].value = t;
+  return o;
+}
+
 Outs transpose(const Ctx& c) {
   const Shape& x = c.input(0).shape;
   return c.one(c.input(0).dtype, permuted(x, permutation(c.n, "perm", x.size(), c.where)));
@@ -300,6 +319,49 @@ Outs gather_elements(const Ctx& c) {
   return c.one(c.input(0).dtype, i);
 }
 
+// ScatterElements and ScatterND: data's shape; indices and updates are
+// checked against it where their shapes fix it (the index values, at run time).
+Outs scatter(const Ctx& c) {
+  const Shape &x = c.input(0).shape, &idx = c.input(1).shape, &upd = c.input(2).shape;
+  if (c.input(1).dtype != DType::int64 && c.input(1).dtype != DType::int32)
+    throw Error(c.where + ": indices must be int32 or int64");
+  if (c.input(2).dtype != c.input(0).dtype) throw Error(c.where + ": updates and data have different types");
+  const std::string reduction = c.n.attr_s("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    throw Error(c.where + ": unknown reduction '" + reduction + "'");
+  if (c.n.op_type == "ScatterElements") {
+    if (idx != upd || idx.size() != x.size() || x.empty())
+      throw Error(c.where + ": indices " + shape_str(idx) + " and updates " + shape_str(upd) +
+                  " must have one shape, of data's rank " + std::to_string(x.size()));
+    normalize_axis(c.n.attr_i("axis", 0), int64_t(x.size()), c.where);
+    for (size_t d = 0; d < x.size(); ++d)
+      if (idx[d] > x[d] && shape_numel(idx) > 0)
+        throw Error(c.where + ": indices dim " + std::to_string(d) + " is larger than data's");
+  } else {
+    if (idx.empty() || idx.back() < 1 || idx.back() > int64_t(x.size()))
+      throw Error(c.where + ": the last dim of indices " + shape_str(idx) + " must be in [1, " +
+                  std::to_string(x.size()) + "]");
+    Shape want(idx.begin(), idx.end() - 1);
+    want.insert(want.end(), x.begin() + idx.back(), x.end());
+    if (upd != want) throw Error(c.where + ": updates have shape " + shape_str(upd) + ", not " + shape_str(want));
+  }
+  return identity(c);
+}
+
+Outs one_hot(const Ctx& c) {
+  const Tensor& depth = c.known(1, "depth");
+  if (depth.numel() != 1) throw Error(c.where + ": depth must be a scalar");
+  const double d = depth.dtype == DType::float32 ? double(depth.data<float>()[0]) : double(depth.as_int64()[0]);
+  if (!(d >= 1 && d < double(kMaxTensorElements))) throw Error(c.where + ": depth " + std::to_string(d) + " is not a positive size");
+  if (shape_numel(c.input(2).shape) != 2) throw Error(c.where + ": values must hold [off, on]");
+  if (c.input(0).dtype != DType::int64 && c.input(0).dtype != DType::int32 && c.input(0).dtype != DType::float32)
+    throw Error(c.where + ": indices must be int32, int64 or float32");
+  Shape out = c.input(0).shape;
+  const int64_t axis = normalize_axis(c.n.attr_i("axis", -1), int64_t(out.size()) + 1, c.where);
+  out.insert(out.begin() + axis, int64_t(d));
+  return c.one(c.input(2).dtype, out);
+}
+
 Outs cumsum(const Ctx& c) {
   const DType t = c.input(0).dtype;
   if (t != DType::float32 && t != DType::int64 && t != DType::int32)
@@ -397,7 +459,7 @@ Outs binary(const Ctx& c) {
   return c.one(a.dtype, broadcast_shapes(a.shape, b.shape, c.where));
 }
 
-// Sum, Max, Min: one or more inputs of one type, broadcast together.
+// Sum, Mean, Max, Min: one or more inputs of one type, broadcast together.
 Outs variadic(const Ctx& c) {
   const DType t = c.input(0).dtype;
   if (t != DType::float32 && t != DType::int64 && t != DType::int32)
@@ -769,8 +831,11 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Cos", same_as_input},         {"Softplus", same_as_input},  {"Softsign", same_as_input},
       {"Elu", same_as_input},         {"Selu", same_as_input},      {"Celu", same_as_input},
       {"ThresholdedRelu", same_as_input}, {"Mish", same_as_input},
+      {"Tan", same_as_input},         {"Asin", same_as_input},      {"Acos", same_as_input},
+      {"Atan", same_as_input},        {"Sinh", same_as_input},      {"Cosh", same_as_input},
+      {"Asinh", same_as_input},       {"Acosh", same_as_input},     {"Atanh", same_as_input},
       {"Max", variadic},              {"Min", variadic},            {"PRelu", prelu},
-      {"Sum", variadic},
+      {"Sum", variadic},              {"Mean", variadic},           {"Mod", binary},
       {"Pad", pad},                   {"Resize", resize},
       {"ReduceProd", reduce},         {"ReduceL1", reduce},         {"ReduceL2", reduce},
       {"ReduceSumSquare", reduce},    {"ReduceLogSum", reduce},     {"ReduceLogSumExp", reduce},
@@ -778,6 +843,9 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"LessOrEqual", compare},       {"GreaterOrEqual", compare},  {"And", logical},
       {"Or", logical},                {"Xor", logical},             {"IsNaN", float_test},
       {"IsInf", float_test},
+      {"TopK", top_k},                {"Hardmax", same_as_input},   {"Size", size_op},
+      {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
+      {"OneHot", one_hot},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
       {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},
@@ -805,7 +873,7 @@ bool shape_depends_on_value(const Node& n, size_t k) {
   if (op == "Slice") return k >= 1;
   if (op == "Pad") return k == 1 || k == 3;  // pads and axes; the constant value is read at run time
   if (op == "Resize") return k == 2 || k == 3;  // scales and sizes
-  if (op == "Tile") return k == 1;
+  if (op == "Tile" || op == "TopK" || op == "OneHot") return k == 1;
   if (op == "ConstantOfShape" || op == "Range") return true;
   return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0 ||
                     op == "Expand" || op == "Split");

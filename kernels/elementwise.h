@@ -21,6 +21,8 @@ enum class Unary {
   celu,       // max(0, x) + min(0, a (e^(x/a) - 1)), a > 0
   thresholded_relu,  // x > a ? x : 0 (NaN stays NaN)
   mish,       // x * tanh(softplus(x))
+  tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh,
+  shrink,     // x < -a ? x + b : x > a ? x - b : 0
 };
 struct UnaryParams {
   Unary op = Unary::relu;
@@ -30,8 +32,9 @@ struct UnaryParams {
 };
 
 // max and min propagate NaN from either side (as numpy's maximum); prelu is
-// a < 0 ? a * b : a.
-enum class Binary { add, sub, mul, div, max, min, prelu };
+// a < 0 ? a * b : a; fmod is C's (the sign of a), mod Python's (the sign of
+// b; integers only: Mod of floats is fmod).
+enum class Binary { add, sub, mul, div, max, min, prelu, fmod, mod };
 
 struct ElementwiseTable {
   void (*unary)(const UnaryParams& p, const float* x, float* y, int64_t n);

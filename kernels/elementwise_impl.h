@@ -59,6 +59,17 @@ void unary_loop(const UnaryParams& p, const float* x, float* y, int64_t n) {
     if constexpr (op == Unary::celu) return xsimd::select(v > Vec(0.f), v, Vec(p.a) * xsimd::expm1(v / Vec(p.a)));
     if constexpr (op == Unary::thresholded_relu) return xsimd::select(v <= Vec(p.a), Vec(0.f), v);
     if constexpr (op == Unary::mish) return v * xsimd::tanh(softplus_v(v));
+    if constexpr (op == Unary::tan) return xsimd::tan(v);
+    if constexpr (op == Unary::asin) return xsimd::asin(v);
+    if constexpr (op == Unary::acos) return xsimd::acos(v);
+    if constexpr (op == Unary::atan) return xsimd::atan(v);
+    if constexpr (op == Unary::sinh) return xsimd::sinh(v);
+    if constexpr (op == Unary::cosh) return xsimd::cosh(v);
+    if constexpr (op == Unary::asinh) return xsimd::asinh(v);
+    if constexpr (op == Unary::acosh) return xsimd::acosh(v);
+    if constexpr (op == Unary::atanh) return xsimd::atanh(v);
+    if constexpr (op == Unary::shrink)
+      return xsimd::select(v < Vec(-p.a), v + Vec(p.b), xsimd::select(v > Vec(p.a), v - Vec(p.b), Vec(0.f) * v));
   };
   auto fs = [&p](float v) -> float {
     if constexpr (op == Unary::relu) return v < 0.f ? 0.f : v;
@@ -91,6 +102,16 @@ void unary_loop(const UnaryParams& p, const float* x, float* y, int64_t n) {
     if constexpr (op == Unary::celu) return v > 0.f ? v : p.a * __builtin_expm1f(v / p.a);
     if constexpr (op == Unary::thresholded_relu) return v <= p.a ? 0.f : v;
     if constexpr (op == Unary::mish) return v * __builtin_tanhf(softplus_s(v));
+    if constexpr (op == Unary::tan) return __builtin_tanf(v);
+    if constexpr (op == Unary::asin) return __builtin_asinf(v);
+    if constexpr (op == Unary::acos) return __builtin_acosf(v);
+    if constexpr (op == Unary::atan) return __builtin_atanf(v);
+    if constexpr (op == Unary::sinh) return __builtin_sinhf(v);
+    if constexpr (op == Unary::cosh) return __builtin_coshf(v);
+    if constexpr (op == Unary::asinh) return __builtin_asinhf(v);
+    if constexpr (op == Unary::acosh) return __builtin_acoshf(v);
+    if constexpr (op == Unary::atanh) return __builtin_atanhf(v);
+    if constexpr (op == Unary::shrink) return v < -p.a ? v + p.b : v > p.a ? v - p.b : 0.f * v;
   };
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) store(y + i, fv(load(x + i)));
@@ -128,6 +149,16 @@ void unary_any(const UnaryParams& p, const float* x, float* y, int64_t n) {
     case Unary::celu: return unary_loop<Unary::celu>(p, x, y, n);
     case Unary::thresholded_relu: return unary_loop<Unary::thresholded_relu>(p, x, y, n);
     case Unary::mish: return unary_loop<Unary::mish>(p, x, y, n);
+    case Unary::tan: return unary_loop<Unary::tan>(p, x, y, n);
+    case Unary::asin: return unary_loop<Unary::asin>(p, x, y, n);
+    case Unary::acos: return unary_loop<Unary::acos>(p, x, y, n);
+    case Unary::atan: return unary_loop<Unary::atan>(p, x, y, n);
+    case Unary::sinh: return unary_loop<Unary::sinh>(p, x, y, n);
+    case Unary::cosh: return unary_loop<Unary::cosh>(p, x, y, n);
+    case Unary::asinh: return unary_loop<Unary::asinh>(p, x, y, n);
+    case Unary::acosh: return unary_loop<Unary::acosh>(p, x, y, n);
+    case Unary::atanh: return unary_loop<Unary::atanh>(p, x, y, n);
+    case Unary::shrink: return unary_loop<Unary::shrink>(p, x, y, n);
   }
 }
 
@@ -167,8 +198,15 @@ void binary_loop(const float* a, int64_t sa, const float* b, int64_t sb, float* 
   }
 }
 
+// C's fmod, exact, one element at a time (no vector form is exact).
+void fmod_loop(const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = __builtin_fmodf(a[i * sa], b[i * sb]);
+}
+
 void binary_any(Binary op, const float* a, int64_t sa, const float* b, int64_t sb, float* y, int64_t n) {
   switch (op) {
+    case Binary::fmod:
+    case Binary::mod: return fmod_loop(a, sa, b, sb, y, n);
     case Binary::add: return binary_loop<Binary::add>(a, sa, b, sb, y, n);
     case Binary::sub: return binary_loop<Binary::sub>(a, sa, b, sb, y, n);
     case Binary::mul: return binary_loop<Binary::mul>(a, sa, b, sb, y, n);

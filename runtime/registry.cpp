@@ -31,6 +31,7 @@ const Registry& default_registry() {
     register_softmax_ops(r);
     register_tensor_ops(r);
     register_resize_ops(r);
+    register_scatter_ops(r);
     return r;
   }();
   return r;

@@ -59,5 +59,6 @@ void register_matmul_ops(Registry& r);
 void register_softmax_ops(Registry& r);
 void register_tensor_ops(Registry& r);
 void register_resize_ops(Registry& r);
+void register_scatter_ops(Registry& r);
 
 }  // namespace normrt

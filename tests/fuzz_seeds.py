@@ -153,11 +153,22 @@ def resize_modes():
     return model(nodes, inits, [1, 2, 3, 4], opset=13)
 
 
+def index_ops():
+    # Writes and selections driven by index tensors: the fuzzer's mutations of
+    # the indices and shapes land in their checks.
+    nodes = [N("TopK", ["x", "k"], ["v", "i"], axis=1), N("ScatterElements", ["x", "i", "v"], ["s"], axis=1),
+             N("ScatterND", ["s", "nd", "row"], ["t"]), N("OneHot", ["i", "depth", "onoff"], ["o"], axis=-1),
+             N("ReduceSum", ["o", "ax"], ["os"], keepdims=0), N("Add", ["t", "os"], ["y"])]
+    inits = [ints("k", [2]), ints("nd", [[1]]), const("row", [1, 4]), scalar("depth", 4, np.int64),
+             numpy_helper.from_array(np.array([0.0, 0.5], dtype=np.float32), "onoff"), ints("ax", [1])]
+    return model(nodes, inits, [2, 4], opset=13)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
-         "resize_modes": resize_modes}
+         "resize_modes": resize_modes, "index_ops": index_ops}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"

@@ -109,6 +109,15 @@ TEST(UnaryKernel, MathAndMoreActivationsMatchFloat64OnEveryIsa) {
       {{Unary::celu, 0.8f}, [](double x, double a, double) { return std::isnan(x) ? x : std::max(0.0, x) + std::min(0.0, a * std::expm1(x / a)); }},
       {{Unary::thresholded_relu, 0.5f}, [](double x, double a, double) { return std::isnan(x) ? x : x > a ? x : 0.0; }},
       {{Unary::mish}, [](double x, double, double) { return x * std::tanh(std::log1p(std::exp(x))); }, -30, 30},
+      {{Unary::tan}, [](double x, double, double) { return std::tan(x); }, -1.5f, 1.5f},
+      {{Unary::asin}, [](double x, double, double) { return std::asin(x); }, -1, 1},
+      {{Unary::acos}, [](double x, double, double) { return std::acos(x); }, -1, 1},
+      {{Unary::atan}, [](double x, double, double) { return std::atan(x); }, -30, 30},
+      {{Unary::sinh}, [](double x, double, double) { return std::sinh(x); }, -20, 20},
+      {{Unary::cosh}, [](double x, double, double) { return std::cosh(x); }, -20, 20},
+      {{Unary::asinh}, [](double x, double, double) { return std::asinh(x); }, -50, 50},
+      {{Unary::acosh}, [](double x, double, double) { return std::acosh(x); }, 1, 50},
+      {{Unary::atanh}, [](double x, double, double) { return std::atanh(x); }, -0.99f, 0.99f},
   };
   for (Isa isa : machine_isas())
     for (auto& c : cases)

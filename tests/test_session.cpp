@@ -482,6 +482,62 @@ TEST(Session, CumSumMatchesRunningSums) {
   EXPECT_EQ(out[0].as_int64(), (std::vector<int64_t>{1, 1, 4, 2}));
 }
 
+// Integer Mod takes the divisor's sign (Python's %), or the dividend's with
+// fmod = 1; a zero divisor and the most negative value over -1 give 0
+// rather than undefined behaviour.
+TEST(Session, IntegerModFollowsTheSignRuleWithoutOverflow) {
+  const int64_t lowest = std::numeric_limits<int64_t>::min();
+  for (int64_t c_style : {0, 1}) {
+    ModelBuilder b(13);
+    b.input("a", {5}, onnx::TensorProto::INT64).input("b", {5}, onnx::TensorProto::INT64);
+    b.output("y", onnx::TensorProto::INT64);
+    test::set_attr(b.node("Mod", {"a", "b"}, {"y"}), "fmod", c_style);
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    auto out = s.run(std::vector<Tensor>{test::int64_tensor({5}, {7, -7, 7, lowest, 5}),
+                                         test::int64_tensor({5}, {-3, 3, 3, -1, 0})});
+    const std::vector<int64_t> want = c_style ? std::vector<int64_t>{1, -1, 1, 0, 0} : std::vector<int64_t>{-2, 2, 1, 0, 0};
+    EXPECT_EQ(out[0].as_int64(), want) << "fmod " << c_style;
+  }
+}
+
+// TopK: ties go to the lower index and NaN ranks above every number (as
+// PyTorch's topk), both ways; a Scatter index out of range is an error naming
+// the node, and the run's output is not half-written into the caller's.
+TEST(Session, TopKOrdersTiesAndNaNAndScatterChecksItsIndices) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int64_t largest : {1, 0}) {
+    ModelBuilder b(13);
+    b.input("x", {6}).output("v").output("i", onnx::TensorProto::INT64);
+    b.init("k", test::int64_tensor({1}, {4}));
+    test::set_attr(b.node("TopK", {"x", "k"}, {"v", "i"}), "largest", largest);
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({6}, {2, nan, 5, 2, -1, 5})});
+    const std::vector<int64_t> want = largest ? std::vector<int64_t>{1, 2, 5, 0} : std::vector<int64_t>{4, 0, 3, 2};
+    EXPECT_EQ(out[1].as_int64(), want) << "largest " << largest;
+    for (int64_t r = 0; r < 4; ++r) {
+      const float got = out[0].data<float>()[r], expect = test::float_tensor({6}, {2, nan, 5, 2, -1, 5}).data<float>()[want[size_t(r)]];
+      EXPECT_TRUE(got == expect || (std::isnan(got) && std::isnan(expect))) << r;
+    }
+  }
+  ModelBuilder b(13);
+  b.input("x", {4}).input("i", {2, 1}, onnx::TensorProto::INT64).output("y");
+  b.init("u", test::float_tensor({2}, {7, 8}));
+  b.node("ScatterND", {"x", "i", "u"}, {"y"}, "put");
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  auto ok = s.run(std::vector<Tensor>{test::float_tensor({4}, {1, 2, 3, 4}), test::int64_tensor({2, 1}, {-1, 1})});
+  EXPECT_EQ(std::vector<float>(ok[0].data<float>(), ok[0].data<float>() + 4), (std::vector<float>{1, 8, 3, 7}));
+  try {
+    s.run(std::vector<Tensor>{test::float_tensor({4}, {1, 2, 3, 4}), test::int64_tensor({2, 1}, {0, 4})});
+    ADD_FAILURE() << "an index of 4 into a dim of 4 ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ScatterND 'put': index 4 is out of range for a dim of 4"), std::string::npos)
+        << e.what();
+  }
+}
+
 // A matmul weight read only by its product is held packed only once the
 // session loads: the graph keeps its shape with no bytes, runs still match
 // float64 at every row count, and planning that graph without the session's

@@ -1,7 +1,8 @@
 // Activations and unary math (Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid,
 // HardSwish, Gelu, Elu, Selu, Celu, ThresholdedRelu, Softplus, Softsign,
-// Mish, Sqrt, Reciprocal, Neg, Abs, Exp, Log, Tanh, Erf, Sin, Cos, Floor,
-// Ceil, Round, Sign) on the vectorized element-wise kernels.
+// Mish, Sqrt, Reciprocal, Neg, Abs, Exp, Log, Tanh, Erf, Floor, Ceil, Round,
+// Sign, Shrink, and the trigonometric and hyperbolic functions and their inverses)
+// on the vectorized element-wise kernels.
 #include <limits>
 
 #include "kernels/elementwise.h"
@@ -80,6 +81,16 @@ void register_activation_ops(Registry& r) {
   r.add("Celu", 12, 18, unary_op(Unary::celu, 1.f, 0, "alpha"));
   r.add("ThresholdedRelu", 10, 18, unary_op(Unary::thresholded_relu, 1.f, 0, "alpha"));
   r.add("Mish", 18, 18, unary_op(Unary::mish));
+  r.add("Tan", 7, 18, unary_op(Unary::tan));
+  r.add("Asin", 7, 18, unary_op(Unary::asin));
+  r.add("Acos", 7, 18, unary_op(Unary::acos));
+  r.add("Atan", 7, 18, unary_op(Unary::atan));
+  r.add("Sinh", 9, 18, unary_op(Unary::sinh));
+  r.add("Cosh", 9, 18, unary_op(Unary::cosh));
+  r.add("Asinh", 9, 18, unary_op(Unary::asinh));
+  r.add("Acosh", 9, 18, unary_op(Unary::acosh));
+  r.add("Atanh", 9, 18, unary_op(Unary::atanh));
+  r.add("Shrink", 9, 18, unary_op(Unary::shrink, 0.5f, 0.f, "lambd", "bias"));
   r.add("Gelu", 20, 20, gelu);
   r.add("Gelu", 1, 999, gelu, "normrt");
 }

@@ -1,4 +1,4 @@
-// Add, Sub, Mul, Div, Sum, Max, Min (any number of inputs) and PRelu with numpy
+// Add, Sub, Mul, Div, Mod, Sum, Mean, Max, Min (any number of inputs) and PRelu with numpy
 // broadcasting: float32 on the vectorized kernels, int64/int32 (shape
 // arithmetic) in plain loops.
 #include <cmath>
@@ -26,6 +26,12 @@ T apply(Binary op, T x, T y) {
     case Binary::max: return x > y ? x : y;
     case Binary::min: return x < y ? x : y;
     case Binary::prelu: return x < 0 ? T(U(x) * U(y)) : x;
+    case Binary::fmod:
+    case Binary::mod: {
+      if (y == 0 || y == -1) return T(0);  // (x % -1 overflows for the most negative x)
+      const T r = x % y;
+      return op == Binary::mod && r != 0 && ((r < 0) != (y < 0)) ? T(U(r) + U(y)) : r;
+    }
     case Binary::div: break;
   }
   if (y == 0) return T(0);
@@ -66,10 +72,12 @@ void run_int(Binary op, const Broadcast& bc, const T* x, const T* y, T* z) {
 
 // z = ((in0 op in1) op in2) ...: the first step reads the first two inputs,
 // each later one the output so far and the next input. One input is copied.
-KernelFactory folded_op(Binary op) {
-  return [op](const BindContext& c) -> std::unique_ptr<Kernel> {
+// `mean`: the sum divided by the number of inputs.
+KernelFactory folded_op(Binary op, bool mean = false) {
+  return [op, mean](const BindContext& c) -> std::unique_ptr<Kernel> {
     const Shape& out = c.out[0].shape;
     const size_t n = c.in.size();
+    if (mean && c.out[0].dtype != DType::float32) c.fail("Mean of integers is not supported");
     if (n == 1) {
       const size_t bytes = size_t(shape_numel(out)) * dtype_size(c.out[0].dtype);
       return kernel_fn([bytes](const RunArgs& a) { if (bytes) std::memcpy(a.out[0], a.in[0], bytes); });
@@ -87,6 +95,11 @@ KernelFactory folded_op(Binary op) {
         if constexpr (std::is_same_v<T, float>) run_float(op, steps[k], isa, x, y, z);
         else run_int(op, steps[k], x, y, z);
       }
+      if constexpr (std::is_same_v<T, float>)
+        if (mean) {
+          const int64_t count = shape_numel(out);
+          for (int64_t i = 0; i < count; ++i) z[i] /= float(n);
+        }
     };
     if (t == DType::float32) return kernel_fn([=](const RunArgs& a) { run(float{}, a); });
     if (t == DType::int64) return kernel_fn([=](const RunArgs& a) { run(int64_t{}, a); });
@@ -128,6 +141,13 @@ std::unique_ptr<Kernel> pow_op(const BindContext& c) {
   });
 }
 
+// Mod: C's fmod with fmod = 1 (which floats require), else Python's.
+std::unique_ptr<Kernel> mod_op(const BindContext& c) {
+  const bool c_style = c.node.attr_i("fmod", 0) != 0;
+  if (!c_style && c.out[0].dtype == DType::float32) c.fail("Mod of floats needs fmod = 1");
+  return folded_op(c_style ? Binary::fmod : Binary::mod)(c);
+}
+
 }  // namespace
 
 void register_arithmetic_ops(Registry& r) {
@@ -136,6 +156,8 @@ void register_arithmetic_ops(Registry& r) {
   r.add("Mul", 7, 18, folded_op(Binary::mul));
   r.add("Div", 7, 18, folded_op(Binary::div));
   r.add("Sum", 8, 18, folded_op(Binary::add));
+  r.add("Mean", 8, 18, folded_op(Binary::add, true));
+  r.add("Mod", 10, 18, mod_op);
   r.add("Max", 8, 18, folded_op(Binary::max));
   r.add("Min", 8, 18, folded_op(Binary::min));
   r.add("PRelu", 7, 18, folded_op(Binary::prelu));

@@ -13,6 +13,14 @@ namespace normrt {
 constexpr size_t kMaxBroadcastRank = 16;
 constexpr size_t kMaxBroadcastInputs = 3;
 
+// Row-major element strides of a dense tensor of shape `s`.
+inline Shape strides_of(const Shape& s) {
+  Shape st(s.size());
+  int64_t acc = 1;
+  for (size_t i = s.size(); i-- > 0;) st[i] = acc, acc *= s[i];
+  return st;
+}
+
 // Per input, the element stride along each output dim (0 where it broadcasts).
 inline std::vector<Shape> broadcast_strides(const std::vector<Shape>& ins, const Shape& out) {
   if (out.size() > kMaxBroadcastRank) throw Error("tensors of rank above 16 are not supported here");

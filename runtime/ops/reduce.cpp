@@ -1,9 +1,12 @@
 // ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, ReduceL1,
 // ReduceL2, ReduceSumSquare, ReduceLogSum, ReduceLogSumExp over any set of
-// axes (accumulated in double, in a fixed order), ArgMax, ArgMin, CumSum.
+// axes (accumulated in double, in a fixed order), ArgMax, ArgMin, Hardmax,
+// TopK, CumSum.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "graph/geometry.h"
 #include "runtime/registry.h"
@@ -126,6 +129,66 @@ KernelFactory arg_op(bool max) {
   };
 }
 
+// Hardmax: 1 at the first maximum along the axis (opset 13; earlier opsets
+// flatten from the axis on), 0 elsewhere.
+std::unique_ptr<Kernel> hardmax(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t axis = normalize_axis(c.node.attr_i("axis", c.opset >= 13 ? -1 : 1), int64_t(x.size()), c.where);
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int64_t i = 0; i < int64_t(x.size()); ++i) (i < axis ? outer : i == axis || c.opset < 13 ? n : inner) *= x[size_t(i)];
+  return kernel_fn([=](const RunArgs& a) {
+    auto* in = static_cast<const float*>(a.in[0]);
+    auto* out = static_cast<float*>(a.out[0]);
+    std::fill(out, out + outer * n * inner, 0.f);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t j = 0; j < inner; ++j) {
+        const float* p = in + o * n * inner + j;
+        int64_t best = 0;
+        for (int64_t k = 1; k < n && !std::isnan(p[best * inner]); ++k)
+          if (std::isnan(p[k * inner]) || p[k * inner] > p[best * inner]) best = k;
+        if (n) out[(o * n + best) * inner + j] = 1.f;
+      }
+  });
+}
+
+// TopK: the k largest (or smallest) along the axis, sorted, ties to the
+// lower index, NaN above every number (as PyTorch's topk); values and int64
+// indices. k is known when the plan is made (it decides the output shape).
+std::unique_ptr<Kernel> top_k(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t axis = normalize_axis(c.node.attr_i("axis", -1), int64_t(x.size()), c.where);
+  const bool largest = c.node.attr_i("largest", 1) != 0;
+  const int64_t k = c.out[0].shape[size_t(axis)];
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
+  for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
+  const int64_t n = x[size_t(axis)];
+  return kernel_fn([=](const RunArgs& a) {
+    auto* in = static_cast<const float*>(a.in[0]);
+    auto* values = static_cast<float*>(a.out[0]);
+    auto* indices = static_cast<int64_t*>(a.out[1]);
+    std::vector<int64_t> order(static_cast<size_t>(n));
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t j = 0; j < inner; ++j) {
+        const float* p = in + o * n * inner + j;
+        // Whether element u comes before element v.
+        auto before = [&](int64_t u, int64_t v) {
+          const float fu = p[u * inner], fv = p[v * inner];
+          const bool nu = std::isnan(fu), nv = std::isnan(fv);
+          if (nu || nv) return largest ? (nu && !nv) || (nu && nv && u < v) : (!nu && nv) || (!nu && !nv && u < v);
+          if (fu != fv) return largest ? fu > fv : fu < fv;
+          return u < v;
+        };
+        for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+        for (int64_t r = 0; r < k; ++r) {
+          values[(o * k + r) * inner + j] = p[order[size_t(r)] * inner];
+          indices[(o * k + r) * inner + j] = order[size_t(r)];
+        }
+      }
+  });
+}
+
 // CumSum along an axis given at run time: running sums (in double for
 // float), from the end with reverse, each element left out of its own with
 // exclusive.
@@ -178,6 +241,8 @@ void register_reduce_ops(Registry& r) {
   r.add("ArgMax", 1, 18, arg_op(true));
   r.add("ArgMin", 1, 18, arg_op(false));
   r.add("CumSum", 11, 18, cumsum);
+  r.add("Hardmax", 1, 18, hardmax);
+  r.add("TopK", 10, 18, top_k);
 }
 
 }  // namespace normrt

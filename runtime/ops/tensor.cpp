@@ -1,5 +1,5 @@
 // Ops that move or make data without arithmetic: Identity, Dropout
-// (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Gather, Concat,
+// (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Size, Gather, Concat,
 // Split, Slice, Transpose, Expand, Pad, Tile, DepthToSpace, SpaceToDepth,
 // Trilu, GatherElements, Cast, ConstantOfShape, Range.
 #include <algorithm>
@@ -86,13 +86,6 @@ std::unique_ptr<Kernel> concat(const BindContext& c) {
       at += blocks[k];
     }
   });
-}
-
-Shape strides_of(const Shape& s) {
-  Shape st(s.size());
-  int64_t acc = 1;
-  for (size_t i = s.size(); i-- > 0;) st[i] = acc, acc *= s[i];
-  return st;
 }
 
 // Copies elements of `es` bytes: out[i] = in[base + offset of i], offsets
@@ -474,6 +467,7 @@ void register_tensor_ops(Registry& r) {
   r.add("Unsqueeze", 1, 18, copy, always_view);
   r.add("Dropout", 1, 18, dropout);
   r.add("Shape", 1, 18, shape);
+  r.add("Size", 1, 18, shape);  // (its value too is known from the shape)
   r.add("Gather", 1, 18, gather);
   r.add("Concat", 4, 18, concat);
   r.add("Split", 2, 18, split);

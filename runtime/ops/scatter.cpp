@@ -1,0 +1,142 @@
+// Ops that write elements to places given by index tensors: ScatterElements,
+// ScatterND (with the none/add/mul/max/min reductions), OneHot. An index out
+// of its dim's range is an error naming the node, when the step runs.
+#include <algorithm>
+#include <cstring>
+
+#include "graph/geometry.h"
+#include "runtime/ops/broadcast.h"
+#include "runtime/registry.h"
+
+namespace normrt {
+namespace {
+
+enum class Reduction { none, add, mul, max, min };
+
+Reduction reduction_of(const BindContext& c) {
+  const std::string r = c.node.attr_s("reduction", "none");
+  return r == "add" ? Reduction::add : r == "mul" ? Reduction::mul : r == "max" ? Reduction::max
+                                                       : r == "min" ? Reduction::min : Reduction::none;
+}
+
+template <class T>
+void combine(Reduction r, T& to, T v) {
+  switch (r) {
+    case Reduction::none: to = v; break;
+    case Reduction::add: to = to + v; break;
+    case Reduction::mul: to = to * v; break;
+    case Reduction::max: to = std::max(to, v); break;
+    case Reduction::min: to = std::min(to, v); break;
+  }
+}
+
+int64_t index_at(const void* p, bool idx64, int64_t i) {
+  return idx64 ? static_cast<const int64_t*>(p)[i] : static_cast<const int32_t*>(p)[i];
+}
+
+int64_t checked_index(int64_t j, int64_t dim, const std::string& where) {
+  if (j < -dim || j >= dim)
+    throw Error(where + ": index " + std::to_string(j) + " is out of range for a dim of " + std::to_string(dim));
+  return j < 0 ? j + dim : j;
+}
+
+// Runs f with the element type of `t` (float32, int64, int32; bool as uint8).
+template <class F>
+void typed(DType t, F&& f) {
+  with_element_type(t, f);
+}
+
+std::unique_ptr<Kernel> scatter_elements(const BindContext& c) {
+  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
+  const size_t axis = size_t(normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where));
+  if (x.size() > kMaxBroadcastRank) c.fail("tensors of rank above 16 are not supported here");
+  Shape strides = strides_of(x);
+  const int64_t dim = x[axis], step = strides[axis];
+  strides[axis] = 0;  // the axis coordinate comes from the index
+  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const Reduction red = reduction_of(c);
+  const DType t = c.out[0].dtype;
+  const size_t bytes = size_t(shape_numel(x)) * dtype_size(t);
+  const std::string where = c.where;
+  return kernel_fn([=](const RunArgs& a) {
+    if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
+    typed(t, [&](auto tag) {
+      using T = decltype(tag);
+      auto* out = static_cast<T*>(a.out[0]);
+      auto* upd = static_cast<const T*>(a.in[2]);
+      for_each_broadcast(idx, {strides}, [&](int64_t i, const auto& off) {
+        const int64_t j = checked_index(index_at(a.in[1], idx64, i), dim, where);
+        combine(red, out[off[0] + j * step], upd[i]);
+      });
+    });
+  });
+}
+
+std::unique_ptr<Kernel> scatter_nd(const BindContext& c) {
+  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
+  const int64_t k = idx.back(), tuples = shape_numel(idx) / std::max<int64_t>(k, 1);
+  const Shape strides = strides_of(x);
+  int64_t slice = 1;
+  for (size_t d = size_t(k); d < x.size(); ++d) slice *= x[d];
+  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const Reduction red = reduction_of(c);
+  const DType t = c.out[0].dtype;
+  const size_t bytes = size_t(shape_numel(x)) * dtype_size(t);
+  const std::string where = c.where;
+  return kernel_fn([=](const RunArgs& a) {
+    if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
+    typed(t, [&](auto tag) {
+      using T = decltype(tag);
+      auto* out = static_cast<T*>(a.out[0]);
+      auto* upd = static_cast<const T*>(a.in[2]);
+      for (int64_t u = 0; u < tuples; ++u) {
+        int64_t off = 0;
+        for (int64_t d = 0; d < k; ++d)
+          off += checked_index(index_at(a.in[1], idx64, u * k + d), x[size_t(d)], where) * strides[size_t(d)];
+        for (int64_t e = 0; e < slice; ++e) combine(red, out[off + e], upd[u * slice + e]);
+      }
+    });
+  });
+}
+
+// OneHot: out[..., i at axis, ...] = on where i is the index (negative ones
+// count from depth), off elsewhere; an index outside [-depth, depth) leaves
+// its row all off, as ONNX says.
+std::unique_ptr<Kernel> one_hot(const BindContext& c) {
+  const Shape& out = c.out[0].shape;
+  const int64_t axis = normalize_axis(c.node.attr_i("axis", -1), int64_t(out.size()), c.where);
+  const int64_t depth = out[size_t(axis)];
+  int64_t outer = 1, inner = 1;
+  for (int64_t i = 0; i < axis; ++i) outer *= out[size_t(i)];
+  for (size_t i = size_t(axis) + 1; i < out.size(); ++i) inner *= out[i];
+  const DType it = c.in[0]->dtype, t = c.out[0].dtype;
+  return kernel_fn([=](const RunArgs& a) {
+    typed(t, [&](auto tag) {
+      using T = decltype(tag);
+      auto* y = static_cast<T*>(a.out[0]);
+      auto* values = static_cast<const T*>(a.in[2]);
+      std::fill(y, y + outer * depth * inner, values[0]);
+      for (int64_t o = 0; o < outer; ++o)
+        for (int64_t j = 0; j < inner; ++j) {
+          const int64_t at = o * inner + j;
+          double raw = it == DType::float32 ? double(static_cast<const float*>(a.in[0])[at])
+                       : it == DType::int64  ? double(static_cast<const int64_t*>(a.in[0])[at])
+                                             : double(static_cast<const int32_t*>(a.in[0])[at]);
+          if (!(raw >= -double(depth) && raw < double(depth))) continue;
+          int64_t i = int64_t(raw);
+          if (i < 0) i += depth;
+          y[(o * depth + i) * inner + j] = values[1];
+        }
+    });
+  });
+}
+
+}  // namespace
+
+void register_scatter_ops(Registry& r) {
+  r.add("ScatterElements", 11, 18, scatter_elements);
+  r.add("ScatterND", 11, 18, scatter_nd);
+  r.add("OneHot", 9, 18, one_hot);
+}
+
+}  // namespace normrt
