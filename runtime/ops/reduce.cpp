@@ -101,6 +101,16 @@ KernelFactory reduce_op(Reduce kind) {
   };
 }
 
+// x as [outer, n, inner] around `axis`.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisSplit split_at(const Shape& x, int64_t axis) {
+  AxisSplit s;
+  for (int64_t i = 0; i < int64_t(x.size()); ++i) (i < axis ? s.outer : i == axis ? s.n : s.inner) *= x[size_t(i)];
+  return s;
+}
+
 // ArgMax / ArgMin along one axis: the index of the first extreme (the last
 // with select_last_index); NaN counts as the extreme, as in numpy and PyTorch.
 KernelFactory arg_op(bool max) {
@@ -108,10 +118,8 @@ KernelFactory arg_op(bool max) {
     const Shape& x = c.in_shape(0);
     const int64_t axis = normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where);
     const bool last = c.node.attr_i("select_last_index", 0) != 0;
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
-    for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
-    const int64_t n = x[size_t(axis)];
+    const AxisSplit s = split_at(x, axis);
+    const int64_t outer = s.outer, n = s.n, inner = s.inner;
     return kernel_fn([=](const RunArgs& a) {
       auto* in = static_cast<const float*>(a.in[0]);
       auto* out = static_cast<int64_t*>(a.out[0]);
@@ -134,8 +142,9 @@ KernelFactory arg_op(bool max) {
 std::unique_ptr<Kernel> hardmax(const BindContext& c) {
   const Shape& x = c.in_shape(0);
   const int64_t axis = normalize_axis(c.node.attr_i("axis", c.opset >= 13 ? -1 : 1), int64_t(x.size()), c.where);
-  int64_t outer = 1, n = 1, inner = 1;
-  for (int64_t i = 0; i < int64_t(x.size()); ++i) (i < axis ? outer : i == axis || c.opset < 13 ? n : inner) *= x[size_t(i)];
+  AxisSplit s = split_at(x, axis);
+  if (c.opset < 13) s = {s.outer, s.n * s.inner, 1};  // before opset 13, the dims from the axis on are one
+  const int64_t outer = s.outer, n = s.n, inner = s.inner;
   return kernel_fn([=](const RunArgs& a) {
     auto* in = static_cast<const float*>(a.in[0]);
     auto* out = static_cast<float*>(a.out[0]);
@@ -159,10 +168,8 @@ std::unique_ptr<Kernel> top_k(const BindContext& c) {
   const int64_t axis = normalize_axis(c.node.attr_i("axis", -1), int64_t(x.size()), c.where);
   const bool largest = c.node.attr_i("largest", 1) != 0;
   const int64_t k = c.out[0].shape[size_t(axis)];
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
-  for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
-  const int64_t n = x[size_t(axis)];
+  const AxisSplit s = split_at(x, axis);
+  const int64_t outer = s.outer, n = s.n, inner = s.inner;
   return kernel_fn([=](const RunArgs& a) {
     auto* in = static_cast<const float*>(a.in[0]);
     auto* values = static_cast<float*>(a.out[0]);
@@ -199,11 +206,8 @@ std::unique_ptr<Kernel> cumsum(const BindContext& c) {
   const std::string where = c.where;
   return kernel_fn([=](const RunArgs& a) {
     const int64_t raw = at == DType::int32 ? *static_cast<const int32_t*>(a.in[1]) : *static_cast<const int64_t*>(a.in[1]);
-    const int64_t axis = normalize_axis(raw, int64_t(x.size()), where);
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
-    for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
-    const int64_t n = x[size_t(axis)];
+    const AxisSplit s = split_at(x, normalize_axis(raw, int64_t(x.size()), where));
+    const int64_t outer = s.outer, n = s.n, inner = s.inner;
     auto scan = [&](auto tag, auto acc_tag) {
       using T = decltype(tag);
       using Acc = decltype(acc_tag);

@@ -40,10 +40,15 @@ int64_t checked_index(int64_t j, int64_t dim, const std::string& where) {
   return j < 0 ? j + dim : j;
 }
 
-// Runs f with the element type of `t` (float32, int64, int32; bool as uint8).
+// The output starts as a copy of the data; then f(out, updates) with the
+// element type of `t` (float32, int64, int32; bool as uint8).
 template <class F>
-void typed(DType t, F&& f) {
-  with_element_type(t, f);
+void copy_then_update(const RunArgs& a, DType t, size_t bytes, F&& f) {
+  if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
+  with_element_type(t, [&](auto tag) {
+    using T = decltype(tag);
+    f(static_cast<T*>(a.out[0]), static_cast<const T*>(a.in[2]));
+  });
 }
 
 std::unique_ptr<Kernel> scatter_elements(const BindContext& c) {
@@ -59,11 +64,7 @@ std::unique_ptr<Kernel> scatter_elements(const BindContext& c) {
   const size_t bytes = size_t(shape_numel(x)) * dtype_size(t);
   const std::string where = c.where;
   return kernel_fn([=](const RunArgs& a) {
-    if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
-    typed(t, [&](auto tag) {
-      using T = decltype(tag);
-      auto* out = static_cast<T*>(a.out[0]);
-      auto* upd = static_cast<const T*>(a.in[2]);
+    copy_then_update(a, t, bytes, [&](auto* out, auto* upd) {
       for_each_broadcast(idx, {strides}, [&](int64_t i, const auto& off) {
         const int64_t j = checked_index(index_at(a.in[1], idx64, i), dim, where);
         combine(red, out[off[0] + j * step], upd[i]);
@@ -84,11 +85,7 @@ std::unique_ptr<Kernel> scatter_nd(const BindContext& c) {
   const size_t bytes = size_t(shape_numel(x)) * dtype_size(t);
   const std::string where = c.where;
   return kernel_fn([=](const RunArgs& a) {
-    if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
-    typed(t, [&](auto tag) {
-      using T = decltype(tag);
-      auto* out = static_cast<T*>(a.out[0]);
-      auto* upd = static_cast<const T*>(a.in[2]);
+    copy_then_update(a, t, bytes, [&](auto* out, auto* upd) {
       for (int64_t u = 0; u < tuples; ++u) {
         int64_t off = 0;
         for (int64_t d = 0; d < k; ++d)
@@ -111,7 +108,7 @@ std::unique_ptr<Kernel> one_hot(const BindContext& c) {
   for (size_t i = size_t(axis) + 1; i < out.size(); ++i) inner *= out[i];
   const DType it = c.in[0]->dtype, t = c.out[0].dtype;
   return kernel_fn([=](const RunArgs& a) {
-    typed(t, [&](auto tag) {
+    with_element_type(t, [&](auto tag) {
       using T = decltype(tag);
       auto* y = static_cast<T*>(a.out[0]);
       auto* values = static_cast<const T*>(a.in[2]);
