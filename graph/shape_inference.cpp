@@ -245,6 +245,8 @@ Outs pad(const Ctx& c) {
     if (c.in.size() > 2 && c.in[2] && c.input(2).dtype != c.input(0).dtype)
       throw Error(c.where + ": constant_value is " + dtype_name(c.input(2).dtype) + ", the data " +
                   dtype_name(c.input(0).dtype));
+    if (c.in.size() > 2 && c.in[2] && shape_numel(c.input(2).shape) != 1)
+      throw Error(c.where + ": constant_value must be one value, not of shape " + shape_str(c.input(2).shape));
     if (c.in.size() > 3 && c.in[3]) axes = c.known(3, "axes").as_int64();
   }
   return c.one(c.input(0).dtype, pad_dims(c.input(0).shape, pads, axes, c.n.attr_s("mode", "constant"), c.where).out);

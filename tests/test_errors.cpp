@@ -371,13 +371,18 @@ TEST(BadModel, PadsThatCannotBeDoneAreErrorsNamingTheNode) {
       {"wrap", {0, 1, 0, 1}, "unknown Pad mode 'wrap'"},
       // Found by tests/fuzz_model.cpp: d + begin + end overflowed int64 (UBSan).
       {"constant", {0, 5, 0, std::numeric_limits<int64_t>::max()}, "too large to count"},
+      // Found by tests/fuzz_model.cpp: an empty constant_value was read (null pointer, UBSan).
+      {"constant", {0, 1, 0, 1}, "constant_value must be one value, not of shape [0]"},
   };
   for (const Case& c : cases) {
     TempDir d;
     ModelBuilder b;
     b.input("x", {2, 4}).output("y");
     b.init("pads", test::int64_tensor({int64_t(c.pads.size())}, c.pads));
-    test::set_attr(b.node("Pad", {"x", "pads"}, {"y"}, "pad"), "mode", c.mode);
+    b.init("empty", Tensor(DType::float32, {0}));
+    std::vector<std::string> ins{"x", "pads"};
+    if (std::string(c.why).find("constant_value") != std::string::npos) ins.push_back("empty");
+    test::set_attr(b.node("Pad", ins, {"y"}, "pad"), "mode", c.mode);
     b.save(d.file("m.onnx"));
     const std::string e = load_error(d.file("m.onnx"));
     EXPECT_NE(e.find("Pad 'pad': "), std::string::npos) << e;
