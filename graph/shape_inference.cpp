@@ -847,7 +847,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"IsInf", float_test},
       {"TopK", top_k},                {"Hardmax", same_as_input},   {"Size", size_op},
       {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
-      {"OneHot", one_hot},
+      {"OneHot", one_hot},            {"LRN", same_as_input},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
       {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},

@@ -2,7 +2,11 @@
 // computed once at plan time when the parameters are weights.
 // LayerNormalization, RMS norm (normrt.RMSNormalization), the fused
 // residual Add + LayerNorm (normrt.AddLayerNormalization) and
-// InstanceNormalization on the LayerNorm kernels.
+// InstanceNormalization on the LayerNorm kernels. LRN (local response
+// normalization across channels) as a plain loop.
+#include <algorithm>
+#include <cmath>
+
 #include "graph/geometry.h"
 #include "kernels/batch_norm.h"
 #include "kernels/layer_norm.h"
@@ -142,12 +146,43 @@ std::unique_ptr<Kernel> instance_norm(const BindContext& c) {
   });
 }
 
+// LRN across channels: x / (bias + alpha / size * sum of x^2 over the
+// channels [c - (size - 1) / 2, c + size / 2])^beta, the sum in double.
+std::unique_ptr<Kernel> lrn(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t size = c.node.attr_i("size", 0);
+  if (size < 1) c.fail("size must be positive");
+  if (x.size() < 3) c.fail("input must be [N, C, ...]");
+  const double alpha = c.node.attr_f("alpha", 1e-4f), beta = c.node.attr_f("beta", 0.75f),
+               bias = c.node.attr_f("bias", 1.f);
+  const int64_t N = x[0], C = x[1], S = shape_numel(x) / std::max<int64_t>(N * C, 1);
+  const int64_t before = (size - 1) / 2, after = size / 2;
+  return kernel_fn([=](const RunArgs& a) {
+    auto* in = static_cast<const float*>(a.in[0]);
+    auto* out = static_cast<float*>(a.out[0]);
+#pragma omp parallel for schedule(static) if (N * C * S * size > 65536)
+    for (int64_t nc = 0; nc < N * C; ++nc) {
+      const int64_t n = nc / C, ch = nc % C;
+      const int64_t lo = std::max<int64_t>(0, ch - before), hi = std::min<int64_t>(C - 1, ch + after);
+      for (int64_t s = 0; s < S; ++s) {
+        double sq = 0;
+        for (int64_t k = lo; k <= hi; ++k) {
+          const double v = in[(n * C + k) * S + s];
+          sq += v * v;
+        }
+        out[nc * S + s] = float(double(in[nc * S + s]) / std::pow(bias + alpha / double(size) * sq, beta));
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void register_normalization_ops(Registry& r) {
   r.add("BatchNormalization", 7, 18, batch_norm);
   r.add("LayerNormalization", 17, 18, layer_norm_op(false, false));
   r.add("InstanceNormalization", 6, 18, instance_norm);
+  r.add("LRN", 1, 18, lrn);
   r.add("LayerNormalization", 1, 999, layer_norm_op(false, false), "normrt");
   r.add("RMSNormalization", 1, 999, layer_norm_op(true, false), "normrt");
   r.add("AddLayerNormalization", 1, 999, layer_norm_op(false, true), "normrt");
