@@ -37,7 +37,7 @@ int64_t shape_numel(const Shape& s) {
 int64_t checked_numel(const Shape& s, const std::string& where) {
   int64_t n = 1;
   for (int64_t d : s)
-    if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMaxTensorElements)
+    if (d < 0 || d > kMaxTensorElements || __builtin_mul_overflow(n, d, &n) || n > kMaxTensorElements)
       throw Error(where + ": shape " + shape_str(s) + " has too many elements");
   return n;
 }
@@ -55,7 +55,11 @@ std::vector<int64_t> Tensor::as_int64() const {
       case DType::int64: r[i] = data<int64_t>()[i]; break;
       case DType::int32: r[i] = data<int32_t>()[i]; break;
       case DType::boolean: case DType::uint8: r[i] = data<uint8_t>()[i]; break;
-      case DType::float32: r[i] = int64_t(data<float>()[i]); break;
+      case DType::float32: {  // (saturated: a float beyond int64 has no integer value to convert to)
+        const float v = data<float>()[i];
+        r[i] = v != v ? 0 : v >= 4.6e18f ? int64_t(1) << 62 : v <= -4.6e18f ? -(int64_t(1) << 62) : int64_t(v);
+        break;
+      }
       default: throw Error("tensor of type " + std::string(dtype_name(dtype)) + " read as integers");
     }
   }

@@ -335,9 +335,9 @@ Outs scatter(const Ctx& c) {
     if (idx != upd || idx.size() != x.size() || x.empty())
       throw Error(c.where + ": indices " + shape_str(idx) + " and updates " + shape_str(upd) +
                   " must have one shape, of data's rank " + std::to_string(x.size()));
-    normalize_axis(c.n.attr_i("axis", 0), int64_t(x.size()), c.where);
+    const size_t axis = size_t(normalize_axis(c.n.attr_i("axis", 0), int64_t(x.size()), c.where));
     for (size_t d = 0; d < x.size(); ++d)
-      if (idx[d] > x[d] && shape_numel(idx) > 0)
+      if (d != axis && idx[d] > x[d] && shape_numel(idx) > 0)
         throw Error(c.where + ": indices dim " + std::to_string(d) + " is larger than data's");
   } else {
     if (idx.empty() || idx.back() < 1 || idx.back() > int64_t(x.size()))
@@ -353,6 +353,8 @@ Outs scatter(const Ctx& c) {
 Outs one_hot(const Ctx& c) {
   const Tensor& depth = c.known(1, "depth");
   if (depth.numel() != 1) throw Error(c.where + ": depth must be a scalar");
+  if (depth.dtype != DType::int64 && depth.dtype != DType::int32 && depth.dtype != DType::float32)
+    throw Error(c.where + ": depth must be int32, int64 or float32");
   const double d = depth.dtype == DType::float32 ? double(depth.data<float>()[0]) : double(depth.as_int64()[0]);
   if (!(d >= 1 && d < double(kMaxTensorElements))) throw Error(c.where + ": depth " + std::to_string(d) + " is not a positive size");
   if (shape_numel(c.input(2).shape) != 2) throw Error(c.where + ": values must hold [off, on]");
@@ -370,6 +372,8 @@ Outs cumsum(const Ctx& c) {
     throw Error(c.where + ": type " + std::string(dtype_name(t)) + " is not supported");
   if (c.input(0).shape.empty()) throw Error(c.where + ": input must have rank 1 or more");
   if (shape_numel(c.input(1).shape) != 1) throw Error(c.where + ": axis must be a scalar");
+  if (c.input(1).dtype != DType::int64 && c.input(1).dtype != DType::int32)
+    throw Error(c.where + ": axis must be int32 or int64");
   return identity(c);
 }
 

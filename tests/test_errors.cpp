@@ -390,6 +390,32 @@ TEST(BadModel, PadsThatCannotBeDoneAreErrorsNamingTheNode) {
   }
 }
 
+// Found by an independent review: at opset 18 (beyond the ONNX library's
+// schemas) input types are not checked against a schema, so CumSum's axis
+// type is checked by its own shape function; and a dim beyond what a tensor
+// can hold is refused even when another dim is 0.
+TEST(BadModel, CumSumAxisTypeAndHugeDimsOfEmptyTensors) {
+  {
+    TempDir d;
+    ModelBuilder b(18);
+    b.input("x", {2, 3}).output("y");
+    b.init("axis", test::float_tensor({}, {1}));
+    b.node("CumSum", {"x", "axis"}, {"y"}, "scan");
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("CumSum 'scan': axis must be int32 or int64"), std::string::npos) << e;
+  }
+  {
+    TempDir d;
+    ModelBuilder b(13);
+    b.input("x", {0, std::numeric_limits<int64_t>::max()}).output("y");
+    b.node("Relu", {"x"}, {"y"});
+    b.save(d.file("m.onnx"));
+    const std::string e = load_error(d.file("m.onnx"));
+    EXPECT_NE(e.find("too many elements"), std::string::npos) << e;
+  }
+}
+
 TEST(BadModel, ResizesThatCannotBeDoneAreErrorsNamingTheNode) {
   struct Case {
     std::vector<std::string> inputs;

@@ -538,6 +538,40 @@ TEST(Session, TopKOrdersTiesAndNaNAndScatterChecksItsIndices) {
   }
 }
 
+// Found by an independent review: integer scatter reductions wrap rather
+// than overflow (UBSan would stop here otherwise), indices may outnumber the
+// data along the axis (what scatter_add exports), a rank-0 Pad copies its
+// input, and ArgMax with select_last_index takes the last NaN.
+TEST(Session, ScatterWrapsAndTakesManyIndicesPadOfAScalarArgMaxLastNaN) {
+  ModelBuilder b(16);
+  b.input("x", {3}, onnx::TensorProto::INT64).input("i", {5}, onnx::TensorProto::INT64);
+  b.input("u", {5}, onnx::TensorProto::INT64).output("y", onnx::TensorProto::INT64);
+  test::set_attr(b.node("ScatterElements", {"x", "i", "u"}, {"y"}), "reduction", std::string("add"));
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  const int64_t top = std::numeric_limits<int64_t>::max();
+  auto out = s.run(std::vector<Tensor>{test::int64_tensor({3}, {top, 0, 5}), test::int64_tensor({5}, {0, 1, 0, 2, 1}),
+                                       test::int64_tensor({5}, {1, 2, 3, 4, 5})});
+  EXPECT_EQ(out[0].as_int64(), (std::vector<int64_t>{std::numeric_limits<int64_t>::min() + 3, 7, 9}));
+
+  ModelBuilder p(13);
+  p.input("x", {}).output("y");
+  p.init("pads", Tensor(DType::int64, {0}));
+  p.node("Pad", {"x", "pads"}, {"y"});
+  const std::string pbytes = p.bytes();
+  Session ps(pbytes.data(), pbytes.size());
+  EXPECT_EQ(ps.run(std::vector<Tensor>{test::scalar_tensor(2.5f)})[0].data<float>()[0], 2.5f);
+
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ModelBuilder a(13);
+  a.input("x", {5}).output("y", onnx::TensorProto::INT64);
+  test::set_attr(a.node("ArgMax", {"x"}, {"y"}), "select_last_index", int64_t(1));
+  const std::string abytes = a.bytes();
+  Session as(abytes.data(), abytes.size());
+  EXPECT_EQ(as.run(std::vector<Tensor>{test::float_tensor({5}, {1, nan, 9, nan, 2})})[0].as_int64(),
+            (std::vector<int64_t>{3}));
+}
+
 // A matmul weight read only by its product is held packed only once the
 // session loads: the graph keeps its shape with no bytes, runs still match
 // float64 at every row count, and planning that graph without the session's

@@ -156,11 +156,11 @@ std::unique_ptr<Kernel> lrn(const BindContext& c) {
   const double alpha = c.node.attr_f("alpha", 1e-4f), beta = c.node.attr_f("beta", 0.75f),
                bias = c.node.attr_f("bias", 1.f);
   const int64_t N = x[0], C = x[1], S = shape_numel(x) / std::max<int64_t>(N * C, 1);
-  const int64_t before = (size - 1) / 2, after = size / 2;
+  const int64_t before = (size - 1) / 2, after = size / 2, window = std::min(size, C);
   return kernel_fn([=](const RunArgs& a) {
     auto* in = static_cast<const float*>(a.in[0]);
     auto* out = static_cast<float*>(a.out[0]);
-#pragma omp parallel for schedule(static) if (N * C * S * size > 65536)
+#pragma omp parallel for schedule(static) if (N * C * S * window > 65536)
     for (int64_t nc = 0; nc < N * C; ++nc) {
       const int64_t n = nc / C, ch = nc % C;
       const int64_t lo = std::max<int64_t>(0, ch - before), hi = std::min<int64_t>(C - 1, ch + after);

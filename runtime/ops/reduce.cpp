@@ -112,7 +112,8 @@ AxisSplit split_at(const Shape& x, int64_t axis) {
 }
 
 // ArgMax / ArgMin along one axis: the index of the first extreme (the last
-// with select_last_index); NaN counts as the extreme, as in numpy and PyTorch.
+// with select_last_index); NaN counts as the extreme, as in numpy and PyTorch
+// (the last NaN with select_last_index, as ONNX's reference).
 KernelFactory arg_op(bool max) {
   return [max](const BindContext& c) -> std::unique_ptr<Kernel> {
     const Shape& x = c.in_shape(0);
@@ -127,9 +128,14 @@ KernelFactory arg_op(bool max) {
         for (int64_t j = 0; j < inner; ++j) {
           const float* p = in + o * n * inner + j;
           int64_t best = 0;
-          for (int64_t k = 1; k < n && !std::isnan(p[best * inner]); ++k) {
+          for (int64_t k = 1; k < n; ++k) {
             const float v = p[k * inner], b = p[best * inner];
-            if (std::isnan(v) || (max ? v > b : v < b) || (last && v == b)) best = k;
+            if (std::isnan(b)) {
+              if (!last) break;
+              if (std::isnan(v)) best = k;
+            } else if (std::isnan(v) || (max ? v > b : v < b) || (last && v == b)) {
+              best = k;
+            }
           }
           out[o * inner + j] = best;
         }
@@ -182,7 +188,7 @@ std::unique_ptr<Kernel> top_k(const BindContext& c) {
         auto before = [&](int64_t u, int64_t v) {
           const float fu = p[u * inner], fv = p[v * inner];
           const bool nu = std::isnan(fu), nv = std::isnan(fv);
-          if (nu || nv) return largest ? (nu && !nv) || (nu && nv && u < v) : (!nu && nv) || (!nu && !nv && u < v);
+          if (nu || nv) return nu && nv ? u < v : largest ? nu : nv;
           if (fu != fv) return largest ? fu > fv : fu < fv;
           return u < v;
         };

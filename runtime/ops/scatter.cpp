@@ -2,7 +2,9 @@
 // ScatterND (with the none/add/mul/max/min reductions), OneHot. An index out
 // of its dim's range is an error naming the node, when the step runs.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "graph/geometry.h"
 #include "runtime/ops/broadcast.h"
@@ -19,14 +21,24 @@ Reduction reduction_of(const BindContext& c) {
                                                        : r == "min" ? Reduction::min : Reduction::none;
 }
 
+// Integers wrap (unsigned arithmetic: no overflow UB), bools stay 0 or 1
+// (add and max are or, mul and min and), and a float NaN on either side wins
+// max and min.
 template <class T>
 void combine(Reduction r, T& to, T v) {
-  switch (r) {
-    case Reduction::none: to = v; break;
-    case Reduction::add: to = to + v; break;
-    case Reduction::mul: to = to * v; break;
-    case Reduction::max: to = std::max(to, v); break;
-    case Reduction::min: to = std::min(to, v); break;
+  if (r == Reduction::none) {
+    to = v;
+  } else if constexpr (std::is_same_v<T, float>) {
+    if (r == Reduction::add) to += v;
+    else if (r == Reduction::mul) to *= v;
+    else if (to == to && (v != v || (r == Reduction::max ? v > to : v < to))) to = v;
+  } else if constexpr (std::is_same_v<T, uint8_t>) {
+    to = r == Reduction::add || r == Reduction::max ? (to | v) : (to & v);
+  } else {
+    using U = std::make_unsigned_t<T>;
+    if (r == Reduction::add) to = T(U(to) + U(v));
+    else if (r == Reduction::mul) to = T(U(to) * U(v));
+    else to = r == Reduction::max ? std::max(to, v) : std::min(to, v);
   }
 }
 
@@ -119,8 +131,9 @@ std::unique_ptr<Kernel> one_hot(const BindContext& c) {
           double raw = it == DType::float32 ? double(static_cast<const float*>(a.in[0])[at])
                        : it == DType::int64  ? double(static_cast<const int64_t*>(a.in[0])[at])
                                              : double(static_cast<const int32_t*>(a.in[0])[at]);
-          if (!(raw >= -double(depth) && raw < double(depth))) continue;
-          int64_t i = int64_t(raw);
+          if (!(std::fabs(raw) < double(depth) + 1)) continue;  // (also keeps the conversion in range)
+          int64_t i = int64_t(raw);  // floats truncate toward zero, as ONNX casts them
+          if (i < -depth || i >= depth) continue;
           if (i < 0) i += depth;
           y[(o * depth + i) * inner + j] = values[1];
         }

@@ -218,7 +218,8 @@ std::unique_ptr<Kernel> pad(const BindContext& c) {
   const float attr_value = c.opset < 11 ? c.node.attr_f("value", 0.f) : 0.f;
   const bool value_input = c.opset >= 11 && c.has_input(2);
   const Shape in_st = strides_of(x), out_shape = p.out;
-  if (rank == 0 || shape_numel(out_shape) == 0) return kernel_fn([](const RunArgs&) {});
+  if (rank == 0) return kernel_fn([es](const RunArgs& a) { std::memcpy(a.out[0], a.in[0], es); });  // nothing to pad
+  if (shape_numel(out_shape) == 0) return kernel_fn([](const RunArgs&) {});
   const int64_t w = x[rank - 1], ow = out_shape[rank - 1], b = p.begin[rank - 1];
   const int64_t rows = shape_numel(out_shape) / ow;
   // Source index along a dim for output index o, or -1 for the constant.
@@ -283,6 +284,7 @@ std::unique_ptr<Kernel> pad(const BindContext& c) {
 // the copy's stride is 0.
 std::unique_ptr<Kernel> tile(const BindContext& c) {
   const Shape& x = c.in_shape(0);
+  if (2 * x.size() > kMaxBroadcastRank) c.fail("Tile of rank above 8 is not supported");
   const Shape st = strides_of(x);
   Shape out, strides;
   for (size_t d = 0; d < x.size(); ++d) {
