@@ -111,9 +111,24 @@ AxisSplit split_at(const Shape& x, int64_t axis) {
   return s;
 }
 
-// ArgMax / ArgMin along one axis: the index of the first extreme (the last
-// with select_last_index); NaN counts as the extreme, as in numpy and PyTorch
-// (the last NaN with select_last_index, as ONNX's reference).
+// Index of the first extreme of p[0], p[inner], ... p[(n - 1) * inner] (the
+// last with `last`); NaN counts as the extreme, as in numpy and PyTorch (the
+// last NaN with `last`, as ONNX's reference).
+int64_t extreme_index(const float* p, int64_t n, int64_t inner, bool max, bool last) {
+  int64_t best = 0;
+  for (int64_t k = 1; k < n; ++k) {
+    const float v = p[k * inner], b = p[best * inner];
+    if (std::isnan(b)) {
+      if (!last) break;
+      if (std::isnan(v)) best = k;
+    } else if (std::isnan(v) || (max ? v > b : v < b) || (last && v == b)) {
+      best = k;
+    }
+  }
+  return best;
+}
+
+// ArgMax / ArgMin along one axis (select_last_index: the last extreme).
 KernelFactory arg_op(bool max) {
   return [max](const BindContext& c) -> std::unique_ptr<Kernel> {
     const Shape& x = c.in_shape(0);
@@ -125,20 +140,7 @@ KernelFactory arg_op(bool max) {
       auto* in = static_cast<const float*>(a.in[0]);
       auto* out = static_cast<int64_t*>(a.out[0]);
       for (int64_t o = 0; o < outer; ++o)
-        for (int64_t j = 0; j < inner; ++j) {
-          const float* p = in + o * n * inner + j;
-          int64_t best = 0;
-          for (int64_t k = 1; k < n; ++k) {
-            const float v = p[k * inner], b = p[best * inner];
-            if (std::isnan(b)) {
-              if (!last) break;
-              if (std::isnan(v)) best = k;
-            } else if (std::isnan(v) || (max ? v > b : v < b) || (last && v == b)) {
-              best = k;
-            }
-          }
-          out[o * inner + j] = best;
-        }
+        for (int64_t j = 0; j < inner; ++j) out[o * inner + j] = extreme_index(in + o * n * inner + j, n, inner, max, last);
     });
   };
 }
@@ -156,13 +158,8 @@ std::unique_ptr<Kernel> hardmax(const BindContext& c) {
     auto* out = static_cast<float*>(a.out[0]);
     std::fill(out, out + outer * n * inner, 0.f);
     for (int64_t o = 0; o < outer; ++o)
-      for (int64_t j = 0; j < inner; ++j) {
-        const float* p = in + o * n * inner + j;
-        int64_t best = 0;
-        for (int64_t k = 1; k < n && !std::isnan(p[best * inner]); ++k)
-          if (std::isnan(p[k * inner]) || p[k * inner] > p[best * inner]) best = k;
-        if (n) out[(o * n + best) * inner + j] = 1.f;
-      }
+      for (int64_t j = 0; j < inner; ++j)
+        if (n) out[(o * n + extreme_index(in + o * n * inner + j, n, inner, true, false)) * inner + j] = 1.f;
   });
 }
 
@@ -180,7 +177,7 @@ std::unique_ptr<Kernel> top_k(const BindContext& c) {
     auto* in = static_cast<const float*>(a.in[0]);
     auto* values = static_cast<float*>(a.out[0]);
     auto* indices = static_cast<int64_t*>(a.out[1]);
-    std::vector<int64_t> order(static_cast<size_t>(n));
+    int64_t* order = static_cast<int64_t*>(a.scratch);  // n indices, sorted per slice
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t j = 0; j < inner; ++j) {
         const float* p = in + o * n * inner + j;
@@ -192,14 +189,14 @@ std::unique_ptr<Kernel> top_k(const BindContext& c) {
           if (fu != fv) return largest ? fu > fv : fu < fv;
           return u < v;
         };
-        for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+        for (int64_t i = 0; i < n; ++i) order[i] = i;
+        std::partial_sort(order, order + k, order + n, before);
         for (int64_t r = 0; r < k; ++r) {
-          values[(o * k + r) * inner + j] = p[order[size_t(r)] * inner];
-          indices[(o * k + r) * inner + j] = order[size_t(r)];
+          values[(o * k + r) * inner + j] = p[order[r] * inner];
+          indices[(o * k + r) * inner + j] = order[r];
         }
       }
-  });
+  }, size_t(n) * sizeof(int64_t));
 }
 
 // CumSum along an axis given at run time: running sums (in double for

@@ -1,10 +1,13 @@
-// Ops that write elements to places given by index tensors: ScatterElements,
-// ScatterND (with the none/add/mul/max/min reductions), OneHot. An index out
-// of its dim's range is an error naming the node, when the step runs.
+// Ops that read or write elements at places given by index tensors:
+// GatherElements, ScatterElements, ScatterND (with the none/add/mul/max/min
+// reductions), OneHot. An index out of its dim's range is an error naming
+// the node, when the step runs.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "graph/geometry.h"
 #include "runtime/ops/broadcast.h"
@@ -52,34 +55,70 @@ int64_t checked_index(int64_t j, int64_t dim, const std::string& where) {
   return j < 0 ? j + dim : j;
 }
 
-// The output starts as a copy of the data; then f(out, updates) with the
-// element type of `t` (float32, int64, int32; bool as uint8).
-template <class F>
-void copy_then_update(const RunArgs& a, DType t, size_t bytes, F&& f) {
-  if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
-  with_element_type(t, [&](auto tag) {
-    using T = decltype(tag);
-    f(static_cast<T*>(a.out[0]), static_cast<const T*>(a.in[2]));
+// The elements of data a GatherElements or ScatterElements index tensor
+// points at: walking the indices' shape with `walk` gives each one's place in
+// data with its axis coordinate 0; the index times `step` adds that.
+struct AlongAxis {
+  std::vector<Shape> walk;  // (as for_each_broadcast takes it; made once, not per run)
+  int64_t dim = 0, step = 0;
+  AlongAxis(const BindContext& c) {
+    const Shape& x = c.in_shape(0);
+    const size_t axis = size_t(normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where));
+    if (x.size() > kMaxBroadcastRank) c.fail("tensors of rank above 16 are not supported here");
+    Shape strides = strides_of(x);
+    dim = x[axis], step = strides[axis];
+    strides[axis] = 0;
+    walk = {strides};
+  }
+};
+
+std::unique_ptr<Kernel> gather_elements(const BindContext& c) {
+  const AlongAxis along(c);
+  const Shape idx = c.in_shape(1);
+  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const size_t es = dtype_size(c.out[0].dtype);
+  const std::string where = c.where;
+  return kernel_fn([=](const RunArgs& a) {
+    auto* src = static_cast<const uint8_t*>(a.in[0]);
+    auto* dst = static_cast<uint8_t*>(a.out[0]);
+    for_each_broadcast(idx, along.walk, [&](int64_t i, const auto& off) {
+      const int64_t j = checked_index(index_at(a.in[1], idx64, i), along.dim, where);
+      std::memcpy(dst + size_t(i) * es, src + size_t(off[0] + j * along.step) * es, es);
+    });
   });
 }
 
+// What both scatters take from the node: the output starts as a copy of the
+// data, then run(a, f) calls f(out, updates) with the element type (float32,
+// int64, int32; bool as uint8).
+struct Scatter {
+  bool idx64;
+  Reduction red;
+  DType t;
+  size_t bytes;
+  std::string where;
+  explicit Scatter(const BindContext& c)
+      : idx64(c.in[1]->dtype == DType::int64), red(reduction_of(c)), t(c.out[0].dtype),
+        bytes(size_t(shape_numel(c.in_shape(0))) * dtype_size(c.out[0].dtype)), where(c.where) {}
+  int64_t index(const RunArgs& a, int64_t i, int64_t dim) const { return checked_index(index_at(a.in[1], idx64, i), dim, where); }
+  template <class F>
+  void run(const RunArgs& a, F&& f) const {
+    if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
+    with_element_type(t, [&](auto tag) {
+      using T = decltype(tag);
+      f(static_cast<T*>(a.out[0]), static_cast<const T*>(a.in[2]));
+    });
+  }
+};
+
 std::unique_ptr<Kernel> scatter_elements(const BindContext& c) {
-  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
-  const size_t axis = size_t(normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where));
-  if (x.size() > kMaxBroadcastRank) c.fail("tensors of rank above 16 are not supported here");
-  Shape strides = strides_of(x);
-  const int64_t dim = x[axis], step = strides[axis];
-  strides[axis] = 0;  // the axis coordinate comes from the index
-  const bool idx64 = c.in[1]->dtype == DType::int64;
-  const Reduction red = reduction_of(c);
-  const DType t = c.out[0].dtype;
-  const size_t bytes = size_t(shape_numel(x)) * dtype_size(t);
-  const std::string where = c.where;
+  const AlongAxis along(c);
+  const Scatter sc(c);
+  const Shape idx = c.in_shape(1);
   return kernel_fn([=](const RunArgs& a) {
-    copy_then_update(a, t, bytes, [&](auto* out, auto* upd) {
-      for_each_broadcast(idx, {strides}, [&](int64_t i, const auto& off) {
-        const int64_t j = checked_index(index_at(a.in[1], idx64, i), dim, where);
-        combine(red, out[off[0] + j * step], upd[i]);
+    sc.run(a, [&](auto* out, auto* upd) {
+      for_each_broadcast(idx, along.walk, [&](int64_t i, const auto& off) {
+        combine(sc.red, out[off[0] + sc.index(a, i, along.dim) * along.step], upd[i]);
       });
     });
   });
@@ -88,21 +127,16 @@ std::unique_ptr<Kernel> scatter_elements(const BindContext& c) {
 std::unique_ptr<Kernel> scatter_nd(const BindContext& c) {
   const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
   const int64_t k = idx.back(), tuples = shape_numel(idx) / std::max<int64_t>(k, 1);
-  const Shape strides = strides_of(x);
+  const Shape strides = strides_of(x), dims = x;
   int64_t slice = 1;
   for (size_t d = size_t(k); d < x.size(); ++d) slice *= x[d];
-  const bool idx64 = c.in[1]->dtype == DType::int64;
-  const Reduction red = reduction_of(c);
-  const DType t = c.out[0].dtype;
-  const size_t bytes = size_t(shape_numel(x)) * dtype_size(t);
-  const std::string where = c.where;
+  const Scatter sc(c);
   return kernel_fn([=](const RunArgs& a) {
-    copy_then_update(a, t, bytes, [&](auto* out, auto* upd) {
+    sc.run(a, [&](auto* out, auto* upd) {
       for (int64_t u = 0; u < tuples; ++u) {
         int64_t off = 0;
-        for (int64_t d = 0; d < k; ++d)
-          off += checked_index(index_at(a.in[1], idx64, u * k + d), x[size_t(d)], where) * strides[size_t(d)];
-        for (int64_t e = 0; e < slice; ++e) combine(red, out[off + e], upd[u * slice + e]);
+        for (int64_t d = 0; d < k; ++d) off += sc.index(a, u * k + d, dims[size_t(d)]) * strides[size_t(d)];
+        for (int64_t e = 0; e < slice; ++e) combine(sc.red, out[off + e], upd[u * slice + e]);
       }
     });
   });
@@ -144,6 +178,7 @@ std::unique_ptr<Kernel> one_hot(const BindContext& c) {
 }  // namespace
 
 void register_scatter_ops(Registry& r) {
+  r.add("GatherElements", 11, 18, gather_elements);
   r.add("ScatterElements", 11, 18, scatter_elements);
   r.add("ScatterND", 11, 18, scatter_nd);
   r.add("OneHot", 9, 18, one_hot);

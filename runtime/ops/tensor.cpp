@@ -1,7 +1,7 @@
 // Ops that move or make data without arithmetic: Identity, Dropout
 // (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Size, Gather, Concat,
 // Split, Slice, Transpose, Expand, Pad, Tile, DepthToSpace, SpaceToDepth,
-// Trilu, GatherElements, Cast, ConstantOfShape, Range.
+// Trilu, Cast, ConstantOfShape, Range.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -204,7 +204,9 @@ std::unique_ptr<Kernel> slice(const BindContext& c) {
 // and whose ends are the value, the edge element, or mirrored elements.
 std::unique_ptr<Kernel> pad(const BindContext& c) {
   const Shape& x = c.in_shape(0);
-  const std::string mode = c.node.attr_s("mode", "constant");
+  const std::string mode_name = c.node.attr_s("mode", "constant");
+  enum class Mode { constant, edge, reflect } const mode =
+      mode_name == "edge" ? Mode::edge : mode_name == "reflect" ? Mode::reflect : Mode::constant;
   std::vector<int64_t> pads, axes;
   if (c.opset < 11) {
     pads = c.node.attr_ints("pads");
@@ -212,7 +214,7 @@ std::unique_ptr<Kernel> pad(const BindContext& c) {
     pads = c.constant(1)->as_int64();
     if (c.has_input(3)) axes = c.constant(3)->as_int64();
   }
-  const PadDims p = pad_dims(x, pads, axes, mode, c.where);
+  const PadDims p = pad_dims(x, pads, axes, mode_name, c.where);
   const size_t es = dtype_size(c.out[0].dtype), rank = x.size();
   const DType t = c.out[0].dtype;
   const float attr_value = c.opset < 11 ? c.node.attr_f("value", 0.f) : 0.f;
@@ -226,8 +228,8 @@ std::unique_ptr<Kernel> pad(const BindContext& c) {
   auto source = [mode](int64_t o, int64_t begin, int64_t d) -> int64_t {
     int64_t i = o - begin;
     if (i >= 0 && i < d) return i;
-    if (mode == "constant") return -1;
-    if (mode == "edge") return i < 0 ? 0 : d - 1;
+    if (mode == Mode::constant) return -1;
+    if (mode == Mode::edge) return i < 0 ? 0 : d - 1;
     return i < 0 ? -i : 2 * (d - 1) - i;  // reflect (pads checked below d)
   };
   return kernel_fn([=](const RunArgs& a) {
@@ -347,31 +349,6 @@ std::unique_ptr<Kernel> trilu(const BindContext& c) {
   });
 }
 
-// GatherElements: out[p] = data[p with its axis coordinate replaced by indices[p]].
-std::unique_ptr<Kernel> gather_elements(const BindContext& c) {
-  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
-  const size_t axis = size_t(normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where));
-  if (x.size() > kMaxBroadcastRank) c.fail("tensors of rank above 16 are not supported here");
-  const Shape xs = strides_of(x);
-  Shape strides = xs;
-  strides[axis] = 0;  // the axis coordinate comes from the index instead
-  const bool idx64 = c.in[1]->dtype == DType::int64;
-  const size_t es = dtype_size(c.out[0].dtype);
-  const int64_t dim = x[axis], step = xs[axis];
-  const std::string where = c.where;
-  return kernel_fn([=](const RunArgs& a) {
-    auto* src = static_cast<const uint8_t*>(a.in[0]);
-    auto* dst = static_cast<uint8_t*>(a.out[0]);
-    for_each_broadcast(idx, {strides}, [&](int64_t i, const auto& off) {
-      int64_t j = idx64 ? static_cast<const int64_t*>(a.in[1])[i] : static_cast<const int32_t*>(a.in[1])[i];
-      if (j < -dim || j >= dim)
-        throw Error(where + ": index " + std::to_string(j) + " is out of range for a dim of " + std::to_string(dim));
-      if (j < 0) j += dim;
-      std::memcpy(dst + size_t(i) * es, src + size_t(off[0] + j * step) * es, es);
-    });
-  });
-}
-
 std::unique_ptr<Kernel> expand(const BindContext& c) {
   StridedCopy sc(c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
@@ -479,7 +456,6 @@ void register_tensor_ops(Registry& r) {
   r.add("Pad", 2, 18, pad);
   r.add("Tile", 6, 18, tile);
   r.add("Trilu", 14, 18, trilu);
-  r.add("GatherElements", 11, 18, gather_elements);
   r.add("DepthToSpace", 1, 18, [](const BindContext& c) { return depth_space(c, true); });
   r.add("SpaceToDepth", 1, 18, [](const BindContext& c) { return depth_space(c, false); });
   r.add("Cast", 6, 18, cast);
