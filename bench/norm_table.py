@@ -26,5 +26,6 @@ for kernel, peer in (("LayerNorm", "BM_OneDnnLayerNorm"), ("RMSNorm", None), ("A
             if r is None:
                 continue
             copy = rates[f"BM_Copy/{shape}"]
-            vs_peer = f"{r / rates[f'{peer}/{shape}']:.2f}" if peer else "-"
+            p = rates.get(f"{peer}/{shape}") if peer else None
+            vs_peer = f"{r / p:.2f}" if p else "-"
             print(f"| {kernel} | {isa} | {shape} | {r / 1e9:.1f} | {r / copy:.2f} | {vs_peer} |")
