@@ -350,6 +350,61 @@ Outs scatter(const Ctx& c) {
   return identity(c);
 }
 
+// LSTM, GRU, RNN: X [T, B, I] ([B, T, I] with layout 1), W [D, G*H, I],
+// R [D, G*H, H], then the optional B [D, 2*G*H], sequence_lens [B],
+// initial_h (and initial_c, LSTM) [D, B, H] ([B, D, H]), P [D, 3*H] (LSTM).
+// Outputs Y [T, D, B, H] ([B, T, D, H]), Y_h and Y_c as initial_h.
+Outs recurrent(const Ctx& c) {
+  const std::string& op = c.n.op_type;
+  const int64_t G = op == "LSTM" ? 4 : op == "GRU" ? 3 : 1;
+  const std::string dir = c.n.attr_s("direction", "forward");
+  if (dir != "forward" && dir != "reverse" && dir != "bidirectional")
+    throw Error(c.where + ": direction '" + dir + "' is not forward, reverse or bidirectional");
+  const int64_t D = dir == "bidirectional" ? 2 : 1;
+  const int64_t layout = c.n.attr_i("layout", 0);
+  if (layout != 0 && layout != 1) throw Error(c.where + ": layout must be 0 or 1");
+  for (size_t k : {0, 1, 2}) c.expect_float(k);
+  const Shape &x = c.input(0).shape, &w = c.input(1).shape, &r = c.input(2).shape;
+  auto bad = [&](size_t k, const std::string& want) {
+    throw Error(c.where + ": input " + std::to_string(k) + " has shape " + shape_str(c.input(k).shape) +
+                ", expected " + want);
+  };
+  if (x.size() != 3) bad(0, "rank 3");
+  const int64_t T = layout ? x[1] : x[0], B = layout ? x[0] : x[1], I = x[2];
+  if (r.size() != 3 || r[0] != D || r[1] % G != 0 || r[1] / G != r[2]) bad(2, "[num_directions, " + std::to_string(G) + "*hidden_size, hidden_size]");
+  const int64_t H = r[2];
+  if (H == 0 || I == 0) throw Error(c.where + ": hidden_size and the input size must not be 0");
+  if (c.n.has("hidden_size") && c.n.attr_i("hidden_size", 0) != H)
+    throw Error(c.where + ": hidden_size " + std::to_string(c.n.attr_i("hidden_size", 0)) + " disagrees with R's shape " +
+                shape_str(r));
+  if (w != Shape{D, G * H, I}) bad(1, shape_str({D, G * H, I}));
+  const Shape state = layout ? Shape{B, D, H} : Shape{D, B, H};
+  auto optional = [&](size_t k) { return k < c.in.size() && c.in[k]; };
+  if (optional(3)) {
+    c.expect_float(3);
+    if (c.input(3).shape != Shape{D, 2 * G * H}) bad(3, shape_str({D, 2 * G * H}));
+  }
+  if (optional(4)) {
+    if (c.input(4).dtype != DType::int32) throw Error(c.where + ": sequence_lens must be int32");
+    if (c.input(4).shape != Shape{B}) bad(4, shape_str({B}));
+  }
+  for (size_t k : {size_t(5), size_t(6)}) {
+    if (k == 6 && G != 4) break;
+    if (!optional(k)) continue;
+    c.expect_float(k);
+    if (c.input(k).shape != state) bad(k, shape_str(state));
+  }
+  if (G == 4 && optional(7)) {
+    c.expect_float(7);
+    if (c.input(7).shape != Shape{D, 3 * H}) bad(7, shape_str({D, 3 * H}));
+  }
+  const size_t outs = size_t(G == 4 ? 3 : 2);
+  if (c.n.outputs.size() > outs) throw Error(c.where + ": " + op + " has at most " + std::to_string(outs) + " outputs");
+  Outs o{ValueInfo{DType::float32, layout ? Shape{B, T, D, H} : Shape{T, D, B, H}, nullptr}};
+  o.resize(outs, ValueInfo{DType::float32, state, nullptr});
+  return o;
+}
+
 Outs one_hot(const Ctx& c) {
   const Tensor& depth = c.known(1, "depth");
   if (depth.numel() != 1) throw Error(c.where + ": depth must be a scalar");
@@ -852,6 +907,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"TopK", top_k},                {"Hardmax", same_as_input},   {"Size", size_op},
       {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
       {"OneHot", one_hot},            {"LRN", same_as_input},
+      {"LSTM", recurrent},            {"GRU", recurrent},           {"RNN", recurrent},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
       {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},

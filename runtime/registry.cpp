@@ -32,6 +32,7 @@ const Registry& default_registry() {
     register_tensor_ops(r);
     register_resize_ops(r);
     register_scatter_ops(r);
+    register_recurrent_ops(r);
     return r;
   }();
   return r;

@@ -45,6 +45,7 @@ TEST(Models, MobileNetV2MatchesPyTorch) { check_model(test::fixture("models/mobi
 TEST(Models, ActivationsAndUnaryMathMatchPyTorch) { check_model(test::fixture("models/activations"), true); }
 TEST(Models, UpsamplingMatchesPyTorch) { check_model(test::fixture("models/upsampling"), true); }
 TEST(Models, RearrangingAndIndexingOpsMatchPyTorch) { check_model(test::fixture("models/rearrange"), true); }
+TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/recurrent"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

@@ -926,5 +926,220 @@ TEST(Session, SteadyStateRunAllocatesNothing) {
   }
 }
 
+// LSTM, GRU and RNN against the ONNX equations written out here in double,
+// one batch entry and one step at a time (apart from runtime/ops/recurrent.cpp,
+// which works a step for the whole batch through matmuls): every direction,
+// sequence_lens, initial states, peepholes, input_forget, clip, both GRU
+// resets, activations with alphas and betas, and both layouts.
+struct RecurrentCase {
+  std::string op, direction = "forward";
+  int64_t T = 5, B = 3, I = 4, H = 3;
+  int64_t layout = 0;
+  bool lbr = false, input_forget = false, peepholes = false, lens = false, initial = false, w_as_input = false;
+  float clip = 0;
+  std::vector<std::string> acts;
+  std::vector<float> alphas, betas;
+};
+
+double activation(const std::string& name, double x, double alpha, double beta) {
+  if (name == "Sigmoid") return 1 / (1 + std::exp(-x));
+  if (name == "Tanh") return std::tanh(x);
+  if (name == "Relu") return std::max(0.0, x);
+  if (name == "LeakyRelu") return x >= 0 ? x : alpha * x;
+  if (name == "HardSigmoid") return std::max(0.0, std::min(1.0, alpha * x + beta));
+  ADD_FAILURE() << "no reference for " << name;
+  return 0;
+}
+
+void check_recurrent(const RecurrentCase& k) {
+  const int64_t G = k.op == "LSTM" ? 4 : k.op == "GRU" ? 3 : 1, D = k.direction == "bidirectional" ? 2 : 1;
+  const int64_t T = k.T, B = k.B, I = k.I, H = k.H;
+  const Shape xs = k.layout ? Shape{B, T, I} : Shape{T, B, I}, state = k.layout ? Shape{B, D, H} : Shape{D, B, H};
+  Tensor X = test::random_tensor(xs, 1, -2, 2), W = test::random_tensor({D, G * H, I}, 2, -1, 1),
+         R = test::random_tensor({D, G * H, H}, 3, -1, 1), Bv = test::random_tensor({D, 2 * G * H}, 4, -1, 1),
+         P = test::random_tensor({D, 3 * H}, 5, -1, 1), h0 = test::random_tensor(state, 6), c0 = test::random_tensor(state, 7);
+  Tensor lens(DType::int32, {B});
+  for (int64_t b = 0; b < B; ++b) lens.data<int32_t>()[b] = int32_t(k.lens ? (b * 2 + 1) % (T + 1) : T);
+  if (k.lens) lens.data<int32_t>()[B - 1] = int32_t(T);
+
+  ModelBuilder mb(k.layout ? 14 : 13);
+  mb.input("X", xs);
+  if (k.w_as_input) mb.input("W", W.shape);
+  else mb.init("W", W);
+  mb.init("R", R).init("B", Bv).init("L", lens).init("h0", h0).init("c0", c0).init("P", P);
+  std::vector<std::string> ins = {"X", "W", "R", "B", k.lens ? "L" : "", k.initial ? "h0" : ""};
+  std::vector<std::string> outs = {"Y", "Y_h"};
+  if (G == 4) {
+    ins.push_back(k.initial ? "c0" : "");
+    ins.push_back(k.peepholes ? "P" : "");
+    outs.push_back("Y_c");
+  }
+  for (auto& o : outs) mb.output(o);
+  auto& n = mb.node(k.op, ins, outs, "cell");
+  test::set_attr(n, "hidden_size", H);
+  test::set_attr(n, "direction", k.direction);
+  if (k.layout) test::set_attr(n, "layout", k.layout);
+  if (k.lbr) test::set_attr(n, "linear_before_reset", int64_t(1));
+  if (k.input_forget) test::set_attr(n, "input_forget", int64_t(1));
+  if (k.clip > 0) test::set_attr(n, "clip", k.clip);
+  if (!k.acts.empty()) test::set_attr(n, "activations", k.acts);
+  if (!k.alphas.empty()) test::set_attr(n, "activation_alpha", k.alphas);
+  if (!k.betas.empty()) test::set_attr(n, "activation_beta", k.betas);
+  const std::string bytes = mb.bytes();
+  Session s(bytes.data(), bytes.size());
+  std::vector<Tensor> in = {X};
+  if (k.w_as_input) in.push_back(W);
+  auto got = s.run(in);
+
+  // The reference.
+  std::vector<std::string> acts = k.acts;
+  if (acts.empty())
+    for (int64_t d = 0; d < D; ++d) {
+      if (G == 4) acts.insert(acts.end(), {"Sigmoid", "Tanh", "Tanh"});
+      if (G == 3) acts.insert(acts.end(), {"Sigmoid", "Tanh"});
+      if (G == 1) acts.push_back("Tanh");
+    }
+  std::vector<double> alpha(acts.size()), beta(acts.size());
+  for (size_t a = 0, ai = 0, bi = 0; a < acts.size(); ++a) {
+    if (acts[a] == "LeakyRelu" || acts[a] == "HardSigmoid") alpha[a] = ai < k.alphas.size() ? k.alphas[ai++] : 0.01;
+    if (acts[a] == "HardSigmoid") beta[a] = bi < k.betas.size() ? k.betas[bi++] : 0.5;
+  }
+  const size_t per = acts.size() / size_t(D);
+  auto at = [](const Tensor& t, std::vector<int64_t> idx) {
+    int64_t o = 0;
+    for (size_t i = 0; i < idx.size(); ++i) o = o * t.shape[i] + idx[i];
+    return double(t.data<float>()[o]);
+  };
+  auto clip = [&](double v) { return k.clip > 0 ? std::max(-double(k.clip), std::min(double(k.clip), v)) : v; };
+  std::vector<double> Y(size_t(T * D * B * H), 0.0), Yh(size_t(D * B * H)), Yc(size_t(D * B * H));
+  for (int64_t d = 0; d < D; ++d) {
+    auto f = [&](size_t which, double x) { return activation(acts[size_t(d) * per + which], x, alpha[size_t(d) * per + which], beta[size_t(d) * per + which]); };
+    const bool reverse = k.direction == "reverse" || d == 1;
+    for (int64_t b = 0; b < B; ++b) {
+      auto st = [&](const Tensor& t, int64_t j) { return k.layout ? at(t, {b, d, j}) : at(t, {d, b, j}); };
+      std::vector<double> h(static_cast<size_t>(H)), c(static_cast<size_t>(H));
+      for (int64_t j = 0; j < H; ++j) {
+        h[size_t(j)] = k.initial ? st(h0, j) : 0;
+        c[size_t(j)] = k.initial && G == 4 ? st(c0, j) : 0;
+      }
+      const int64_t len = lens.data<int32_t>()[b];
+      for (int64_t step = 0; step < len; ++step) {
+        const int64_t t = reverse ? len - 1 - step : step;
+        // xw[g][j] = W x + Wb; hr[g][j] = R h + Rb (GRU without linear_before_reset: h's from (r . h), below).
+        auto xw = [&](int64_t g, int64_t j) {
+          double v = at(Bv, {d, g * H + j});
+          for (int64_t i = 0; i < I; ++i) v += at(W, {d, g * H + j, i}) * (k.layout ? at(X, {b, t, i}) : at(X, {t, b, i}));
+          return v;
+        };
+        auto hr = [&](int64_t g, int64_t j, const std::vector<double>& v) {
+          double r = at(Bv, {d, G * H + g * H + j});
+          for (int64_t i = 0; i < H; ++i) r += at(R, {d, g * H + j, i}) * v[size_t(i)];
+          return r;
+        };
+        std::vector<double> nh(static_cast<size_t>(H)), nc(static_cast<size_t>(H));
+        if (G == 4) {
+          auto p = [&](int64_t g, int64_t j) { return k.peepholes ? at(P, {d, g * H + j}) : 0.0; };
+          for (int64_t j = 0; j < H; ++j) {
+            const double i = f(0, clip(xw(0, j) + hr(0, j, h) + p(0, j) * c[size_t(j)]));
+            const double fg = k.input_forget ? 1 - i : f(0, clip(xw(2, j) + hr(2, j, h) + p(2, j) * c[size_t(j)]));
+            const double cc = f(1, clip(xw(3, j) + hr(3, j, h)));
+            nc[size_t(j)] = fg * c[size_t(j)] + i * cc;
+            const double o = f(0, clip(xw(1, j) + hr(1, j, h) + p(1, j) * nc[size_t(j)]));
+            nh[size_t(j)] = o * f(2, nc[size_t(j)]);
+          }
+        } else if (G == 3) {
+          std::vector<double> z(static_cast<size_t>(H)), r(static_cast<size_t>(H)), rh(static_cast<size_t>(H));
+          for (int64_t j = 0; j < H; ++j) {
+            z[size_t(j)] = f(0, clip(xw(0, j) + hr(0, j, h)));
+            r[size_t(j)] = f(0, clip(xw(1, j) + hr(1, j, h)));
+            rh[size_t(j)] = r[size_t(j)] * h[size_t(j)];
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const double hh = f(1, clip(xw(2, j) + (k.lbr ? r[size_t(j)] * hr(2, j, h) : hr(2, j, rh))));
+            nh[size_t(j)] = (1 - z[size_t(j)]) * hh + z[size_t(j)] * h[size_t(j)];
+          }
+        } else {
+          for (int64_t j = 0; j < H; ++j) nh[size_t(j)] = f(0, clip(xw(0, j) + hr(0, j, h)));
+        }
+        h = nh;
+        if (G == 4) c = nc;
+        for (int64_t j = 0; j < H; ++j)
+          Y[size_t((k.layout ? ((b * T + t) * D + d) * H : ((t * D + d) * B + b) * H) + j)] = h[size_t(j)];
+      }
+      for (int64_t j = 0; j < H; ++j) {
+        const size_t o = size_t((k.layout ? b * D + d : d * B + b) * H + j);
+        Yh[o] = h[size_t(j)];
+        Yc[o] = c[size_t(j)];
+      }
+    }
+  }
+  const std::string what = k.op + " " + k.direction + (k.lbr ? " lbr" : "") + (k.layout ? " layout 1" : "");
+  auto expect_near = [&](const Tensor& t, const std::vector<double>& want, const char* name) {
+    ASSERT_EQ(size_t(t.numel()), want.size()) << what << " " << name;
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_NEAR(t.data<float>()[i], want[i], 1e-5 + 1e-5 * std::fabs(want[i])) << what << " " << name << " [" << i << "]";
+  };
+  expect_near(got[0], Y, "Y");
+  expect_near(got[1], Yh, "Y_h");
+  if (G == 4) expect_near(got[2], Yc, "Y_c");
+}
+
+TEST(Session, RecurrentLayersFollowTheOnnxEquations) {
+  RecurrentCase lstm{"LSTM", "bidirectional"};
+  lstm.lens = lstm.initial = lstm.peepholes = true;
+  lstm.clip = 1.5f;
+  check_recurrent(lstm);
+  RecurrentCase coupled{"LSTM"};
+  coupled.layout = 1;
+  coupled.input_forget = coupled.initial = coupled.w_as_input = true;
+  coupled.acts = {"HardSigmoid", "Tanh", "LeakyRelu"};
+  coupled.alphas = {0.3f, 0.2f};
+  coupled.betas = {0.4f};
+  check_recurrent(coupled);
+  for (bool lbr : {false, true}) {
+    RecurrentCase gru{"GRU", lbr ? "bidirectional" : "reverse"};
+    gru.lbr = lbr;
+    gru.lens = gru.initial = true;
+    gru.w_as_input = !lbr;
+    check_recurrent(gru);
+  }
+  RecurrentCase rnn{"RNN", "bidirectional"};
+  rnn.layout = 1;
+  rnn.lens = rnn.initial = true;
+  rnn.acts = {"Relu", "LeakyRelu"};
+  rnn.alphas = {0.15f};
+  check_recurrent(rnn);
+}
+
+// A sequence length outside [0, T] is an error naming the node when it runs;
+// weights of the wrong shape are one when the model loads.
+TEST(Session, RecurrentLayersCheckTheirLengthsAndShapes) {
+  ModelBuilder b(13);
+  b.input("X", {4, 1, 2}).input("L", {1}, onnx::TensorProto::INT32).output("Y");
+  b.init("W", test::random_tensor({1, 3, 2}, 1)).init("R", test::random_tensor({1, 3, 3}, 2));
+  test::set_attr(b.node("RNN", {"X", "W", "R", "", "L"}, {"Y"}, "rnn"), "hidden_size", int64_t(3));
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  Tensor len(DType::int32, {1});
+  len.data<int32_t>()[0] = 5;
+  try {
+    s.run(std::vector<Tensor>{test::random_tensor({4, 1, 2}, 3), len});
+    ADD_FAILURE() << "a length of 5 in a sequence of 4 ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RNN 'rnn': sequence_lens[0] = 5 is outside [0, 4]"), std::string::npos) << e.what();
+  }
+  ModelBuilder w(13);
+  w.input("X", {4, 1, 2}).output("Y");
+  w.init("W", test::random_tensor({1, 3, 5}, 1)).init("R", test::random_tensor({1, 3, 3}, 2));
+  w.node("RNN", {"X", "W", "R"}, {"Y"}, "rnn");
+  const std::string wb = w.bytes();
+  try {
+    Session bad(wb.data(), wb.size());
+    ADD_FAILURE() << "W of [1, 3, 5] for an input of 2 features loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RNN 'rnn': input 1 has shape [1,3,5], expected [1,3,2]"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace normrt

@@ -157,6 +157,20 @@ void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v)
   a->set_s(v);
 }
 
+void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<std::string>& v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRINGS);
+  for (auto& x : v) a->add_strings(x);
+}
+
+void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<float>& v) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOATS);
+  for (float x : v) a->add_floats(x);
+}
+
 int run_cli(const std::string& args, std::string* output) {
   std::string cmd = std::string(NORMRT_CLI) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

@@ -41,6 +41,8 @@ void set_attr(onnx::NodeProto& n, const std::string& name, int64_t v);
 void set_attr(onnx::NodeProto& n, const std::string& name, float v);
 void set_attr(onnx::NodeProto& n, const std::string& name, std::vector<int64_t> v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v);
+void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<std::string>& v);
+void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<float>& v);
 
 // Runs the CLI with `args`; returns the exit code, stdout+stderr in `output`.
 int run_cli(const std::string& args, std::string* output);

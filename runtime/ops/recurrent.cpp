@@ -1,0 +1,321 @@
+// Recurrent layers: LSTM, GRU and RNN, as ONNX defines them (opset 7 on;
+// layout from 14), every direction, sequence_lens, initial states, LSTM's
+// peepholes and input_forget, GRU's linear_before_reset, the listed
+// activations with their alphas and betas, and clip.
+//
+// Each direction first projects every step's input at once, X W^T, as one
+// oneDNN matmul (T*B rows); then each step multiplies the hidden state by
+// R^T (another matmul, B rows) and applies the gates element-wise.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/registry.h"
+
+namespace normrt {
+namespace {
+
+enum class Cell { lstm, gru, rnn };
+
+struct Activation {
+  enum class Kind { relu, tanh, sigmoid, affine, leaky_relu, thresholded_relu, scaled_tanh, hard_sigmoid, elu,
+                    softsign, softplus } kind;
+  float alpha = 0, beta = 0;
+
+  float operator()(float x) const {
+    switch (kind) {
+      case Kind::relu: return x > 0 ? x : 0.f;
+      case Kind::tanh: return std::tanh(x);
+      case Kind::sigmoid: return x >= 0 ? 1.f / (1.f + std::exp(-x)) : std::exp(x) / (1.f + std::exp(x));
+      case Kind::affine: return alpha * x + beta;
+      case Kind::leaky_relu: return x >= 0 ? x : alpha * x;
+      case Kind::thresholded_relu: return x > alpha ? x : 0.f;
+      case Kind::scaled_tanh: return alpha * std::tanh(beta * x);
+      case Kind::hard_sigmoid: return std::max(0.f, std::min(1.f, alpha * x + beta));
+      case Kind::elu: return x >= 0 ? x : alpha * (std::exp(x) - 1.f);
+      case Kind::softsign: return x / (1.f + std::fabs(x));
+      case Kind::softplus: return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+    }
+    return x;
+  }
+};
+
+// The `activations` attribute (per direction: f, g, h for LSTM; f, g for
+// GRU; f for RNN), alphas and betas taken in order by the functions that
+// have them, defaults as the ONNX ops of the same names.
+std::vector<Activation> activations_of(const BindContext& c, Cell cell, int64_t D) {
+  const size_t per = cell == Cell::lstm ? 3 : cell == Cell::gru ? 2 : 1;
+  std::vector<std::string> names;
+  if (const Attribute* a = c.node.attr("activations")) names = a->ss;
+  if (names.empty()) {
+    for (int64_t d = 0; d < D; ++d) {
+      if (cell == Cell::rnn) names.push_back("tanh");
+      else names.insert(names.end(), {"sigmoid", "tanh", "tanh"});
+      names.resize(size_t(d + 1) * per);
+    }
+  }
+  if (names.size() != per * size_t(D))
+    c.fail("activations lists " + std::to_string(names.size()) + " functions, expected " + std::to_string(per * size_t(D)));
+  std::vector<float> alphas, betas;
+  if (const Attribute* a = c.node.attr("activation_alpha")) alphas = a->fs;
+  if (const Attribute* a = c.node.attr("activation_beta")) betas = a->fs;
+  size_t ai = 0, bi = 0;
+  auto next = [](const std::vector<float>& v, size_t& i, float dflt) { return i < v.size() ? v[i++] : dflt; };
+  std::vector<Activation> out;
+  for (std::string n : names) {
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char ch) { return char(std::tolower(ch)); });
+    using K = Activation::Kind;
+    Activation f{K::relu};
+    if (n == "relu") f.kind = K::relu;
+    else if (n == "tanh") f.kind = K::tanh;
+    else if (n == "sigmoid") f.kind = K::sigmoid;
+    else if (n == "softsign") f.kind = K::softsign;
+    else if (n == "softplus") f.kind = K::softplus;
+    else if (n == "affine") f = {K::affine, next(alphas, ai, 1.f), next(betas, bi, 0.f)};
+    else if (n == "leakyrelu") f = {K::leaky_relu, next(alphas, ai, 0.01f)};
+    else if (n == "thresholdedrelu") f = {K::thresholded_relu, next(alphas, ai, 1.f)};
+    else if (n == "scaledtanh") f = {K::scaled_tanh, next(alphas, ai, 1.f), next(betas, bi, 1.f)};
+    else if (n == "hardsigmoid") f = {K::hard_sigmoid, next(alphas, ai, 0.2f), next(betas, bi, 0.5f)};
+    else if (n == "elu") f = {K::elu, next(alphas, ai, 1.f)};
+    else c.fail("activation '" + n + "' is not one ONNX defines for recurrent layers");
+    out.push_back(f);
+  }
+  return out;
+}
+
+// A direction's fixed parts: its matmuls and where its weights are.
+struct Direction {
+  std::shared_ptr<const kernels::MatMul> project;  // X W^T: [T*B, I] x [I, G*H]
+  std::shared_ptr<const kernels::MatMul> recur;    // H R^T: [B, H] x [H, G*H] (GRU without linear_before_reset: z and r only)
+  std::shared_ptr<const kernels::MatMul> recur_h;  // GRU without linear_before_reset: (r . H) Rh^T
+  const Activation* f;                             // this direction's activations
+  bool reverse = false;
+};
+
+class RecurrentKernel : public Kernel {
+ public:
+  explicit RecurrentKernel(const BindContext& c) : where_(c.where), inputs_(c.in.size()) {
+    const std::string& op = c.node.op_type;
+    cell_ = op == "LSTM" ? Cell::lstm : op == "GRU" ? Cell::gru : Cell::rnn;
+    G_ = cell_ == Cell::lstm ? 4 : cell_ == Cell::gru ? 3 : 1;
+    const Shape& x = c.in_shape(0);
+    const Shape& r = c.in_shape(2);
+    batch_first_ = c.node.attr_i("layout", 0) == 1;
+    T_ = batch_first_ ? x[1] : x[0];
+    B_ = batch_first_ ? x[0] : x[1];
+    I_ = x[2];
+    D_ = r[0];
+    H_ = r[2];
+    clip_ = c.node.has("clip") ? c.node.attr_f("clip", 0.f) : 0.f;
+    if (c.node.has("clip") && !(clip_ > 0)) c.fail("clip must be a positive number");
+    input_forget_ = cell_ == Cell::lstm && c.node.attr_i("input_forget", 0) != 0;
+    lbr_ = cell_ == Cell::gru && c.node.attr_i("linear_before_reset", 0) != 0;
+    acts_ = activations_of(c, cell_, D_);
+    const std::string dir = c.node.attr_s("direction", "forward");
+    outs_ = int(c.out.size());
+
+    const int64_t GH = G_ * H_;
+    const Tensor* w = c.constant(1);
+    const Tensor* rt = c.constant(2);
+    for (int64_t d = 0; d < D_; ++d) {
+      Direction dd;
+      dd.reverse = dir == "reverse" || (dir == "bidirectional" && d == 1);
+      dd.f = acts_.data() + size_t(d) * acts_.size() / size_t(D_);
+      // B stored [N, K] (a slice of W or R), read transposed. Private packed
+      // copies: the session's cache keys a weight by its tensor, not a slice.
+      auto product = [&](int64_t M, int64_t N, int64_t K, const Tensor* t, int64_t offset) {
+        kernels::MatMulDesc m;
+        m.a_dims = {M, K};
+        m.b_dims = {N, K};
+        m.b_perm = {1, 0};
+        kernels::WeightSource src;
+        if (t) src.data = t->data<float>() + offset;
+        return std::make_shared<const kernels::MatMul>(m, src, nullptr);
+      };
+      if (T_ * B_ > 0) dd.project = product(T_ * B_, GH, I_, w, d * GH * I_);
+      if (B_ > 0) {
+        const int64_t n = cell_ == Cell::gru && !lbr_ ? 2 * H_ : GH;
+        dd.recur = product(B_, n, H_, rt, d * GH * H_);
+        if (cell_ == Cell::gru && !lbr_) dd.recur_h = product(B_, H_, H_, rt, d * GH * H_ + 2 * H_ * H_);
+      }
+      dirs_.push_back(dd);
+    }
+    w_constant_ = w != nullptr;
+    r_constant_ = rt != nullptr;
+    // Scratch: the projection, the recurrent product, the state (h, c), the
+    // gates' temporaries, then the largest oneDNN scratchpad.
+    size_t floats = 0;
+    auto take = [&](int64_t n) {
+      const size_t at = floats;
+      floats += (size_t(n) + 15) / 16 * 16;
+      return at;
+    };
+    xw_at_ = take(T_ * B_ * GH);
+    hr_at_ = take(B_ * GH);
+    h_at_ = take(B_ * H_);
+    c_at_ = take(B_ * H_);
+    t1_at_ = take(B_ * H_);
+    t2_at_ = take(B_ * H_);
+    dnnl_at_ = floats * sizeof(float);
+    size_t dnnl = 0;
+    for (auto& dd : dirs_)
+      for (auto* m : {dd.project.get(), dd.recur.get(), dd.recur_h.get()})
+        if (m) dnnl = std::max(dnnl, m->scratch_bytes());
+    scratch_ = dnnl_at_ + dnnl;
+    if (!dirs_.empty() && dirs_[0].recur) impl_ = dirs_[0].recur->implementation();
+  }
+
+  size_t scratch_bytes() const override { return scratch_; }
+  std::string implementation() const override { return impl_; }
+
+  void run(const RunArgs& a) const override {
+    float* s = static_cast<float*>(a.scratch);
+    void* dnnl_scratch = static_cast<char*>(a.scratch) + dnnl_at_;
+    const auto* X = static_cast<const float*>(a.in[0]);
+    const auto* W = static_cast<const float*>(a.in[1]);
+    const auto* R = static_cast<const float*>(a.in[2]);
+    const auto* Bias = static_cast<const float*>(input(a, 3));
+    const auto* lens = static_cast<const int32_t*>(input(a, 4));
+    const auto* h0 = static_cast<const float*>(input(a, 5));
+    const auto* c0 = cell_ == Cell::lstm ? static_cast<const float*>(input(a, 6)) : nullptr;
+    const auto* P = cell_ == Cell::lstm ? static_cast<const float*>(input(a, 7)) : nullptr;
+    auto* Y = static_cast<float*>(a.out[0]);
+    float* Yh = outs_ > 1 ? static_cast<float*>(a.out[1]) : nullptr;
+    float* Yc = outs_ > 2 ? static_cast<float*>(a.out[2]) : nullptr;
+    const int64_t GH = G_ * H_;
+    for (int64_t b = 0; b < B_; ++b)
+      if (lens && (lens[b] < 0 || lens[b] > T_))
+        throw Error(where_ + ": sequence_lens[" + std::to_string(b) + "] = " + std::to_string(lens[b]) +
+                    " is outside [0, " + std::to_string(T_) + "]");
+    // Steps past a sequence's length give zeros in Y.
+    std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
+    float *xw = s + xw_at_, *hr = s + hr_at_, *h = s + h_at_, *cs = s + c_at_, *t1 = s + t1_at_, *t2 = s + t2_at_;
+    // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
+    auto state_at = [&](int64_t d, int64_t b) { return (batch_first_ ? b * D_ + d : d * B_ + b) * H_; };
+    for (int64_t d = 0; d < D_; ++d) {
+      const Direction& dd = dirs_[size_t(d)];
+      const float* bias_w = Bias ? Bias + d * 2 * GH : nullptr;
+      const float* bias_r = Bias ? bias_w + GH : nullptr;
+      const float* p = P ? P + d * 3 * H_ : nullptr;
+      if (dd.project)
+        dd.project->run(X, w_constant_ ? nullptr : W + d * GH * I_, xw, dnnl_scratch, *a.dnnl);
+      for (int64_t b = 0; b < B_; ++b) {
+        if (h0) std::memcpy(h + b * H_, h0 + state_at(d, b), size_t(H_) * sizeof(float));
+        else std::fill(h + b * H_, h + (b + 1) * H_, 0.f);
+        if (c0) std::memcpy(cs + b * H_, c0 + state_at(d, b), size_t(H_) * sizeof(float));
+        else std::fill(cs + b * H_, cs + (b + 1) * H_, 0.f);
+      }
+      const float* Rd = r_constant_ ? nullptr : R + d * GH * H_;
+      for (int64_t step = 0; step < T_; ++step) {
+        if (dd.recur) dd.recur->run(h, Rd, hr, dnnl_scratch, *a.dnnl);
+        const int64_t hr_cols = cell_ == Cell::gru && !lbr_ ? 2 * H_ : GH;
+        // Each batch entry runs its own length; reversed, its last step comes first.
+        auto time_of = [&](int64_t b) {
+          const int64_t len = lens ? lens[b] : T_;
+          return step >= len ? -1 : dd.reverse ? len - 1 - step : step;
+        };
+        auto xw_row = [&](int64_t t, int64_t b) { return xw + (batch_first_ ? b * T_ + t : t * B_ + b) * GH; };
+        auto bias = [&](const float* v, int64_t gate, int64_t j) { return v ? v[gate * H_ + j] : 0.f; };
+        if (cell_ == Cell::gru && !lbr_) {
+          // z and r first, then (r . H) Rh^T for the h gate.
+          for (int64_t b = 0; b < B_; ++b) {
+            const int64_t t = time_of(b);
+            for (int64_t j = 0; j < H_; ++j) {
+              float rg = 0, zg = 0;
+              if (t >= 0) {
+                const float* x_ = xw_row(t, b);
+                const float* r_ = hr + b * hr_cols;
+                zg = dd.f[0](clipped(x_[j] + r_[j] + bias(bias_w, 0, j) + bias(bias_r, 0, j)));
+                rg = dd.f[0](clipped(x_[H_ + j] + r_[H_ + j] + bias(bias_w, 1, j) + bias(bias_r, 1, j)));
+              }
+              t1[b * H_ + j] = rg * h[b * H_ + j];
+              t2[b * H_ + j] = zg;
+            }
+          }
+          dd.recur_h->run(t1, Rd ? Rd + 2 * H_ * H_ : nullptr, hr, dnnl_scratch, *a.dnnl);
+          for (int64_t b = 0; b < B_; ++b) {
+            const int64_t t = time_of(b);
+            if (t < 0) continue;
+            const float* x_ = xw_row(t, b);
+            for (int64_t j = 0; j < H_; ++j) {
+              const float z = t2[b * H_ + j];
+              const float hh = dd.f[1](clipped(x_[2 * H_ + j] + hr[b * H_ + j] + bias(bias_w, 2, j) + bias(bias_r, 2, j)));
+              h[b * H_ + j] = (1.f - z) * hh + z * h[b * H_ + j];
+            }
+          }
+        } else {
+          for (int64_t b = 0; b < B_; ++b) {
+            const int64_t t = time_of(b);
+            if (t < 0) continue;
+            const float* x_ = xw_row(t, b);
+            const float* r_ = hr + b * GH;
+            float* hb = h + b * H_;
+            float* cb = cs + b * H_;
+            auto gate = [&](int64_t g, int64_t j) { return x_[g * H_ + j] + r_[g * H_ + j] + bias(bias_w, g, j); };
+            for (int64_t j = 0; j < H_; ++j) {
+              if (cell_ == Cell::lstm) {  // gates i, o, f, c; peepholes i, o, f
+                const float i = dd.f[0](clipped(gate(0, j) + bias(bias_r, 0, j) + (p ? p[j] * cb[j] : 0.f)));
+                const float f = input_forget_ ? 1.f - i
+                                              : dd.f[0](clipped(gate(2, j) + bias(bias_r, 2, j) + (p ? p[2 * H_ + j] * cb[j] : 0.f)));
+                const float cc = dd.f[1](clipped(gate(3, j) + bias(bias_r, 3, j)));
+                cb[j] = f * cb[j] + i * cc;
+                const float o = dd.f[0](clipped(gate(1, j) + bias(bias_r, 1, j) + (p ? p[H_ + j] * cb[j] : 0.f)));
+                hb[j] = o * dd.f[2](cb[j]);
+              } else if (cell_ == Cell::gru) {  // gates z, r, h; h's recurrent bias inside the reset
+                const float z = dd.f[0](clipped(gate(0, j) + bias(bias_r, 0, j)));
+                const float r = dd.f[0](clipped(gate(1, j) + bias(bias_r, 1, j)));
+                const float hh = dd.f[1](clipped(x_[2 * H_ + j] + bias(bias_w, 2, j) + r * (r_[2 * H_ + j] + bias(bias_r, 2, j))));
+                hb[j] = (1.f - z) * hh + z * hb[j];
+              } else {
+                hb[j] = dd.f[0](clipped(gate(0, j) + bias(bias_r, 0, j)));
+              }
+            }
+          }
+        }
+        for (int64_t b = 0; b < B_; ++b) {
+          const int64_t t = time_of(b);
+          if (t < 0) continue;
+          float* y = Y + (batch_first_ ? (b * T_ + t) * D_ + d : (t * D_ + d) * B_ + b) * H_;
+          std::memcpy(y, h + b * H_, size_t(H_) * sizeof(float));
+        }
+      }
+      for (int64_t b = 0; b < B_; ++b) {
+        if (Yh) std::memcpy(Yh + state_at(d, b), h + b * H_, size_t(H_) * sizeof(float));
+        if (Yc) std::memcpy(Yc + state_at(d, b), cs + b * H_, size_t(H_) * sizeof(float));
+      }
+    }
+  }
+
+ private:
+  // An optional input: null when omitted (trailing omitted ones are not passed at all).
+  const void* input(const RunArgs& a, size_t k) const { return k < inputs_ ? a.in[k] : nullptr; }
+  float clipped(float v) const { return clip_ > 0 ? std::max(-clip_, std::min(clip_, v)) : v; }
+
+  std::string where_;
+  size_t inputs_ = 0;
+  Cell cell_ = Cell::rnn;
+  int64_t G_ = 1, T_ = 0, B_ = 0, I_ = 0, D_ = 1, H_ = 0;
+  bool batch_first_ = false, input_forget_ = false, lbr_ = false, w_constant_ = false, r_constant_ = false;
+  float clip_ = 0;
+  int outs_ = 1;
+  std::vector<Activation> acts_;
+  std::vector<Direction> dirs_;
+  size_t xw_at_ = 0, hr_at_ = 0, h_at_ = 0, c_at_ = 0, t1_at_ = 0, t2_at_ = 0, dnnl_at_ = 0, scratch_ = 0;
+  std::string impl_;
+};
+
+std::unique_ptr<Kernel> recurrent(const BindContext& c) { return std::make_unique<RecurrentKernel>(c); }
+
+}  // namespace
+
+void register_recurrent_ops(Registry& r) {
+  r.add("LSTM", 7, 18, recurrent);
+  r.add("GRU", 7, 18, recurrent);
+  r.add("RNN", 7, 18, recurrent);
+}
+
+}  // namespace normrt
