@@ -164,11 +164,28 @@ def index_ops():
     return model(nodes, inits, [2, 4], opset=13)
 
 
+def recurrent():
+    # An LSTM (bidirectional, lengths, peepholes) into a GRU and an RNN: the
+    # mutations land in their shapes, lengths and attributes.
+    T, B, I, H = 3, 2, 2, 2
+    lens = numpy_helper.from_array(np.array([3, 1], dtype=np.int32), "lens")
+    nodes = [N("LSTM", ["x", "lw", "lr", "lb", "lens", "", "", "lp"], ["ly"], direction="bidirectional", hidden_size=H,
+               clip=2.0),
+             N("Reshape", ["ly", "shape"], ["l2"]),
+             N("GRU", ["l2", "gw", "gr", "gb", "lens"], ["gy"], direction="reverse", hidden_size=H),
+             N("Squeeze", ["gy", "one"], ["g2"]),
+             N("RNN", ["g2", "rw", "rr"], ["ry", "y"], hidden_size=H, activations=["LeakyRelu"], activation_alpha=[0.1])]
+    inits = [const("lw", [2, 4 * H, I]), const("lr", [2, 4 * H, H]), const("lb", [2, 8 * H]), lens, const("lp", [2, 3 * H]),
+             ints("shape", [T, B, 2 * H]), const("gw", [1, 3 * H, 2 * H]), const("gr", [1, 3 * H, H]),
+             const("gb", [1, 6 * H]), ints("one", [1]), const("rw", [1, H, H]), const("rr", [1, H, H])]
+    return model(nodes, inits, [T, B, I], opset=13)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
-         "resize_modes": resize_modes, "index_ops": index_ops}
+         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"
