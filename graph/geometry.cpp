@@ -1,5 +1,7 @@
 #include "graph/geometry.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace normrt {
@@ -219,6 +221,98 @@ ResizeDims resize_dims(const Shape& x, const std::vector<float>& scales, const s
       if (x[a] == 0 && sizes[k] != 0) throw Error(where + ": cannot resize the empty dim " + std::to_string(a));
       r.out[a] = sizes[k];
       r.scale[a] = x[a] ? double(sizes[k]) / double(x[a]) : 1.0;
+    }
+  }
+  return r;
+}
+
+Shape EinsumLabels::out_shape() const {
+  Shape s;
+  for (int l : out) s.push_back(dims.at(l));
+  return s;
+}
+
+EinsumLabels einsum_labels(const std::string& equation, const std::vector<Shape>& inputs, const std::string& where) {
+  auto fail = [&](const std::string& why) -> void { throw Error(where + ": equation '" + equation + "': " + why); };
+  std::string eq;
+  for (char ch : equation)
+    if (ch != ' ') eq += ch;
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  // Terms as written, "..." kept as one '.' each.
+  auto split_term = [&](const std::string& t) {
+    std::string r;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (std::isalpha(static_cast<unsigned char>(t[i]))) {
+        r += t[i];
+      } else if (t.compare(i, 3, "...") == 0) {
+        if (r.find('.') != std::string::npos) fail("more than one ellipsis in a term");
+        r += '.';
+        i += 2;
+      } else {
+        fail(std::string("unexpected character '") + t[i] + "'");
+      }
+    }
+    return r;
+  };
+  std::vector<std::string> terms;
+  for (size_t b = 0;;) {
+    const size_t e = lhs.find(',', b);
+    terms.push_back(split_term(lhs.substr(b, e == std::string::npos ? std::string::npos : e - b)));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  if (terms.size() != inputs.size())
+    fail(std::to_string(terms.size()) + " terms for " + std::to_string(inputs.size()) + " inputs");
+  EinsumLabels r;
+  size_t ellipsis_rank = 0;
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const size_t letters = terms[k].size() - (terms[k].find('.') != std::string::npos);
+    const bool has_ellipsis = letters != terms[k].size();
+    if (inputs[k].size() < letters || (!has_ellipsis && inputs[k].size() != letters))
+      fail("term " + std::to_string(k) + " has " + std::to_string(letters) + " indices for an input of rank " +
+           std::to_string(inputs[k].size()));
+    ellipsis_rank = std::max(ellipsis_rank, inputs[k].size() - letters);
+  }
+  auto merge = [&](int label, int64_t d) {
+    auto [it, fresh] = r.dims.emplace(label, d);
+    if (fresh || it->second == d || d == 1) return;
+    if (it->second == 1) it->second = d;
+    else fail("index '" + (label < kEllipsisLabel ? std::string(1, char(label)) : "...") + "' is " +
+              std::to_string(it->second) + " in one place and " + std::to_string(d) + " in another");
+  };
+  for (size_t k = 0; k < terms.size(); ++k) {
+    std::vector<int> labels;
+    const size_t e = inputs[k].size() - (terms[k].size() - (terms[k].find('.') != std::string::npos));
+    for (char ch : terms[k]) {
+      if (ch != '.') {
+        labels.push_back(int(static_cast<unsigned char>(ch)));
+        continue;
+      }
+      for (size_t j = 0; j < e; ++j) labels.push_back(kEllipsisLabel + int(ellipsis_rank - e + j));
+    }
+    for (size_t a = 0; a < labels.size(); ++a) merge(labels[a], inputs[k][a]);
+    r.terms.push_back(std::move(labels));
+  }
+  if (arrow == std::string::npos) {
+    for (size_t j = 0; j < ellipsis_rank; ++j) r.out.push_back(kEllipsisLabel + int(j));
+    std::map<int, int> count;
+    for (auto& t : terms)
+      for (char ch : t)
+        if (ch != '.') ++count[int(static_cast<unsigned char>(ch))];
+    for (auto [label, n] : count)
+      if (n == 1) r.out.push_back(label);
+  } else {
+    const std::string out = split_term(eq.substr(arrow + 2));
+    for (char ch : out) {
+      if (ch == '.') {
+        for (size_t j = 0; j < ellipsis_rank; ++j) r.out.push_back(kEllipsisLabel + int(j));
+        continue;
+      }
+      const int label = int(static_cast<unsigned char>(ch));
+      if (!r.dims.count(label)) fail(std::string("output index '") + ch + "' is in no input");
+      if (std::count(r.out.begin(), r.out.end(), label)) fail(std::string("output index '") + ch + "' is repeated");
+      r.out.push_back(label);
     }
   }
   return r;

@@ -1,6 +1,8 @@
 #pragma once
 // Window geometry shared by Conv and the pooling ops: output sizes and pads
 // from kernel, strides, dilations, pads / auto_pad and ceil_mode.
+#include <map>
+
 #include "graph/ir.h"
 
 namespace normrt {
@@ -51,5 +53,20 @@ struct ResizeDims {
 };
 ResizeDims resize_dims(const Shape& x, const std::vector<float>& scales, const std::vector<int64_t>& sizes,
                        std::vector<int64_t> axes, const std::string& where);
+
+// Einsum: each term's labels per axis (letters as their char codes; the dims
+// an ellipsis stands for as kEllipsisLabel + k, k counted over the
+// broadcast ellipsis dims, right-aligned), the output's labels, and every
+// label's dim (a dim of 1 broadcasts against a larger one, as numpy's
+// ellipsis dims do). Without "->" the output is the ellipsis dims, then the
+// letters used exactly once in alphabetical order.
+constexpr int kEllipsisLabel = 256;
+struct EinsumLabels {
+  std::vector<std::vector<int>> terms;
+  std::vector<int> out;
+  std::map<int, int64_t> dims;
+  Shape out_shape() const;
+};
+EinsumLabels einsum_labels(const std::string& equation, const std::vector<Shape>& inputs, const std::string& where);
 
 }  // namespace normrt

@@ -405,6 +405,16 @@ Outs recurrent(const Ctx& c) {
   return o;
 }
 
+Outs einsum(const Ctx& c) {
+  std::vector<Shape> shapes;
+  for (size_t k = 0; k < c.in.size(); ++k) {
+    c.expect_float(k);
+    shapes.push_back(c.input(k).shape);
+  }
+  if (shapes.empty()) throw Error(c.where + ": needs at least one input");
+  return c.one(DType::float32, einsum_labels(c.n.attr_s("equation", ""), shapes, c.where).out_shape());
+}
+
 Outs one_hot(const Ctx& c) {
   const Tensor& depth = c.known(1, "depth");
   if (depth.numel() != 1) throw Error(c.where + ": depth must be a scalar");
@@ -907,7 +917,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"TopK", top_k},                {"Hardmax", same_as_input},   {"Size", size_op},
       {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
       {"OneHot", one_hot},            {"LRN", same_as_input},
-      {"LSTM", recurrent},            {"GRU", recurrent},           {"RNN", recurrent},
+      {"Einsum", einsum},             {"LSTM", recurrent},            {"GRU", recurrent},           {"RNN", recurrent},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
       {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},

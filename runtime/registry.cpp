@@ -33,6 +33,7 @@ const Registry& default_registry() {
     register_resize_ops(r);
     register_scatter_ops(r);
     register_recurrent_ops(r);
+    register_einsum_ops(r);
     return r;
   }();
   return r;

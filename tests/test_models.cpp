@@ -46,6 +46,7 @@ TEST(Models, ActivationsAndUnaryMathMatchPyTorch) { check_model(test::fixture("m
 TEST(Models, UpsamplingMatchesPyTorch) { check_model(test::fixture("models/upsampling"), true); }
 TEST(Models, RearrangingAndIndexingOpsMatchPyTorch) { check_model(test::fixture("models/rearrange"), true); }
 TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/recurrent"), true); }
+TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/einsum"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

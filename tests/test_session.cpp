@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
+#include <functional>
+#include <map>
 #include <new>
 #include <optional>
 #include <thread>
@@ -1138,6 +1140,147 @@ TEST(Session, RecurrentLayersCheckTheirLengthsAndShapes) {
     ADD_FAILURE() << "W of [1, 3, 5] for an input of 2 features loaded";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("RNN 'rnn': input 1 has shape [1,3,5], expected [1,3,2]"), std::string::npos) << e.what();
+  }
+}
+
+// Einsum against its definition summed in double here (every assignment of
+// the letters, no ellipsis), through each way the kernel takes: operands read
+// as they are, transposed, or regrouped by a copy; the result transposed or
+// regrouped; an outer and an inner product; diagonals, sums, three operands,
+// the implicit output. Ellipses are checked against loops written out.
+double einsum_reference(const std::string& eq, const std::vector<Tensor>& in, const std::vector<Shape>& out_index_space,
+                        std::vector<int64_t> out_index) {
+  (void)out_index_space;
+  std::string lhs = eq.substr(0, eq.find("->")), rhs = eq.substr(eq.find("->") + 2);
+  std::vector<std::string> terms;
+  for (size_t b = 0;;) {
+    size_t e = lhs.find(',', b);
+    terms.push_back(lhs.substr(b, e == std::string::npos ? std::string::npos : e - b));
+    if (e == std::string::npos) break;
+    b = e + 1;
+  }
+  std::map<char, int64_t> dim, fixed;
+  for (size_t k = 0; k < terms.size(); ++k)
+    for (size_t a = 0; a < terms[k].size(); ++a) dim[terms[k][a]] = in[k].shape[a];
+  for (size_t a = 0; a < rhs.size(); ++a) fixed[rhs[a]] = out_index[a];
+  std::vector<char> free;
+  for (auto [ch, d] : dim)
+    if (!fixed.count(ch)) free.push_back(ch);
+  double sum = 0;
+  std::map<char, int64_t> at = fixed;
+  std::function<void(size_t)> walk = [&](size_t f) {
+    if (f == free.size()) {
+      double p = 1;
+      for (size_t k = 0; k < terms.size(); ++k) {
+        int64_t o = 0;
+        for (size_t a = 0; a < terms[k].size(); ++a) o = o * in[k].shape[a] + at[terms[k][a]];
+        p *= in[k].data<float>()[o];
+      }
+      sum += p;
+      return;
+    }
+    for (int64_t v = 0; v < dim[free[f]]; ++v) {
+      at[free[f]] = v;
+      walk(f + 1);
+    }
+  };
+  walk(0);
+  return sum;
+}
+
+Tensor run_einsum(const std::string& eq, const std::vector<Tensor>& in) {
+  ModelBuilder b(13);
+  std::vector<std::string> names;
+  for (size_t k = 0; k < in.size(); ++k) {
+    names.push_back("x" + std::to_string(k));
+    b.input(names.back(), in[k].shape);
+  }
+  b.output("y");
+  test::set_attr(b.node("Einsum", names, {"y"}, "e"), "equation", eq);
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  return s.run(in)[0];
+}
+
+TEST(Session, EinsumFollowsItsDefinition) {
+  struct Case {
+    std::string eq;
+    std::vector<Shape> shapes;
+  };
+  const std::vector<Case> cases = {
+      {"bhqd,bhkd->bhqk", {{2, 3, 5, 4}, {2, 3, 6, 4}}},  // b transposed
+      {"bhqk,bhkd->bhqd", {{2, 3, 5, 6}, {2, 3, 6, 4}}},  // as stored
+      {"bti,oi->bto", {{2, 5, 7}, {3, 7}}},               // a linear layer
+      {"ij,jk->ki", {{4, 5}, {5, 3}}},                    // the result transposed
+      {"ibj,jk->bik", {{4, 2, 5}, {5, 3}}},               // a regrouped by a copy
+      {"jb,ijk->kbi", {{5, 2}, {3, 5, 4}}},               // b and the result regrouped
+      {"i,i->", {{7}, {7}}},                              // inner product
+      {"i,j->ij", {{3}, {4}}},                            // outer product
+      {"btd,d->btd", {{2, 3, 4}, {4}}},                   // a per-feature scale
+      {"ij->i", {{3, 4}}},
+      {"ij->ji", {{3, 4}}},
+      {"bii->bi", {{2, 3, 3}}},
+      {"bii->b", {{2, 3, 3}}},
+      {"ij,jk->i", {{3, 4}, {4, 2}}},                     // k summed in one operand only
+      {"ab,bc,cd->ad", {{2, 3}, {3, 4}, {4, 2}}},
+  };
+  unsigned seed = 1;
+  for (const Case& c : cases) {
+    std::vector<Tensor> in;
+    for (const Shape& s : c.shapes) in.push_back(test::random_tensor(s, seed++));
+    Tensor got = run_einsum(c.eq, in);
+    const std::string rhs = c.eq.substr(c.eq.find("->") + 2);
+    ASSERT_EQ(got.shape.size(), rhs.size()) << c.eq;
+    std::vector<int64_t> idx(rhs.size(), 0);
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      for (int64_t r = i, a = int64_t(idx.size()) - 1; a >= 0; --a) {
+        idx[size_t(a)] = r % got.shape[size_t(a)];
+        r /= got.shape[size_t(a)];
+      }
+      const double want = einsum_reference(c.eq, in, {}, idx);
+      EXPECT_NEAR(got.data<float>()[i], want, 1e-5 + 1e-5 * std::fabs(want)) << c.eq << " at " << i;
+    }
+  }
+  // The implicit output: the letters used once, in alphabetical order.
+  Tensor x = test::random_tensor({3, 4}, 50);
+  Tensor t = run_einsum("ba", {x});
+  ASSERT_EQ(t.shape, (Shape{4, 3}));
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j) EXPECT_EQ(t.data<float>()[j * 3 + i], x.data<float>()[i * 4 + j]);
+  // Ellipses, broadcasting their dims of 1: [2,1,3,4] x [5,4,2] -> [2,5,3,2].
+  Tensor a = test::random_tensor({2, 1, 3, 4}, 51), b = test::random_tensor({5, 4, 2}, 52);
+  Tensor y = run_einsum("...ij,...jk->...ik", {a, b});
+  ASSERT_EQ(y.shape, (Shape{2, 5, 3, 2}));
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t q = 0; q < 5; ++q)
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t k = 0; k < 2; ++k) {
+          double want = 0;
+          for (int64_t j = 0; j < 4; ++j) want += double(a.data<float>()[(p * 3 + i) * 4 + j]) * b.data<float>()[(q * 4 + j) * 2 + k];
+          EXPECT_NEAR(y.data<float>()[((p * 5 + q) * 3 + i) * 2 + k], want, 1e-5) << p << q << i << k;
+        }
+  Tensor d = run_einsum("...ii->...i", {test::random_tensor({2, 3, 3}, 53)});
+  ASSERT_EQ(d.shape, (Shape{2, 3}));
+  Tensor src = test::random_tensor({2, 3, 3}, 53);
+  for (int64_t p = 0; p < 2; ++p)
+    for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(d.data<float>()[p * 3 + i], src.data<float>()[(p * 3 + i) * 3 + i]);
+}
+
+TEST(Session, EinsumEquationsThatDoNotFitAreErrorsNamingTheNode) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"ij,jk->ik", "index 'j' is 4 in one place and 5 in another"},
+      {"ij,kl->m", "output index 'm' is in no input"},
+      {"ijk,jk->i", "term 0 has 3 indices for an input of rank 2"},
+      {"ij,jk,kl->il", "3 terms for 2 inputs"},
+      {"i$,jk->ik", "unexpected character '$'"},
+  };
+  for (auto& [eq, why] : bad) {
+    try {
+      run_einsum(eq, {test::random_tensor({3, 4}, 1), test::random_tensor({5, 2}, 2)});
+      ADD_FAILURE() << eq << " loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("Einsum 'e': equation '" + eq + "': " + why), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -1,0 +1,199 @@
+// Einsum. Two operands whose indices are each used twice (batch, kept or
+// contracted; attention's "bhqd,bhkd->bhqk", a linear layer's "bti,oi->bto")
+// run as one oneDNN batched matmul, each operand read in place when its
+// indices are already grouped that way (transposed if need be), else
+// regrouped by a strided copy first. Everything else (diagonals, sums over
+// an index of one operand, broadcast dims of 1, three or more operands) is
+// summed term by term in double.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "graph/geometry.h"
+#include "runtime/ops/strided_copy.h"
+#include "runtime/registry.h"
+
+namespace normrt {
+namespace {
+
+// Element strides of `shape` for `labels` (0 for a label the term lacks);
+// axes with one label add up (a diagonal), and an axis of 1 standing for a
+// larger dim broadcasts.
+Shape label_strides(const std::vector<int>& term, const Shape& shape, const std::vector<int>& labels,
+                    const EinsumLabels& e) {
+  const Shape dense = strides_of(shape);
+  Shape r(labels.size(), 0);
+  for (size_t l = 0; l < labels.size(); ++l)
+    for (size_t a = 0; a < term.size(); ++a)
+      if (term[a] == labels[l] && !(shape[a] == 1 && e.dims.at(labels[l]) != 1)) r[l] += dense[a];
+  return r;
+}
+
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+int64_t product(const std::vector<int>& labels, const EinsumLabels& e) {
+  int64_t p = 1;
+  for (int l : labels) p *= e.dims.at(l);
+  return p;
+}
+
+// An operand or result of the matmul [batch, rows, cols]: read in place (as
+// is, or transposed when stored [batch, cols, rows]), or gathered by a copy.
+struct Operand {
+  std::vector<int64_t> perm;        // {0, 2, 1} when transposed
+  std::optional<StridedCopy> copy;  // when neither
+};
+
+Operand grouped(const std::vector<int>& stored, const std::vector<int>& batch, const std::vector<int>& rows,
+                const std::vector<int>& cols, const Shape& strides_of_stored_labels_in_order, const EinsumLabels& e) {
+  std::vector<int> as_is = batch, transposed = batch;
+  as_is.insert(as_is.end(), rows.begin(), rows.end());
+  as_is.insert(as_is.end(), cols.begin(), cols.end());
+  transposed.insert(transposed.end(), cols.begin(), cols.end());
+  transposed.insert(transposed.end(), rows.begin(), rows.end());
+  Operand o;
+  if (stored == as_is) return o;
+  if (stored == transposed) {
+    o.perm = {0, 2, 1};
+    return o;
+  }
+  Shape dims;
+  for (int l : as_is) dims.push_back(e.dims.at(l));
+  o.copy.emplace(dims, strides_of_stored_labels_in_order, 0, sizeof(float));
+  return o;
+}
+
+std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
+  if (e.terms.size() != 2) return nullptr;
+  const std::vector<int>&a = e.terms[0], &b = e.terms[1], &out = e.out;
+  for (size_t k = 0; k < 2; ++k) {
+    const auto& t = e.terms[k];
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (std::count(t.begin(), t.end(), t[i]) != 1) return nullptr;              // a diagonal
+      if (c.in_shape(k)[i] != e.dims.at(t[i])) return nullptr;                      // a broadcast 1
+      if (!contains(out, t[i]) && !contains(e.terms[1 - k], t[i])) return nullptr;  // summed in one operand
+    }
+  }
+  std::vector<int> batch, M, N, K;
+  for (int l : out) {
+    if (contains(a, l) && contains(b, l)) batch.push_back(l);
+    else if (contains(a, l)) M.push_back(l);
+    else if (contains(b, l)) N.push_back(l);
+    else return nullptr;  // an output index in neither (cannot happen: parsing checks)
+  }
+  for (int l : a)
+    if (contains(b, l) && !contains(out, l)) K.push_back(l);
+  const int64_t nb = product(batch, e), m = product(M, e), n = product(N, e), k = product(K, e);
+  const size_t out_bytes = size_t(nb * m * n) * sizeof(float);
+  if (out_bytes == 0) return kernel_fn([](const RunArgs&) {});
+  if (k == 0) return kernel_fn([out_bytes](const RunArgs& r) { std::memset(r.out[0], 0, out_bytes); });
+
+  // Each operand's strides for its labels in the order the matmul wants them.
+  auto order = [](std::vector<int> x, const std::vector<int>& y, const std::vector<int>& z) {
+    x.insert(x.end(), y.begin(), y.end());
+    x.insert(x.end(), z.begin(), z.end());
+    return x;
+  };
+  const Operand A = grouped(a, batch, M, K, label_strides(a, c.in_shape(0), order(batch, M, K), e), e);
+  const Operand B = grouped(b, batch, K, N, label_strides(b, c.in_shape(1), order(batch, K, N), e), e);
+  // The result [batch, M, N] into the output's order: y_perm, or a copy from scratch.
+  Operand Y;
+  const std::vector<int> result = order(batch, M, N);
+  if (out != result) {
+    if (out == order(batch, N, M)) {
+      Y.perm = {0, 2, 1};
+    } else {
+      Shape result_dims, strides;  // strides: of the dense result, for each output label
+      for (int l : result) result_dims.push_back(e.dims.at(l));
+      const Shape dense = strides_of(result_dims);
+      for (int l : out) strides.push_back(dense[size_t(std::find(result.begin(), result.end(), l) - result.begin())]);
+      Y.copy.emplace(e.out_shape(), strides, 0, sizeof(float));
+    }
+  }
+  kernels::MatMulDesc d;
+  d.a_dims = A.perm.empty() ? Shape{nb, m, k} : Shape{nb, k, m};
+  d.b_dims = B.perm.empty() ? Shape{nb, k, n} : Shape{nb, n, k};
+  d.a_perm = A.perm;
+  d.b_perm = B.perm;
+  d.y_perm = Y.perm;
+  auto prim = std::make_shared<const kernels::MatMul>(d, kernels::WeightSource{}, nullptr);
+  const size_t a_at = 0, b_at = A.copy ? size_t(nb * m * k) : 0, y_at = b_at + (B.copy ? size_t(nb * k * n) : 0);
+  const size_t dnnl_at = (y_at + (Y.copy ? size_t(nb * m * n) : 0)) * sizeof(float);
+  const size_t dnnl_offset = (dnnl_at + 63) / 64 * 64;
+  return kernel_fn(
+      [prim, A, B, Y, a_at, b_at, y_at, dnnl_offset](const RunArgs& r) {
+        auto* s = static_cast<float*>(r.scratch);
+        const float* pa = static_cast<const float*>(r.in[0]);
+        const float* pb = static_cast<const float*>(r.in[1]);
+        if (A.copy) A.copy->run(pa, s + a_at), pa = s + a_at;
+        if (B.copy) B.copy->run(pb, s + b_at), pb = s + b_at;
+        float* py = Y.copy ? s + y_at : static_cast<float*>(r.out[0]);
+        prim->run(pa, pb, py, static_cast<char*>(r.scratch) + dnnl_offset, *r.dnnl);
+        if (Y.copy) Y.copy->run(py, r.out[0]);
+      },
+      dnnl_offset + prim->scratch_bytes(), prim->implementation());
+}
+
+// Every term of the sum in double: the output's labels outermost, then the
+// ones summed over.
+constexpr size_t kMaxSummedLabels = 32, kMaxSummedInputs = 8;
+std::unique_ptr<Kernel> summed(const BindContext& c, const EinsumLabels& e) {
+  std::vector<int> labels = e.out;
+  for (auto& t : e.terms)
+    for (int l : t)
+      if (!contains(labels, l)) labels.push_back(l);
+  if (labels.size() > kMaxSummedLabels) c.fail("more than 32 distinct indices");
+  if (e.terms.size() > kMaxSummedInputs) c.fail("this einsum needs 8 inputs or fewer");
+  Shape dims;
+  for (int l : labels) dims.push_back(e.dims.at(l));
+  std::vector<Shape> strides;  // output's (0 for the summed labels), then each input's
+  Shape out(labels.size(), 0);
+  const Shape dense = strides_of(e.out_shape());
+  for (size_t i = 0; i < e.out.size(); ++i) out[i] = dense[i];
+  strides.push_back(out);
+  for (size_t k = 0; k < e.terms.size(); ++k) strides.push_back(label_strides(e.terms[k], c.in_shape(k), labels, e));
+  const int64_t count = shape_numel(e.out_shape());
+  int64_t total = 1;
+  for (int64_t d : dims)
+    if (__builtin_mul_overflow(total, d, &total) || total > (int64_t(1) << 40))
+      c.fail("this einsum would sum more than 2^40 terms");
+  return kernel_fn(
+      [dims, strides, count, total](const RunArgs& r) {
+        auto* acc = static_cast<double*>(r.scratch);
+        std::fill(acc, acc + count, 0.0);
+        const size_t rank = dims.size(), n = strides.size();
+        std::array<int64_t, kMaxSummedLabels> idx{};
+        std::array<int64_t, kMaxSummedInputs + 1> off{};
+        for (int64_t i = 0; i < total; ++i) {
+          double p = 1;
+          for (size_t k = 1; k < n; ++k) p *= double(static_cast<const float*>(r.in[k - 1])[off[k]]);
+          acc[off[0]] += p;
+          for (size_t d = rank; d-- > 0;) {
+            for (size_t k = 0; k < n; ++k) off[k] += strides[k][d];
+            if (++idx[d] < dims[d]) break;
+            for (size_t k = 0; k < n; ++k) off[k] -= strides[k][d] * dims[d];
+            idx[d] = 0;
+          }
+        }
+        auto* y = static_cast<float*>(r.out[0]);
+        for (int64_t i = 0; i < count; ++i) y[i] = float(acc[i]);
+      },
+      size_t(count) * sizeof(double));
+}
+
+std::unique_ptr<Kernel> einsum(const BindContext& c) {
+  std::vector<Shape> shapes;
+  for (size_t k = 0; k < c.in.size(); ++k) shapes.push_back(c.in_shape(k));
+  const EinsumLabels e = einsum_labels(c.node.attr_s("equation", ""), shapes, c.where);
+  if (auto k = as_matmul(c, e)) return k;
+  return summed(c, e);
+}
+
+}  // namespace
+
+void register_einsum_ops(Registry& r) { r.add("Einsum", 12, 18, einsum); }
+
+}  // namespace normrt
