@@ -181,11 +181,22 @@ def recurrent():
     return model(nodes, inits, [T, B, I], opset=13)
 
 
+def einsum():
+    # Einsum through its matmul forms and its summed form: mutations land in
+    # the equation strings and the shapes they must agree with.
+    nodes = [N("Einsum", ["x", "w"], ["q"], equation="btc,dc->btd"),
+             N("Einsum", ["q", "q"], ["s"], equation="bqd,bkd->bqk"),
+             N("Einsum", ["s", "q"], ["o"], equation="bqk,bkd->bqd"),
+             N("Einsum", ["s"], ["tr"], equation="bii->b"),
+             N("Einsum", ["o", "tr"], ["y"], equation="...td,b->...dt")]
+    return model(nodes, [const("w", [3, 4])], [1, 2, 4], opset=13)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
-         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent}
+         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"
