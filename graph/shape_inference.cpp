@@ -415,6 +415,34 @@ Outs einsum(const Ctx& c) {
   return c.one(DType::float32, einsum_labels(c.n.attr_s("equation", ""), shapes, c.where).out_shape());
 }
 
+Outs gather_nd(const Ctx& c) {
+  const Shape &x = c.input(0).shape, &idx = c.input(1).shape;
+  if (c.input(1).dtype != DType::int64 && c.input(1).dtype != DType::int32)
+    throw Error(c.where + ": indices must be int32 or int64");
+  const int64_t b = c.n.attr_i("batch_dims", 0), r = int64_t(x.size()), q = int64_t(idx.size());
+  if (b < 0 || b >= std::min(r, q)) throw Error(c.where + ": batch_dims must be in [0, " + std::to_string(std::min(r, q)) + ")");
+  if (idx.back() < 1 || idx.back() > r - b)
+    throw Error(c.where + ": the last dim of indices " + shape_str(idx) + " must be in [1, " + std::to_string(r - b) + "]");
+  for (int64_t d = 0; d < b; ++d)
+    if (idx[size_t(d)] != x[size_t(d)])
+      throw Error(c.where + ": batch dim " + std::to_string(d) + " is " + std::to_string(idx[size_t(d)]) +
+                  " in indices and " + std::to_string(x[size_t(d)]) + " in data");
+  Shape out(idx.begin(), idx.end() - 1);
+  out.insert(out.end(), x.begin() + b + idx.back(), x.end());
+  return c.one(c.input(0).dtype, out);
+}
+
+Outs eye_like(const Ctx& c) {
+  if (c.input(0).shape.size() != 2) throw Error(c.where + ": input must have rank 2, not " + std::to_string(c.input(0).shape.size()));
+  DType t = c.input(0).dtype;
+  if (c.n.has("dtype")) {
+    const int64_t to = c.n.attr_i("dtype", 0);
+    if (!dtype_supported(int32_t(to))) throw Error(c.where + ": dtype " + onnx_dtype_name(int32_t(to)) + " is not supported");
+    t = DType(to);
+  }
+  return c.one(t, c.input(0).shape);
+}
+
 Outs one_hot(const Ctx& c) {
   const Tensor& depth = c.known(1, "depth");
   if (depth.numel() != 1) throw Error(c.where + ": depth must be a scalar");
@@ -917,7 +945,9 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"TopK", top_k},                {"Hardmax", same_as_input},   {"Size", size_op},
       {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
       {"OneHot", one_hot},            {"LRN", same_as_input},
-      {"Einsum", einsum},             {"LSTM", recurrent},            {"GRU", recurrent},           {"RNN", recurrent},
+      {"Einsum", einsum},             {"LSTM", recurrent},
+      {"GatherND", gather_nd},        {"EyeLike", eye_like},
+      {"CastLike", [](const Ctx& c) { return c.one(c.input(1).dtype, c.input(0).shape); }},            {"GRU", recurrent},           {"RNN", recurrent},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},
       {"SpaceToDepth", [](const Ctx& c) { return depth_space(c, false); }},

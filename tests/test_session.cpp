@@ -1284,5 +1284,36 @@ TEST(Session, EinsumEquationsThatDoNotFitAreErrorsNamingTheNode) {
   }
 }
 
+// GatherND with negative indices and batch_dims, an index out of range as an
+// error naming the node; CastLike to an integer type; EyeLike off the matrix.
+TEST(Session, GatherNDCastLikeAndEyeLike) {
+  ModelBuilder b(15);
+  b.input("x", {2, 3, 2}).input("i", {2, 1, 2}, onnx::TensorProto::INT64).output("g").output("c", onnx::TensorProto::INT64);
+  b.output("e").output("n");
+  test::set_attr(b.node("GatherND", {"x", "i"}, {"g"}, "gather"), "batch_dims", int64_t(1));
+  b.init("like", test::int64_tensor({1}, {0}));
+  b.node("CastLike", {"x", "like"}, {"c"});
+  b.init("sq", test::random_tensor({3, 4}, 1));
+  test::set_attr(b.node("EyeLike", {"sq"}, {"e"}), "k", int64_t(-1));
+  test::set_attr(b.node("EyeLike", {"sq"}, {"n"}), "k", int64_t(4));
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  const Tensor x = test::float_tensor({2, 3, 2}, {0, 1, 2, 3, 4, 5, 6.5f, -7.5f, 8, 9, 10, 11});
+  auto out = s.run(std::vector<Tensor>{x, test::int64_tensor({2, 1, 2}, {-1, 0, 1, -2})});
+  // Batch 0, row -1 (2), col 0: 4; batch 1, row 1, col -2 (0): 8.
+  EXPECT_EQ(std::vector<float>(out[0].data<float>(), out[0].data<float>() + 2), (std::vector<float>{4, 8}));
+  EXPECT_EQ(out[0].shape, (Shape{2, 1}));
+  EXPECT_EQ(out[1].as_int64(), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, -7, 8, 9, 10, 11}));
+  EXPECT_EQ(std::vector<float>(out[2].data<float>(), out[2].data<float>() + 12),
+            (std::vector<float>{0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0}));
+  EXPECT_EQ(std::vector<float>(out[3].data<float>(), out[3].data<float>() + 12), std::vector<float>(12, 0.f));
+  try {
+    s.run(std::vector<Tensor>{x, test::int64_tensor({2, 1, 2}, {0, 0, 3, 0})});
+    ADD_FAILURE() << "a row of 3 in a dim of 3 ran";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("GatherND 'gather': index 3 is out of range for a dim of 3"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace normrt

@@ -1,5 +1,5 @@
 // Ops that read or write elements at places given by index tensors:
-// GatherElements, ScatterElements, ScatterND (with the none/add/mul/max/min
+// GatherElements, GatherND, ScatterElements, ScatterND (with the none/add/mul/max/min
 // reductions), OneHot. An index out of its dim's range is an error naming
 // the node, when the step runs.
 #include <algorithm>
@@ -142,6 +142,35 @@ std::unique_ptr<Kernel> scatter_nd(const BindContext& c) {
   });
 }
 
+// GatherND: each tuple in the last dim of indices picks a slice of data
+// (within its batch: the first batch_dims dims, shared by data and indices).
+std::unique_ptr<Kernel> gather_nd(const BindContext& c) {
+  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
+  const size_t b = size_t(c.node.attr_i("batch_dims", 0));
+  const int64_t k = idx.back();
+  int64_t batches = 1, slice = 1;
+  for (size_t d = 0; d < b; ++d) batches *= x[d];
+  for (size_t d = b + size_t(k); d < x.size(); ++d) slice *= x[d];
+  const int64_t tuples = batches ? shape_numel(idx) / k / batches : 0;
+  const Shape strides = strides_of(x), dims = x;
+  const int64_t batch_stride = b ? strides[b - 1] : 0;
+  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const size_t es = dtype_size(c.out[0].dtype);
+  const std::string where = c.where;
+  return kernel_fn([=](const RunArgs& a) {
+    auto* src = static_cast<const uint8_t*>(a.in[0]);
+    auto* dst = static_cast<uint8_t*>(a.out[0]);
+    for (int64_t bt = 0; bt < batches; ++bt)
+      for (int64_t u = 0; u < tuples; ++u) {
+        const int64_t t = bt * tuples + u;
+        int64_t off = bt * batch_stride;
+        for (int64_t d = 0; d < k; ++d)
+          off += checked_index(index_at(a.in[1], idx64, t * k + d), dims[b + size_t(d)], where) * strides[b + size_t(d)];
+        std::memcpy(dst + size_t(t * slice) * es, src + size_t(off) * es, size_t(slice) * es);
+      }
+  });
+}
+
 // OneHot: out[..., i at axis, ...] = on where i is the index (negative ones
 // count from depth), off elsewhere; an index outside [-depth, depth) leaves
 // its row all off, as ONNX says.
@@ -181,6 +210,7 @@ void register_scatter_ops(Registry& r) {
   r.add("GatherElements", 11, 18, gather_elements);
   r.add("ScatterElements", 11, 18, scatter_elements);
   r.add("ScatterND", 11, 18, scatter_nd);
+  r.add("GatherND", 11, 18, gather_nd);
   r.add("OneHot", 9, 18, one_hot);
 }
 

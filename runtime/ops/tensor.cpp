@@ -1,7 +1,7 @@
 // Ops that move or make data without arithmetic: Identity, Dropout
 // (inference), Flatten, Reshape, Squeeze, Unsqueeze, Shape, Size, Gather, Concat,
 // Split, Slice, Transpose, Expand, Pad, Tile, DepthToSpace, SpaceToDepth,
-// Trilu, Cast, ConstantOfShape, Range.
+// Trilu, Cast, CastLike, ConstantOfShape, EyeLike, Range.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -283,6 +283,22 @@ std::unique_ptr<Kernel> trilu(const BindContext& c) {
   });
 }
 
+// EyeLike: ones on diagonal k (column = row + k), zeros elsewhere.
+std::unique_ptr<Kernel> eye_like(const BindContext& c) {
+  const Shape& y = c.out[0].shape;
+  const int64_t rows = y[0], cols = y[1], k = c.node.attr_i("k", 0);
+  const DType t = c.out[0].dtype;
+  return kernel_fn([=](const RunArgs& a) {
+    with_element_type(t, [&](auto tag) {
+      using T = decltype(tag);
+      auto* out = static_cast<T*>(a.out[0]);
+      std::fill(out, out + rows * cols, T(0));
+      for (int64_t i = 0; i < rows; ++i)
+        if (k >= -i && k < cols - i) out[i * cols + i + k] = T(1);
+    });
+  });
+}
+
 std::unique_ptr<Kernel> expand(const BindContext& c) {
   StridedCopy sc(c.out[0].shape, broadcast_strides({c.in_shape(0)}, c.out[0].shape)[0], 0, dtype_size(c.out[0].dtype));
   return kernel_fn([sc](const RunArgs& a) { sc.run(a.in[0], a.out[0]); });
@@ -393,6 +409,8 @@ void register_tensor_ops(Registry& r) {
   r.add("DepthToSpace", 1, 18, [](const BindContext& c) { return depth_space(c, true); });
   r.add("SpaceToDepth", 1, 18, [](const BindContext& c) { return depth_space(c, false); });
   r.add("Cast", 6, 18, cast);
+  r.add("CastLike", 15, 18, cast);  // the type comes from input 1 (shape inference)
+  r.add("EyeLike", 9, 18, eye_like);
   r.add("ConstantOfShape", 9, 18, constant_of_shape);
   r.add("Range", 11, 18, range);
 }
