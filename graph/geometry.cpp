@@ -291,7 +291,13 @@ EinsumLabels einsum_labels(const std::string& equation, const std::vector<Shape>
       }
       for (size_t j = 0; j < e; ++j) labels.push_back(kEllipsisLabel + int(ellipsis_rank - e + j));
     }
-    for (size_t a = 0; a < labels.size(); ++a) merge(labels[a], inputs[k][a]);
+    for (size_t a = 0; a < labels.size(); ++a) {
+      for (size_t b = 0; b < a; ++b)  // a diagonal: no broadcasting within one term
+        if (labels[b] == labels[a] && inputs[k][b] != inputs[k][a])
+          fail("term " + std::to_string(k) + " takes a diagonal of dims " + std::to_string(inputs[k][b]) + " and " +
+               std::to_string(inputs[k][a]));
+      merge(labels[a], inputs[k][a]);
+    }
     r.terms.push_back(std::move(labels));
   }
   if (arrow == std::string::npos) {

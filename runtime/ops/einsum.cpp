@@ -86,6 +86,8 @@ std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
   }
   for (int l : a)
     if (contains(b, l) && !contains(out, l)) K.push_back(l);
+  // A regrouping copy walks at most kMaxBroadcastRank dims; beyond, the summed form.
+  if (a.size() > kMaxBroadcastRank || b.size() > kMaxBroadcastRank || out.size() > kMaxBroadcastRank) return nullptr;
   const int64_t nb = product(batch, e), m = product(M, e), n = product(N, e), k = product(K, e);
   const size_t out_bytes = size_t(nb * m * n) * sizeof(float);
   if (out_bytes == 0) return kernel_fn([](const RunArgs&) {});
@@ -137,47 +139,101 @@ std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
       dnnl_offset + prim->scratch_bytes(), prim->implementation());
 }
 
-// Every term of the sum in double: the output's labels outermost, then the
-// ones summed over.
 constexpr size_t kMaxSummedLabels = 32, kMaxSummedInputs = 8;
+using Offsets = std::array<int64_t, kMaxSummedInputs + 1>;
+
+// Calls f(offsets) for every index of `dims` in order, offsets[s] stepping
+// from `off`[s] by strides[s] along each dim.
+template <class F>
+void odometer(const Shape& dims, const std::vector<Shape>& strides, Offsets off, F&& f) {
+  const int64_t total = shape_numel(dims);
+  const size_t rank = dims.size(), n = strides.size();
+  std::array<int64_t, kMaxSummedLabels> idx{};
+  for (int64_t i = 0; i < total; ++i) {
+    f(off);
+    for (size_t d = rank; d-- > 0;) {
+      for (size_t k = 0; k < n; ++k) off[k] += strides[k][d];
+      if (++idx[d] < dims[d]) break;
+      for (size_t k = 0; k < n; ++k) off[k] -= strides[k][d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// The sum in double. An index only one operand has (and the output lacks)
+// is summed within that operand first, so "i,j->" costs |i| + |j|, not
+// |i| * |j|; every other index is walked once, the output's outermost.
 std::unique_ptr<Kernel> summed(const BindContext& c, const EinsumLabels& e) {
-  std::vector<int> labels = e.out;
-  for (auto& t : e.terms)
-    for (int l : t)
-      if (!contains(labels, l)) labels.push_back(l);
-  if (labels.size() > kMaxSummedLabels) c.fail("more than 32 distinct indices");
-  if (e.terms.size() > kMaxSummedInputs) c.fail("this einsum needs 8 inputs or fewer");
-  Shape dims;
-  for (int l : labels) dims.push_back(e.dims.at(l));
-  std::vector<Shape> strides;  // output's (0 for the summed labels), then each input's
-  Shape out(labels.size(), 0);
+  const size_t n = e.terms.size();
+  if (n > kMaxSummedInputs) c.fail("this einsum needs 8 inputs or fewer");
+  auto terms_with = [&](int l) {
+    size_t count = 0;
+    for (auto& t : e.terms) count += contains(t, l);
+    return count;
+  };
+  std::vector<int> shared = e.out;
+  std::vector<std::vector<int>> own(n);  // per operand, the indices only it has
+  for (size_t k = 0; k < n; ++k)
+    for (int l : e.terms[k]) {
+      if (contains(e.out, l) || contains(shared, l) || contains(own[k], l)) continue;
+      (terms_with(l) > 1 ? shared : own[k]).push_back(l);
+    }
+  auto dims_of = [&](const std::vector<int>& labels) {
+    if (labels.size() > kMaxSummedLabels) c.fail("more than 32 distinct indices");
+    Shape d;
+    for (int l : labels) d.push_back(e.dims.at(l));
+    return d;
+  };
+  const Shape dims = dims_of(shared);
+  std::vector<Shape> strides;  // the output's (0 for indices it lacks), then each operand's
+  Shape out(shared.size(), 0);
   const Shape dense = strides_of(e.out_shape());
   for (size_t i = 0; i < e.out.size(); ++i) out[i] = dense[i];
   strides.push_back(out);
-  for (size_t k = 0; k < e.terms.size(); ++k) strides.push_back(label_strides(e.terms[k], c.in_shape(k), labels, e));
+  std::vector<Shape> own_dims;
+  std::vector<std::vector<Shape>> own_strides;
+  for (size_t k = 0; k < n; ++k) {
+    strides.push_back(label_strides(e.terms[k], c.in_shape(k), shared, e));
+    own_dims.push_back(dims_of(own[k]));
+    own_strides.push_back({label_strides(e.terms[k], c.in_shape(k), own[k], e)});
+  }
+  // The work, bounded so a small model cannot keep a run (or the folding of
+  // constants at load) busy for hours: each index of `dims` walks every
+  // operand's own indices once.
+  auto saturated_product = [](const Shape& d) {
+    int64_t m = 1;
+    for (int64_t x : d)
+      if (__builtin_mul_overflow(m, x, &m)) return INT64_MAX;
+    return m;
+  };
+  int64_t per = 0, work = 0;
+  for (auto& d : own_dims) {
+    const int64_t m = std::max<int64_t>(saturated_product(d), 1);
+    per = m > INT64_MAX - per ? INT64_MAX : per + m;
+  }
+  if (__builtin_mul_overflow(saturated_product(dims), std::max<int64_t>(per, 1), &work) || work > (int64_t(1) << 36))
+    c.fail("this einsum would take more than 2^36 steps summed term by term");
   const int64_t count = shape_numel(e.out_shape());
-  int64_t total = 1;
-  for (int64_t d : dims)
-    if (__builtin_mul_overflow(total, d, &total) || total > (int64_t(1) << 40))
-      c.fail("this einsum would sum more than 2^40 terms");
   return kernel_fn(
-      [dims, strides, count, total](const RunArgs& r) {
+      [dims, strides, own_dims, own_strides, count, n](const RunArgs& r) {
         auto* acc = static_cast<double*>(r.scratch);
         std::fill(acc, acc + count, 0.0);
-        const size_t rank = dims.size(), n = strides.size();
-        std::array<int64_t, kMaxSummedLabels> idx{};
-        std::array<int64_t, kMaxSummedInputs + 1> off{};
-        for (int64_t i = 0; i < total; ++i) {
+        odometer(dims, strides, Offsets{}, [&](const Offsets& off) {
           double p = 1;
-          for (size_t k = 1; k < n; ++k) p *= double(static_cast<const float*>(r.in[k - 1])[off[k]]);
-          acc[off[0]] += p;
-          for (size_t d = rank; d-- > 0;) {
-            for (size_t k = 0; k < n; ++k) off[k] += strides[k][d];
-            if (++idx[d] < dims[d]) break;
-            for (size_t k = 0; k < n; ++k) off[k] -= strides[k][d] * dims[d];
-            idx[d] = 0;
+          for (size_t k = 0; k < n; ++k) {
+            const auto* x = static_cast<const float*>(r.in[k]);
+            if (own_dims[k].empty()) {
+              p *= double(x[off[k + 1]]);
+              continue;
+            }
+            double v = 0;
+            Offsets start{};
+            start[0] = off[k + 1];
+            odometer(own_dims[k], own_strides[k], start, [&](const Offsets& o) { v += double(x[o[0]]); });
+            p *= v;
           }
-        }
+          acc[off[0]] += p;
+        });
         auto* y = static_cast<float*>(r.out[0]);
         for (int64_t i = 0; i < count; ++i) y[i] = float(acc[i]);
       },

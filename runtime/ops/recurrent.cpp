@@ -192,7 +192,7 @@ class RecurrentKernel : public Kernel {
         throw Error(where_ + ": sequence_lens[" + std::to_string(b) + "] = " + std::to_string(lens[b]) +
                     " is outside [0, " + std::to_string(T_) + "]");
     // Steps past a sequence's length give zeros in Y.
-    std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
+    if (T_ > 0) std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
     float *xw = s + xw_at_, *hr = s + hr_at_, *h = s + h_at_, *cs = s + c_at_, *t1 = s + t1_at_, *t2 = s + t2_at_;
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
     auto state_at = [&](int64_t d, int64_t b) { return (batch_first_ ? b * D_ + d : d * B_ + b) * H_; };
@@ -283,9 +283,15 @@ class RecurrentKernel : public Kernel {
           std::memcpy(y, h + b * H_, size_t(H_) * sizeof(float));
         }
       }
+      // A sequence of length 0 ends in zero states, as ONNX Runtime gives (the spec is silent).
       for (int64_t b = 0; b < B_; ++b) {
-        if (Yh) std::memcpy(Yh + state_at(d, b), h + b * H_, size_t(H_) * sizeof(float));
-        if (Yc) std::memcpy(Yc + state_at(d, b), cs + b * H_, size_t(H_) * sizeof(float));
+        const bool ran = !lens || lens[b] > 0;
+        for (float* state : {Yh, Yc})
+          if (state) {
+            const float* from = state == Yh ? h + b * H_ : cs + b * H_;
+            if (ran) std::memcpy(state + state_at(d, b), from, size_t(H_) * sizeof(float));
+            else std::fill(state + state_at(d, b), state + state_at(d, b) + H_, 0.f);
+          }
       }
     }
   }
