@@ -1130,6 +1130,17 @@ TEST(Session, RecurrentLayersCheckTheirLengthsAndShapes) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("RNN 'rnn': sequence_lens[0] = 5 is outside [0, 4]"), std::string::npos) << e.what();
   }
+  // No steps at all: an empty Y, and zero states (as for a length of 0).
+  ModelBuilder e(13);
+  e.input("X", {0, 1, 2}).output("Y").output("Y_h");
+  e.init("W", test::random_tensor({1, 3, 2}, 1)).init("R", test::random_tensor({1, 3, 3}, 2));
+  e.init("h0", test::random_tensor({1, 1, 3}, 3));
+  e.node("RNN", {"X", "W", "R", "", "", "h0"}, {"Y", "Y_h"});
+  const std::string eb = e.bytes();
+  Session empty(eb.data(), eb.size());
+  auto none = empty.run(std::vector<Tensor>{Tensor(DType::float32, {0, 1, 2})});
+  EXPECT_EQ(none[0].shape, (Shape{0, 1, 1, 3}));
+  EXPECT_EQ(std::vector<float>(none[1].data<float>(), none[1].data<float>() + 3), std::vector<float>(3, 0.f));
   ModelBuilder w(13);
   w.input("X", {4, 1, 2}).output("Y");
   w.init("W", test::random_tensor({1, 3, 5}, 1)).init("R", test::random_tensor({1, 3, 3}, 2));

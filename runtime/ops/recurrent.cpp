@@ -285,7 +285,7 @@ class RecurrentKernel : public Kernel {
       }
       // A sequence of length 0 ends in zero states, as ONNX Runtime gives (the spec is silent).
       for (int64_t b = 0; b < B_; ++b) {
-        const bool ran = !lens || lens[b] > 0;
+        const bool ran = (lens ? lens[b] : T_) > 0;
         for (float* state : {Yh, Yc})
           if (state) {
             const float* from = state == Yh ? h + b * H_ : cs + b * H_;
