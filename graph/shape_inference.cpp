@@ -443,6 +443,15 @@ Outs eye_like(const Ctx& c) {
   return c.one(t, c.input(0).shape);
 }
 
+Outs grid_sample(const Ctx& c) {
+  c.expect_float(0);
+  c.expect_float(1);
+  const Shape &x = c.input(0).shape, &g = c.input(1).shape;
+  if (x.size() != 4 || g.size() != 4 || g[3] != 2 || g[0] != x[0])
+    throw Error(c.where + ": X " + shape_str(x) + " and grid " + shape_str(g) + " must be [N, C, H, W] and [N, H_out, W_out, 2]");
+  return c.one(DType::float32, {x[0], x[1], g[1], g[2]});
+}
+
 Outs one_hot(const Ctx& c) {
   const Tensor& depth = c.known(1, "depth");
   if (depth.numel() != 1) throw Error(c.where + ": depth must be a scalar");
@@ -946,7 +955,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
       {"OneHot", one_hot},            {"LRN", same_as_input},
       {"Einsum", einsum},             {"LSTM", recurrent},
-      {"GatherND", gather_nd},        {"EyeLike", eye_like},
+      {"GatherND", gather_nd},        {"EyeLike", eye_like},        {"GridSample", grid_sample},
       {"CastLike", [](const Ctx& c) { return c.one(c.input(1).dtype, c.input(0).shape); }},            {"GRU", recurrent},           {"RNN", recurrent},
       {"Trilu", trilu},               {"GatherElements", gather_elements}, {"CumSum", cumsum},
       {"DepthToSpace", [](const Ctx& c) { return depth_space(c, true); }},

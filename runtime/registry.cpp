@@ -34,6 +34,7 @@ const Registry& default_registry() {
     register_scatter_ops(r);
     register_recurrent_ops(r);
     register_einsum_ops(r);
+    register_grid_sample_ops(r);
     return r;
   }();
   return r;

@@ -62,5 +62,6 @@ void register_resize_ops(Registry& r);
 void register_scatter_ops(Registry& r);
 void register_recurrent_ops(Registry& r);
 void register_einsum_ops(Registry& r);
+void register_grid_sample_ops(Registry& r);
 
 }  // namespace normrt

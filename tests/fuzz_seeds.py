@@ -192,11 +192,21 @@ def einsum():
     return model(nodes, [const("w", [3, 4])], [1, 2, 4], opset=13)
 
 
+def grid_sample():
+    # GridSample in each mode and padding, on a grid reaching past [-1, 1].
+    g = numpy_helper.from_array((rng.standard_normal([1, 3, 4, 2]) * 1.5).astype(np.float32), "g")
+    nodes = [N("GridSample", ["x", "g"], ["a"], mode="bilinear", padding_mode="zeros"),
+             N("GridSample", ["x", "g"], ["b"], mode="nearest", padding_mode="border", align_corners=1),
+             N("GridSample", ["x", "g"], ["c"], mode="bicubic", padding_mode="reflection"),
+             N("Sum", ["a", "b", "c"], ["y"])]
+    return model(nodes, [g], [1, 2, 5, 5], opset=16)
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
-         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum}
+         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum, "grid_sample": grid_sample}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"

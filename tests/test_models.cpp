@@ -47,6 +47,7 @@ TEST(Models, UpsamplingMatchesPyTorch) { check_model(test::fixture("models/upsam
 TEST(Models, RearrangingAndIndexingOpsMatchPyTorch) { check_model(test::fixture("models/rearrange"), true); }
 TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/recurrent"), true); }
 TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/einsum"), true); }
+TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sampling"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.
