@@ -268,6 +268,21 @@ Outs resize(const Ctx& c) {
   return c.one(DType::float32, resize_dims(c.input(0).shape, scales, sizes, axes, c.where).out);
 }
 
+Outs upsample(const Ctx& c) {
+  c.expect_float(0);
+  std::vector<float> scales;
+  if (c.opset < 9) {
+    scales = c.n.attr("scales") ? c.n.attr("scales")->fs : std::vector<float>{};
+  } else {
+    const Tensor& t = c.known(1, "scales");
+    if (t.dtype != DType::float32) throw Error(c.where + ": scales must be float32");
+    scales.assign(t.data<float>(), t.data<float>() + t.numel());
+  }
+  for (float s : scales)
+    if (!(s >= 1)) throw Error(c.where + ": Upsample's scales must be 1 or more");
+  return c.one(DType::float32, resize_dims(c.input(0).shape, scales, {}, {}, c.where).out);
+}
+
 Outs tile(const Ctx& c) {
   const Shape& x = c.input(0).shape;
   const std::vector<int64_t> r = c.known(1, "repeats").as_int64();
@@ -944,7 +959,7 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"Asinh", same_as_input},       {"Acosh", same_as_input},     {"Atanh", same_as_input},
       {"Max", variadic},              {"Min", variadic},            {"PRelu", prelu},
       {"Sum", variadic},              {"Mean", variadic},           {"Mod", binary},
-      {"Pad", pad},                   {"Resize", resize},
+      {"Pad", pad},                   {"Resize", resize},           {"Upsample", upsample},
       {"ReduceProd", reduce},         {"ReduceL1", reduce},         {"ReduceL2", reduce},
       {"ReduceSumSquare", reduce},    {"ReduceLogSum", reduce},     {"ReduceLogSumExp", reduce},
       {"ArgMax", arg_reduce},         {"ArgMin", arg_reduce},       {"Tile", tile},
@@ -984,6 +999,7 @@ bool shape_depends_on_value(const Node& n, size_t k) {
   if (op == "Slice") return k >= 1;
   if (op == "Pad") return k == 1 || k == 3;  // pads and axes; the constant value is read at run time
   if (op == "Resize") return k == 2 || k == 3;  // scales and sizes
+  if (op == "Upsample") return k == 1;
   if (op == "Tile" || op == "TopK" || op == "OneHot") return k == 1;
   if (op == "ConstantOfShape" || op == "Range") return true;
   return k == 1 && (op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0 ||

@@ -1341,5 +1341,29 @@ TEST(Session, GatherNDCastLikeAndEyeLike) {
   }
 }
 
+// Upsample as opsets 7 and 9 define it (asymmetric coordinates; ONNX's own
+// data cover only nearest): linear on [[1, 2], [3, 4]] doubled is the
+// example from the operator's old documentation.
+TEST(Session, UpsampleLinearAtOpsetsSevenAndNine) {
+  const std::vector<float> want = {1, 1.5f, 2, 2, 2, 2.5f, 3, 3, 3, 3.5f, 4, 4, 3, 3.5f, 4, 4};
+  for (int opset : {7, 9}) {
+    ModelBuilder b(opset);
+    b.input("x", {1, 1, 2, 2}).output("y");
+    std::vector<std::string> in = {"x"};
+    if (opset == 9) {
+      b.init("scales", test::float_tensor({4}, {1, 1, 2, 2}));
+      in.push_back("scales");
+    }
+    auto& n = b.node("Upsample", in, {"y"});
+    test::set_attr(n, "mode", std::string("linear"));
+    if (opset == 7) test::set_attr(n, "scales", std::vector<float>{1, 1, 2, 2});
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({1, 1, 2, 2}, {1, 2, 3, 4})});
+    ASSERT_EQ(out[0].shape, (Shape{1, 1, 4, 4})) << opset;
+    EXPECT_EQ(std::vector<float>(out[0].data<float>(), out[0].data<float>() + 16), want) << opset;
+  }
+}
+
 }  // namespace
 }  // namespace normrt

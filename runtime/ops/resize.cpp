@@ -55,11 +55,24 @@ void cubic_weights(double r, double A, double* w) {
   w[3] = far(2 - r);
 }
 
+// What a Resize or Upsample node asks for, checked.
+struct ResizeSpec {
+  std::string mode, coords, nearest_mode;
+  double A = -0.75;
+  bool exclude_outside = false;
+  std::vector<float> scales;
+  std::vector<int64_t> sizes, axes;
+};
+
+std::unique_ptr<Kernel> resampled(const BindContext& c, const ResizeSpec& spec);
+
 std::unique_ptr<Kernel> resize(const BindContext& c) {
   const Node& n = c.node;
-  const std::string mode = n.attr_s("mode", "nearest"),
-                    coords = n.attr_s("coordinate_transformation_mode", "half_pixel"),
-                    nearest_mode = n.attr_s("nearest_mode", "round_prefer_floor");
+  ResizeSpec spec;
+  spec.mode = n.attr_s("mode", "nearest");
+  spec.coords = n.attr_s("coordinate_transformation_mode", "half_pixel");
+  spec.nearest_mode = n.attr_s("nearest_mode", "round_prefer_floor");
+  const std::string &mode = spec.mode, &coords = spec.coords, &nearest_mode = spec.nearest_mode;
   if (mode != "nearest" && mode != "linear" && mode != "cubic") c.fail("unknown mode '" + mode + "'");
   if (coords == "tf_crop_and_resize") c.fail("coordinate_transformation_mode tf_crop_and_resize is not supported");
   if (coords != "half_pixel" && coords != "pytorch_half_pixel" && coords != "align_corners" &&
@@ -71,16 +84,37 @@ std::unique_ptr<Kernel> resize(const BindContext& c) {
   if (n.attr_i("antialias", 0) != 0) c.fail("antialias is not supported");
   if (n.attr_s("keep_aspect_ratio_policy", "stretch") != "stretch")
     c.fail("keep_aspect_ratio_policy other than stretch is not supported");
-  const double A = n.attr_f("cubic_coeff_a", -0.75f);
-  const bool exclude_outside = n.attr_i("exclude_outside", 0) != 0;
+  spec.A = n.attr_f("cubic_coeff_a", -0.75f);
+  spec.exclude_outside = n.attr_i("exclude_outside", 0) != 0;
+  if (const Tensor* t = c.constant(2); t && t->numel() > 0) spec.scales.assign(t->data<float>(), t->data<float>() + t->numel());
+  if (const Tensor* t = c.constant(3)) spec.sizes = t->as_int64();
+  if (c.opset >= 18) spec.axes = n.attr_ints("axes");
+  return resampled(c, spec);
+}
 
+// Upsample (opsets 7 to 9, before Resize): scales (an attribute, an input
+// from opset 9), nearest or linear, coordinates asymmetric, nearest rounding
+// down, as ONNX's own Upsample data have it.
+std::unique_ptr<Kernel> upsample(const BindContext& c) {
+  ResizeSpec spec;
+  spec.mode = c.node.attr_s("mode", "nearest");
+  if (spec.mode != "nearest" && spec.mode != "linear") c.fail("mode '" + spec.mode + "' is not nearest or linear");
+  spec.coords = "asymmetric";
+  spec.nearest_mode = "floor";
+  if (c.opset < 9) {
+    if (const Attribute* a = c.node.attr("scales")) spec.scales = a->fs;
+  } else if (const Tensor* t = c.constant(1)) {
+    spec.scales.assign(t->data<float>(), t->data<float>() + t->numel());
+  }
+  return resampled(c, spec);
+}
+
+std::unique_ptr<Kernel> resampled(const BindContext& c, const ResizeSpec& spec) {
+  const std::string &mode = spec.mode, &coords = spec.coords, &nearest_mode = spec.nearest_mode;
+  const double A = spec.A;
+  const bool exclude_outside = spec.exclude_outside;
   const Shape& x = c.in_shape(0);
-  std::vector<float> scales;
-  std::vector<int64_t> sizes;
-  if (const Tensor* t = c.constant(2); t && t->numel() > 0) scales.assign(t->data<float>(), t->data<float>() + t->numel());
-  if (const Tensor* t = c.constant(3)) sizes = t->as_int64();
-  const ResizeDims g = resize_dims(x, scales, sizes, c.opset >= 18 ? n.attr_ints("axes") : std::vector<int64_t>{},
-                                   c.where);
+  const ResizeDims g = resize_dims(x, spec.scales, spec.sizes, spec.axes, c.where);
 
   const int64_t taps = mode == "nearest" ? 1 : mode == "linear" ? 2 : 4;
   std::vector<Pass> passes;
@@ -168,6 +202,9 @@ std::unique_ptr<Kernel> resize(const BindContext& c) {
 
 }  // namespace
 
-void register_resize_ops(Registry& r) { r.add("Resize", 11, 18, resize); }
+void register_resize_ops(Registry& r) {
+  r.add("Resize", 11, 18, resize);
+  r.add("Upsample", 7, 9, upsample);
+}
 
 }  // namespace normrt
