@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""Exports the transformer models of the side-by-side bench (not committed):
-torch.nn.TransformerEncoder, batch_first, 4 layers (2 for d_model 128), ReLU
-feed-forward of 4 x d_model, post-norm, random seeded weights, sequence
-length a dynamic axis, at opset 13 (decomposed LayerNorm) and 17.
+"""Exports the transformer and recurrent models of the side-by-side bench (not
+committed): torch.nn.TransformerEncoder, batch_first, 4 layers (2 for d_model
+128), ReLU feed-forward of 4 x d_model, post-norm, random seeded weights,
+sequence length a dynamic axis, at opset 13 (decomposed LayerNorm) and 17;
+and speech-style recurrent encoders over 80 features, 2 layers of 512: an
+LSTM and a bidirectional GRU (opset 13, sequence length dynamic).
 
     /usr/bin/python3 bench/export_bench_models.py OUT_DIR
 """
@@ -32,8 +34,24 @@ class Encoder(nn.Module):
         return self.enc(x, src_key_padding_mask=mask)
 
 
+class Recurrent(nn.Module):
+    def __init__(self, cell, seed, **kw):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.rnn = cell(80, 512, num_layers=2, batch_first=True, **kw)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
+    for name, model in (("lstm_h512", Recurrent(nn.LSTM, 1)), ("bigru_h512", Recurrent(nn.GRU, 2, bidirectional=True))):
+        path = os.path.join(out, name + ".onnx")
+        if not os.path.exists(path):
+            torch.onnx.export(model.eval(), torch.randn(1, 128, 80), path, opset_version=13, input_names=["x"],
+                              output_names=["output"], dynamic_axes={"x": {1: "seq"}})
+            print("exported", path)
     for d, heads, layers in ((128, 4, 2), (384, 6, 4), (768, 12, 4)):
         model = Encoder(d, heads, layers, d).eval()
         x = torch.randn(1, 128, d)

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/elementwise.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -26,21 +27,30 @@ struct Activation {
                     softsign, softplus } kind;
   float alpha = 0, beta = 0;
 
-  float operator()(float x) const {
+  // v[i] = f(v[i]) over [0, n), on the vectorized element-wise kernels.
+  void apply(Isa isa, float* v, int64_t n) const {
+    using U = kernels::Unary;
+    kernels::UnaryParams p;
     switch (kind) {
-      case Kind::relu: return x > 0 ? x : 0.f;
-      case Kind::tanh: return std::tanh(x);
-      case Kind::sigmoid: return x >= 0 ? 1.f / (1.f + std::exp(-x)) : std::exp(x) / (1.f + std::exp(x));
-      case Kind::affine: return alpha * x + beta;
-      case Kind::leaky_relu: return x >= 0 ? x : alpha * x;
-      case Kind::thresholded_relu: return x > alpha ? x : 0.f;
-      case Kind::scaled_tanh: return alpha * std::tanh(beta * x);
-      case Kind::hard_sigmoid: return std::max(0.f, std::min(1.f, alpha * x + beta));
-      case Kind::elu: return x >= 0 ? x : alpha * (std::exp(x) - 1.f);
-      case Kind::softsign: return x / (1.f + std::fabs(x));
-      case Kind::softplus: return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+      case Kind::affine:
+        for (int64_t i = 0; i < n; ++i) v[i] = alpha * v[i] + beta;
+        return;
+      case Kind::scaled_tanh:
+        for (int64_t i = 0; i < n; ++i) v[i] *= beta;
+        kernels::elementwise_table_for(isa).unary({U::tanh}, v, v, n);
+        for (int64_t i = 0; i < n; ++i) v[i] *= alpha;
+        return;
+      case Kind::relu: p = {U::relu}; break;
+      case Kind::tanh: p = {U::tanh}; break;
+      case Kind::sigmoid: p = {U::sigmoid}; break;
+      case Kind::leaky_relu: p = {U::leaky_relu, alpha}; break;
+      case Kind::thresholded_relu: p = {U::thresholded_relu, alpha}; break;
+      case Kind::hard_sigmoid: p = {U::hard_sigmoid, alpha, beta}; break;
+      case Kind::elu: p = {U::elu, alpha}; break;
+      case Kind::softsign: p = {U::softsign}; break;
+      case Kind::softplus: p = {U::softplus}; break;
     }
-    return x;
+    kernels::elementwise_table_for(isa).unary(p, v, v, n);
   }
 };
 
@@ -98,7 +108,7 @@ struct Direction {
 
 class RecurrentKernel : public Kernel {
  public:
-  explicit RecurrentKernel(const BindContext& c) : where_(c.where), inputs_(c.in.size()) {
+  explicit RecurrentKernel(const BindContext& c) : where_(c.where), inputs_(c.in.size()), isa_(c.isa) {
     const std::string& op = c.node.op_type;
     cell_ = op == "LSTM" ? Cell::lstm : op == "GRU" ? Cell::gru : Cell::rnn;
     G_ = cell_ == Cell::lstm ? 4 : cell_ == Cell::gru ? 3 : 1;
@@ -160,6 +170,9 @@ class RecurrentKernel : public Kernel {
     c_at_ = take(B_ * H_);
     t1_at_ = take(B_ * H_);
     t2_at_ = take(B_ * H_);
+    g_at_ = take(GH);
+    u_at_ = take(H_);
+    bias_at_ = take(GH);
     dnnl_at_ = floats * sizeof(float);
     size_t dnnl = 0;
     for (auto& dd : dirs_)
@@ -194,6 +207,7 @@ class RecurrentKernel : public Kernel {
     // Steps past a sequence's length give zeros in Y.
     if (T_ > 0) std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
     float *xw = s + xw_at_, *hr = s + hr_at_, *h = s + h_at_, *cs = s + c_at_, *t1 = s + t1_at_, *t2 = s + t2_at_;
+    float *g = s + g_at_, *u = s + u_at_, *bias = s + bias_at_;
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
     auto state_at = [&](int64_t d, int64_t b) { return (batch_first_ ? b * D_ + d : d * B_ + b) * H_; };
     for (int64_t d = 0; d < D_; ++d) {
@@ -210,6 +224,11 @@ class RecurrentKernel : public Kernel {
         else std::fill(cs + b * H_, cs + (b + 1) * H_, 0.f);
       }
       const float* Rd = r_constant_ ? nullptr : R + d * GH * H_;
+      // Wb + Rb per gate (GRU with linear_before_reset: h's Rb is added inside the reset, below).
+      for (int64_t i = 0; i < GH; ++i) bias[i] = (bias_w ? bias_w[i] : 0.f) + (bias_r ? bias_r[i] : 0.f);
+      const float* rb_h = lbr_ && bias_r ? bias_r + 2 * H_ : nullptr;
+      if (lbr_)
+        for (int64_t j = 0; j < H_; ++j) bias[2 * H_ + j] = bias_w ? bias_w[2 * H_ + j] : 0.f;
       for (int64_t step = 0; step < T_; ++step) {
         if (dd.recur) dd.recur->run(h, Rd, hr, dnnl_scratch, *a.dnnl);
         const int64_t hr_cols = cell_ == Cell::gru && !lbr_ ? 2 * H_ : GH;
@@ -219,21 +238,28 @@ class RecurrentKernel : public Kernel {
           return step >= len ? -1 : dd.reverse ? len - 1 - step : step;
         };
         auto xw_row = [&](int64_t t, int64_t b) { return xw + (batch_first_ ? b * T_ + t : t * B_ + b) * GH; };
-        auto bias = [&](const float* v, int64_t gate, int64_t j) { return v ? v[gate * H_ + j] : 0.f; };
+        // g[0, n) = the projection + the recurrent product + the bias, for gates [first, first + n / H).
+        auto pre = [&](const float* x_, const float* r_, int64_t first, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) g[first * H_ + i] = x_[first * H_ + i] + r_[first * H_ + i] + bias[first * H_ + i];
+        };
+        auto act = [&](int which, float* v, int64_t n) {
+          if (clip_ > 0)
+            for (int64_t i = 0; i < n; ++i) v[i] = std::max(-clip_, std::min(clip_, v[i]));
+          dd.f[which].apply(isa_, v, n);
+        };
         if (cell_ == Cell::gru && !lbr_) {
           // z and r first, then (r . H) Rh^T for the h gate.
           for (int64_t b = 0; b < B_; ++b) {
             const int64_t t = time_of(b);
+            if (t < 0) {
+              std::fill(t1 + b * H_, t1 + (b + 1) * H_, 0.f);
+              continue;
+            }
+            pre(xw_row(t, b), hr + b * hr_cols, 0, 2 * H_);
+            act(0, g, 2 * H_);
             for (int64_t j = 0; j < H_; ++j) {
-              float rg = 0, zg = 0;
-              if (t >= 0) {
-                const float* x_ = xw_row(t, b);
-                const float* r_ = hr + b * hr_cols;
-                zg = dd.f[0](clipped(x_[j] + r_[j] + bias(bias_w, 0, j) + bias(bias_r, 0, j)));
-                rg = dd.f[0](clipped(x_[H_ + j] + r_[H_ + j] + bias(bias_w, 1, j) + bias(bias_r, 1, j)));
-              }
-              t1[b * H_ + j] = rg * h[b * H_ + j];
-              t2[b * H_ + j] = zg;
+              t1[b * H_ + j] = g[H_ + j] * h[b * H_ + j];
+              t2[b * H_ + j] = g[j];
             }
           }
           dd.recur_h->run(t1, Rd ? Rd + 2 * H_ * H_ : nullptr, hr, dnnl_scratch, *a.dnnl);
@@ -241,10 +267,11 @@ class RecurrentKernel : public Kernel {
             const int64_t t = time_of(b);
             if (t < 0) continue;
             const float* x_ = xw_row(t, b);
+            for (int64_t j = 0; j < H_; ++j) g[j] = x_[2 * H_ + j] + hr[b * H_ + j] + bias[2 * H_ + j];
+            act(1, g, H_);
             for (int64_t j = 0; j < H_; ++j) {
               const float z = t2[b * H_ + j];
-              const float hh = dd.f[1](clipped(x_[2 * H_ + j] + hr[b * H_ + j] + bias(bias_w, 2, j) + bias(bias_r, 2, j)));
-              h[b * H_ + j] = (1.f - z) * hh + z * h[b * H_ + j];
+              h[b * H_ + j] = (1.f - z) * g[j] + z * h[b * H_ + j];
             }
           }
         } else {
@@ -255,24 +282,40 @@ class RecurrentKernel : public Kernel {
             const float* r_ = hr + b * GH;
             float* hb = h + b * H_;
             float* cb = cs + b * H_;
-            auto gate = [&](int64_t g, int64_t j) { return x_[g * H_ + j] + r_[g * H_ + j] + bias(bias_w, g, j); };
-            for (int64_t j = 0; j < H_; ++j) {
-              if (cell_ == Cell::lstm) {  // gates i, o, f, c; peepholes i, o, f
-                const float i = dd.f[0](clipped(gate(0, j) + bias(bias_r, 0, j) + (p ? p[j] * cb[j] : 0.f)));
-                const float f = input_forget_ ? 1.f - i
-                                              : dd.f[0](clipped(gate(2, j) + bias(bias_r, 2, j) + (p ? p[2 * H_ + j] * cb[j] : 0.f)));
-                const float cc = dd.f[1](clipped(gate(3, j) + bias(bias_r, 3, j)));
-                cb[j] = f * cb[j] + i * cc;
-                const float o = dd.f[0](clipped(gate(1, j) + bias(bias_r, 1, j) + (p ? p[H_ + j] * cb[j] : 0.f)));
-                hb[j] = o * dd.f[2](cb[j]);
-              } else if (cell_ == Cell::gru) {  // gates z, r, h; h's recurrent bias inside the reset
-                const float z = dd.f[0](clipped(gate(0, j) + bias(bias_r, 0, j)));
-                const float r = dd.f[0](clipped(gate(1, j) + bias(bias_r, 1, j)));
-                const float hh = dd.f[1](clipped(x_[2 * H_ + j] + bias(bias_w, 2, j) + r * (r_[2 * H_ + j] + bias(bias_r, 2, j))));
-                hb[j] = (1.f - z) * hh + z * hb[j];
+            if (cell_ == Cell::lstm) {  // gates i, o, f, c; peepholes i, o, f
+              pre(x_, r_, 0, GH);
+              float *gi = g, *go = g + H_, *gf = g + 2 * H_, *gc = g + 3 * H_;
+              if (p)
+                for (int64_t j = 0; j < H_; ++j) {
+                  gi[j] += p[j] * cb[j];
+                  gf[j] += p[2 * H_ + j] * cb[j];
+                }
+              act(0, gi, H_);
+              if (input_forget_) {
+                for (int64_t j = 0; j < H_; ++j) gf[j] = 1.f - gi[j];
               } else {
-                hb[j] = dd.f[0](clipped(gate(0, j) + bias(bias_r, 0, j)));
+                act(0, gf, H_);
               }
+              act(1, gc, H_);
+              for (int64_t j = 0; j < H_; ++j) cb[j] = gf[j] * cb[j] + gi[j] * gc[j];
+              if (p)
+                for (int64_t j = 0; j < H_; ++j) go[j] += p[H_ + j] * cb[j];
+              act(0, go, H_);
+              std::copy(cb, cb + H_, u);
+              dd.f[2].apply(isa_, u, H_);  // h(C), not clipped: clip bounds the gates' inputs
+              for (int64_t j = 0; j < H_; ++j) hb[j] = go[j] * u[j];
+            } else if (cell_ == Cell::gru) {  // gates z, r, h; h's recurrent part inside the reset
+              pre(x_, r_, 0, 2 * H_);
+              act(0, g, 2 * H_);
+              float* gh = g + 2 * H_;
+              for (int64_t j = 0; j < H_; ++j)
+                gh[j] = x_[2 * H_ + j] + bias[2 * H_ + j] + g[H_ + j] * (r_[2 * H_ + j] + (rb_h ? rb_h[j] : 0.f));
+              act(1, gh, H_);
+              for (int64_t j = 0; j < H_; ++j) hb[j] = (1.f - g[j]) * gh[j] + g[j] * hb[j];
+            } else {
+              pre(x_, r_, 0, H_);
+              act(0, g, H_);
+              std::copy(g, g + H_, hb);
             }
           }
         }
@@ -299,10 +342,10 @@ class RecurrentKernel : public Kernel {
  private:
   // An optional input: null when omitted (trailing omitted ones are not passed at all).
   const void* input(const RunArgs& a, size_t k) const { return k < inputs_ ? a.in[k] : nullptr; }
-  float clipped(float v) const { return clip_ > 0 ? std::max(-clip_, std::min(clip_, v)) : v; }
 
   std::string where_;
   size_t inputs_ = 0;
+  Isa isa_ = Isa::scalar;
   Cell cell_ = Cell::rnn;
   int64_t G_ = 1, T_ = 0, B_ = 0, I_ = 0, D_ = 1, H_ = 0;
   bool batch_first_ = false, input_forget_ = false, lbr_ = false, w_constant_ = false, r_constant_ = false;
@@ -310,7 +353,8 @@ class RecurrentKernel : public Kernel {
   int outs_ = 1;
   std::vector<Activation> acts_;
   std::vector<Direction> dirs_;
-  size_t xw_at_ = 0, hr_at_ = 0, h_at_ = 0, c_at_ = 0, t1_at_ = 0, t2_at_ = 0, dnnl_at_ = 0, scratch_ = 0;
+  size_t xw_at_ = 0, hr_at_ = 0, h_at_ = 0, c_at_ = 0, t1_at_ = 0, t2_at_ = 0, g_at_ = 0, u_at_ = 0, bias_at_ = 0;
+  size_t dnnl_at_ = 0, scratch_ = 0;
   std::string impl_;
 };
 
