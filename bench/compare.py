@@ -5,7 +5,7 @@
 
 Installs onnxruntime-node into bench/.ort (npm, --ignore-scripts), exports the
 models into build/bench_models (torchvision CNNs at 1x3x224x224, transformer
-encoders at seq 128), checks the two runtimes' outputs agree, then runs them
+encoders and recurrent encoders at seq 128), checks the two runtimes' outputs agree, then runs them
 alternately (R rounds of S seconds each) and prints the median latency of
 each and their ratio, and each one's peak RSS. Needs build/normrt.
 """
@@ -93,7 +93,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="mobilenet_v2,resnet18,resnet50,encoder_d384_op13,encoder_d384_op17,"
-                                        "encoder_d768_op13,encoder_d768_op17")
+                                        "encoder_d768_op13,encoder_d768_op17,lstm_h512,bigru_h512")
     a = ap.parse_args()
     setup()
     rows = []
