@@ -238,9 +238,9 @@ class RecurrentKernel : public Kernel {
           return step >= len ? -1 : dd.reverse ? len - 1 - step : step;
         };
         auto xw_row = [&](int64_t t, int64_t b) { return xw + (batch_first_ ? b * T_ + t : t * B_ + b) * GH; };
-        // g[0, n) = the projection + the recurrent product + the bias, for gates [first, first + n / H).
-        auto pre = [&](const float* x_, const float* r_, int64_t first, int64_t n) {
-          for (int64_t i = 0; i < n; ++i) g[first * H_ + i] = x_[first * H_ + i] + r_[first * H_ + i] + bias[first * H_ + i];
+        // g[0, n) = the projection + the recurrent product + the bias (the first n / H gates).
+        auto pre = [&](const float* x_, const float* r_, int64_t n) {
+          for (int64_t i = 0; i < n; ++i) g[i] = x_[i] + r_[i] + bias[i];
         };
         auto act = [&](int which, float* v, int64_t n) {
           if (clip_ > 0)
@@ -255,7 +255,7 @@ class RecurrentKernel : public Kernel {
               std::fill(t1 + b * H_, t1 + (b + 1) * H_, 0.f);
               continue;
             }
-            pre(xw_row(t, b), hr + b * hr_cols, 0, 2 * H_);
+            pre(xw_row(t, b), hr + b * hr_cols, 2 * H_);
             act(0, g, 2 * H_);
             for (int64_t j = 0; j < H_; ++j) {
               t1[b * H_ + j] = g[H_ + j] * h[b * H_ + j];
@@ -283,7 +283,7 @@ class RecurrentKernel : public Kernel {
             float* hb = h + b * H_;
             float* cb = cs + b * H_;
             if (cell_ == Cell::lstm) {  // gates i, o, f, c; peepholes i, o, f
-              pre(x_, r_, 0, GH);
+              pre(x_, r_, GH);
               float *gi = g, *go = g + H_, *gf = g + 2 * H_, *gc = g + 3 * H_;
               if (p)
                 for (int64_t j = 0; j < H_; ++j) {
@@ -305,7 +305,7 @@ class RecurrentKernel : public Kernel {
               dd.f[2].apply(isa_, u, H_);  // h(C), not clipped: clip bounds the gates' inputs
               for (int64_t j = 0; j < H_; ++j) hb[j] = go[j] * u[j];
             } else if (cell_ == Cell::gru) {  // gates z, r, h; h's recurrent part inside the reset
-              pre(x_, r_, 0, 2 * H_);
+              pre(x_, r_, 2 * H_);
               act(0, g, 2 * H_);
               float* gh = g + 2 * H_;
               for (int64_t j = 0; j < H_; ++j)
@@ -313,7 +313,7 @@ class RecurrentKernel : public Kernel {
               act(1, gh, H_);
               for (int64_t j = 0; j < H_; ++j) hb[j] = (1.f - g[j]) * gh[j] + g[j] * hb[j];
             } else {
-              pre(x_, r_, 0, H_);
+              pre(x_, r_, H_);
               act(0, g, H_);
               std::copy(g, g + H_, hb);
             }
