@@ -214,7 +214,7 @@ Outs transpose(const Ctx& c) {
 
 Outs cast(const Ctx& c) {
   const int64_t to = c.n.attr_i("to", 0);
-  if (!dtype_supported(int32_t(to))) throw Error(c.where + ": cast to " + onnx_dtype_name(int32_t(to)) + " is not supported");
+  if (to < 0 || to > 1000 || !dtype_supported(int32_t(to))) throw Error(c.where + ": cast to " + onnx_dtype_name(int32_t(to)) + " is not supported");
   return c.one(DType(to), c.input(0).shape);
 }
 
@@ -452,7 +452,7 @@ Outs eye_like(const Ctx& c) {
   DType t = c.input(0).dtype;
   if (c.n.has("dtype")) {
     const int64_t to = c.n.attr_i("dtype", 0);
-    if (!dtype_supported(int32_t(to))) throw Error(c.where + ": dtype " + onnx_dtype_name(int32_t(to)) + " is not supported");
+    if (to < 0 || to > 1000 || !dtype_supported(int32_t(to))) throw Error(c.where + ": dtype " + onnx_dtype_name(int32_t(to)) + " is not supported");
     t = DType(to);
   }
   return c.one(t, c.input(0).shape);
@@ -464,6 +464,8 @@ Outs grid_sample(const Ctx& c) {
   const Shape &x = c.input(0).shape, &g = c.input(1).shape;
   if (x.size() != 4 || g.size() != 4 || g[3] != 2 || g[0] != x[0])
     throw Error(c.where + ": X " + shape_str(x) + " and grid " + shape_str(g) + " must be [N, C, H, W] and [N, H_out, W_out, 2]");
+  if ((x[2] == 0 || x[3] == 0) && x[1] * g[1] * g[2] > 0)
+    throw Error(c.where + ": X " + shape_str(x) + " has no pixels to sample");
   return c.one(DType::float32, {x[0], x[1], g[1], g[2]});
 }
 

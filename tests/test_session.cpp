@@ -1365,5 +1365,54 @@ TEST(Session, UpsampleLinearAtOpsetsSevenAndNine) {
   }
 }
 
+// Found by an independent review: GridSample reflects a far-out point as
+// PyTorch does (it was clamped first), and refuses an image with no pixels;
+// GatherND and Upsample with empty outputs beside huge dims load and run.
+TEST(Session, GridSampleFarPointsGatherNDEmptySlicesUpsampleEmptyOutput) {
+  {
+    ModelBuilder b(16);
+    b.input("x", {1, 1, 1, 3}).input("g", {1, 1, 1, 2}).output("y");
+    auto& n = b.node("GridSample", {"x", "g"}, {"y"}, "gs");
+    test::set_attr(n, "mode", std::string("nearest"));
+    test::set_attr(n, "padding_mode", std::string("reflection"));
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    // x = 1000001: 1500002.5 in pixels, reflected over [-0.5, 2.5] to 2.5, clipped to 2.
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({1, 1, 1, 3}, {10, 20, 30}), test::float_tensor({1, 1, 1, 2}, {1000001, 0})});
+    EXPECT_EQ(out[0].data<float>()[0], 30.f);
+  }
+  {
+    ModelBuilder b(16);
+    b.input("x", {1, 1, 0, 3}).input("g", {1, 1, 1, 2}).output("y");
+    b.node("GridSample", {"x", "g"}, {"y"}, "gs");
+    const std::string bytes = b.bytes();
+    try {
+      Session s(bytes.data(), bytes.size());
+      ADD_FAILURE() << "a GridSample of an image with no rows loaded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("GridSample 'gs': X [1,1,0,3] has no pixels to sample"), std::string::npos) << e.what();
+    }
+  }
+  {
+    ModelBuilder b(13);
+    b.input("x", {3, 0}).input("i", {1, 1}, onnx::TensorProto::INT64).output("y");
+    b.node("GatherND", {"x", "i"}, {"y"}, "gather");
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    auto out = s.run(std::vector<Tensor>{Tensor(DType::float32, {3, 0}), test::int64_tensor({1, 1}, {1})});
+    EXPECT_EQ(out[0].shape, (Shape{1, 0}));  // (a step whose outputs are all empty does not run)
+  }
+  {
+    ModelBuilder b(9);
+    b.input("x", {0, 1}).output("y");
+    b.init("scales", test::float_tensor({2}, {1, 1e11f}));
+    b.node("Upsample", {"x", "scales"}, {"y"});
+    const std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    auto out = s.run(std::vector<Tensor>{Tensor(DType::float32, {0, 1})});
+    EXPECT_EQ(out[0].shape, (Shape{0, int64_t(1e11f)}));
+  }
+}
+
 }  // namespace
 }  // namespace normrt

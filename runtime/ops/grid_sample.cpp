@@ -3,7 +3,8 @@
 // border or reflection padding, as PyTorch's grid_sample computes it (which
 // the ONNX operator follows): the same unnormalizing, reflecting and
 // clipping of coordinates, round half to even for nearest, and bicubic's
-// taps each padded on their own with A = -0.75. A NaN in the grid gives NaN.
+// taps each padded on their own with A = -0.75. A NaN in the grid gives NaN
+// (PyTorch's own kernels disagree there: 0, or the first or last pixel).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -35,8 +36,11 @@ struct Sampler {
     const bool even = std::fmod(std::floor(v / span), 2.0) == 0;  // flips, without an integer to overflow
     return even ? extra + low : span - extra + low;
   }
-  // Border and reflection move a coordinate inside the image.
+  // Border and reflection move a coordinate inside the image; with zeros a
+  // point far outside only moves to where every tap still reads 0, so the
+  // integer conversions after stay in range.
   double padded(double v, int64_t size) const {
+    if (padding == Padding::zeros) return std::clamp(v, -4.0, double(size) + 3);
     if (padding == Padding::border) return std::clamp(v, 0.0, double(size - 1));
     if (padding == Padding::reflection) {
       v = align ? reflect(v, 0, 2.0 * double(size - 1)) : reflect(v, -1, 2.0 * double(size) - 1);
@@ -68,11 +72,11 @@ struct Sampler {
         for (int64_t c = 0; c < C; ++c) y[c * Ho * Wo] = std::nanf("");
         continue;
       }
-      // Far outside is far outside: clamped, pixel coordinates stay well
-      // inside int64 for any image a tensor can hold.
-      const double gx = std::clamp(double(grid[2 * p]), -1e6, 1e6), gy = std::clamp(double(grid[2 * p + 1]), -1e6, 1e6);
+      // An infinity becomes a very large number, which reflection can fold.
+      const double gx = std::clamp(double(grid[2 * p]), -1e30, 1e30), gy = std::clamp(double(grid[2 * p + 1]), -1e30, 1e30);
       if (mode == Mode::bicubic) {
-        const double ix = unnormalize(gx, W), iy = unnormalize(gy, H);
+        double ix = unnormalize(gx, W), iy = unnormalize(gy, H);
+        if (padding == Padding::zeros) ix = padded(ix, W), iy = padded(iy, H);  // each tap padded below otherwise
         const double fx = std::floor(ix), fy = std::floor(iy);
         double wx[4], wy[4];
         cubic(ix - fx, wx);

@@ -166,7 +166,7 @@ std::unique_ptr<Kernel> gather_nd(const BindContext& c) {
         int64_t off = bt * batch_stride;
         for (int64_t d = 0; d < k; ++d)
           off += checked_index(index_at(a.in[1], idx64, t * k + d), dims[b + size_t(d)], where) * strides[b + size_t(d)];
-        std::memcpy(dst + size_t(t * slice) * es, src + size_t(off) * es, size_t(slice) * es);
+        if (slice) std::memcpy(dst + size_t(t * slice) * es, src + size_t(off) * es, size_t(slice) * es);
       }
   });
 }
