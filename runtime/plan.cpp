@@ -83,6 +83,11 @@ void describe(Step& step, const std::vector<const ValueInfo*>& in, const std::ve
     if (step.node->has("perm_a")) a = permuted(a, permutation(*step.node, "perm_a", a.size(), ""));
     const int64_t K = a.empty() ? 1 : a.back();
     step.flops = 2.0 * double(shape_numel(out[0].shape)) * double(K);
+  } else if (op == "LSTM" || op == "GRU" || op == "RNN") {
+    // The products: 2 * steps * batch * directions * gates * hidden * (input + hidden)
+    const Shape &w = in[1]->shape, &r = in[2]->shape;
+    const double steps_batch = double(shape_numel(in[0]->shape) / std::max<int64_t>(in[0]->shape.back(), 1));
+    step.flops = 2.0 * steps_batch * double(w[0] * w[1]) * double(w[2] + r[2]);
   }
 }
 
