@@ -21,6 +21,16 @@ inline Shape strides_of(const Shape& s) {
   return st;
 }
 
+// x as [outer, n, inner] around `axis`.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+inline AxisSplit split_at(const Shape& x, int64_t axis) {
+  AxisSplit s;
+  for (int64_t i = 0; i < int64_t(x.size()); ++i) (i < axis ? s.outer : i == axis ? s.n : s.inner) *= x[size_t(i)];
+  return s;
+}
+
 // Per input, the element stride along each output dim (0 where it broadcasts).
 inline std::vector<Shape> broadcast_strides(const std::vector<Shape>& ins, const Shape& out) {
   if (out.size() > kMaxBroadcastRank) throw Error("tensors of rank above 16 are not supported here");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "graph/geometry.h"
+#include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -99,16 +100,6 @@ KernelFactory reduce_op(Reduce kind) {
       }
     });
   };
-}
-
-// x as [outer, n, inner] around `axis`.
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-AxisSplit split_at(const Shape& x, int64_t axis) {
-  AxisSplit s;
-  for (int64_t i = 0; i < int64_t(x.size()); ++i) (i < axis ? s.outer : i == axis ? s.n : s.inner) *= x[size_t(i)];
-  return s;
 }
 
 // Index of the first extreme of p[0], p[inner], ... p[(n - 1) * inner] (the

@@ -11,6 +11,7 @@
 
 #include "graph/geometry.h"
 #include "runtime/ops/broadcast.h"
+#include "runtime/ops/indices.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -45,16 +46,6 @@ void combine(Reduction r, T& to, T v) {
   }
 }
 
-int64_t index_at(const void* p, bool idx64, int64_t i) {
-  return idx64 ? static_cast<const int64_t*>(p)[i] : static_cast<const int32_t*>(p)[i];
-}
-
-int64_t checked_index(int64_t j, int64_t dim, const std::string& where) {
-  if (j < -dim || j >= dim)
-    throw Error(where + ": index " + std::to_string(j) + " is out of range for a dim of " + std::to_string(dim));
-  return j < 0 ? j + dim : j;
-}
-
 // The elements of data a GatherElements or ScatterElements index tensor
 // points at: walking the indices' shape with `walk` gives each one's place in
 // data with its axis coordinate 0; the index times `step` adds that.
@@ -75,14 +66,13 @@ struct AlongAxis {
 std::unique_ptr<Kernel> gather_elements(const BindContext& c) {
   const AlongAxis along(c);
   const Shape idx = c.in_shape(1);
-  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const IndexInput indices(c, 1);
   const size_t es = dtype_size(c.out[0].dtype);
-  const std::string where = c.where;
   return kernel_fn([=](const RunArgs& a) {
     auto* src = static_cast<const uint8_t*>(a.in[0]);
     auto* dst = static_cast<uint8_t*>(a.out[0]);
     for_each_broadcast(idx, along.walk, [&](int64_t i, const auto& off) {
-      const int64_t j = checked_index(index_at(a.in[1], idx64, i), along.dim, where);
+      const int64_t j = indices.at(a, i, along.dim);
       std::memcpy(dst + size_t(i) * es, src + size_t(off[0] + j * along.step) * es, es);
     });
   });
@@ -92,15 +82,13 @@ std::unique_ptr<Kernel> gather_elements(const BindContext& c) {
 // data, then run(a, f) calls f(out, updates) with the element type (float32,
 // int64, int32; bool as uint8).
 struct Scatter {
-  bool idx64;
+  IndexInput indices;
   Reduction red;
   DType t;
   size_t bytes;
-  std::string where;
   explicit Scatter(const BindContext& c)
-      : idx64(c.in[1]->dtype == DType::int64), red(reduction_of(c)), t(c.out[0].dtype),
-        bytes(size_t(shape_numel(c.in_shape(0))) * dtype_size(c.out[0].dtype)), where(c.where) {}
-  int64_t index(const RunArgs& a, int64_t i, int64_t dim) const { return checked_index(index_at(a.in[1], idx64, i), dim, where); }
+      : indices(c, 1), red(reduction_of(c)), t(c.out[0].dtype),
+        bytes(size_t(shape_numel(c.in_shape(0))) * dtype_size(c.out[0].dtype)) {}
   template <class F>
   void run(const RunArgs& a, F&& f) const {
     if (bytes) std::memcpy(a.out[0], a.in[0], bytes);
@@ -118,24 +106,23 @@ std::unique_ptr<Kernel> scatter_elements(const BindContext& c) {
   return kernel_fn([=](const RunArgs& a) {
     sc.run(a, [&](auto* out, auto* upd) {
       for_each_broadcast(idx, along.walk, [&](int64_t i, const auto& off) {
-        combine(sc.red, out[off[0] + sc.index(a, i, along.dim) * along.step], upd[i]);
+        combine(sc.red, out[off[0] + sc.indices.at(a, i, along.dim) * along.step], upd[i]);
       });
     });
   });
 }
 
 std::unique_ptr<Kernel> scatter_nd(const BindContext& c) {
-  const Shape &x = c.in_shape(0), &idx = c.in_shape(1);
+  const Shape x = c.in_shape(0), &idx = c.in_shape(1);
   const int64_t k = idx.back(), tuples = shape_numel(idx) / std::max<int64_t>(k, 1);
-  const Shape strides = strides_of(x), dims = x;
+  const Shape strides = strides_of(x);
   int64_t slice = 1;
   for (size_t d = size_t(k); d < x.size(); ++d) slice *= x[d];
   const Scatter sc(c);
   return kernel_fn([=](const RunArgs& a) {
     sc.run(a, [&](auto* out, auto* upd) {
       for (int64_t u = 0; u < tuples; ++u) {
-        int64_t off = 0;
-        for (int64_t d = 0; d < k; ++d) off += sc.index(a, u * k + d, dims[size_t(d)]) * strides[size_t(d)];
+        const int64_t off = sc.indices.tuple_offset(a, u, k, x, strides, 0);
         for (int64_t e = 0; e < slice; ++e) combine(sc.red, out[off + e], upd[u * slice + e]);
       }
     });
@@ -152,21 +139,18 @@ std::unique_ptr<Kernel> gather_nd(const BindContext& c) {
   for (size_t d = 0; d < b; ++d) batches *= x[d];
   for (size_t d = b + size_t(k); d < x.size(); ++d) slice *= x[d];
   const int64_t tuples = batches ? shape_numel(idx) / k / batches : 0;
-  const Shape strides = strides_of(x), dims = x;
+  const Shape dims = x, strides = strides_of(x);
   const int64_t batch_stride = b ? strides[b - 1] : 0;
-  const bool idx64 = c.in[1]->dtype == DType::int64;
+  const IndexInput indices(c, 1);
   const size_t es = dtype_size(c.out[0].dtype);
-  const std::string where = c.where;
   return kernel_fn([=](const RunArgs& a) {
     auto* src = static_cast<const uint8_t*>(a.in[0]);
     auto* dst = static_cast<uint8_t*>(a.out[0]);
     for (int64_t bt = 0; bt < batches; ++bt)
       for (int64_t u = 0; u < tuples; ++u) {
         const int64_t t = bt * tuples + u;
-        int64_t off = bt * batch_stride;
-        for (int64_t d = 0; d < k; ++d)
-          off += checked_index(index_at(a.in[1], idx64, t * k + d), dims[b + size_t(d)], where) * strides[b + size_t(d)];
-        if (slice) std::memcpy(dst + size_t(t * slice) * es, src + size_t(off) * es, size_t(slice) * es);
+        const int64_t off = bt * batch_stride + indices.tuple_offset(a, t, k, dims, strides, b);
+        std::memcpy(dst + size_t(t * slice) * es, src + size_t(off) * es, size_t(slice) * es);
       }
   });
 }
@@ -177,10 +161,8 @@ std::unique_ptr<Kernel> gather_nd(const BindContext& c) {
 std::unique_ptr<Kernel> one_hot(const BindContext& c) {
   const Shape& out = c.out[0].shape;
   const int64_t axis = normalize_axis(c.node.attr_i("axis", -1), int64_t(out.size()), c.where);
-  const int64_t depth = out[size_t(axis)];
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= out[size_t(i)];
-  for (size_t i = size_t(axis) + 1; i < out.size(); ++i) inner *= out[i];
+  const AxisSplit s = split_at(out, axis);
+  const int64_t outer = s.outer, depth = s.n, inner = s.inner;
   const DType it = c.in[0]->dtype, t = c.out[0].dtype;
   return kernel_fn([=](const RunArgs& a) {
     with_element_type(t, [&](auto tag) {

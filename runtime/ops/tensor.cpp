@@ -10,6 +10,7 @@
 
 #include "graph/geometry.h"
 #include "runtime/ops/broadcast.h"
+#include "runtime/ops/indices.h"
 #include "runtime/ops/strided_copy.h"
 #include "runtime/registry.h"
 
@@ -45,22 +46,16 @@ std::unique_ptr<Kernel> shape(const BindContext& c) {
 std::unique_ptr<Kernel> gather(const BindContext& c) {
   const Shape& x = c.in_shape(0);
   const int64_t axis = normalize_axis(c.node.attr_i("axis", 0), int64_t(x.size()), c.where);
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= x[size_t(i)];
-  for (size_t i = size_t(axis) + 1; i < x.size(); ++i) inner *= x[i];
-  const int64_t dim = x[size_t(axis)], count = shape_numel(c.in_shape(1));
-  const size_t block = size_t(inner) * dtype_size(c.in[0]->dtype);
-  const bool idx64 = c.in[1]->dtype == DType::int64;
-  const std::string where = c.where;
+  const AxisSplit s = split_at(x, axis);
+  const int64_t outer = s.outer, dim = s.n, count = shape_numel(c.in_shape(1));
+  const size_t block = size_t(s.inner) * dtype_size(c.in[0]->dtype);
+  const IndexInput indices(c, 1);
   return kernel_fn([=](const RunArgs& a) {
     auto* src = static_cast<const uint8_t*>(a.in[0]);
     auto* dst = static_cast<uint8_t*>(a.out[0]);
     if (block == 0 || outer == 0) return;
     for (int64_t j = 0; j < count; ++j) {
-      int64_t idx = idx64 ? static_cast<const int64_t*>(a.in[1])[j] : static_cast<const int32_t*>(a.in[1])[j];
-      if (idx < -dim || idx >= dim)
-        throw Error(where + ": index " + std::to_string(idx) + " is out of range for a dim of " + std::to_string(dim));
-      if (idx < 0) idx += dim;
+      const int64_t idx = indices.at(a, j, dim);
       for (int64_t o = 0; o < outer; ++o)
         std::memcpy(dst + (o * count + j) * block, src + (o * dim + idx) * block, block);
     }
