@@ -34,12 +34,6 @@ Shape label_strides(const std::vector<int>& term, const Shape& shape, const std:
 
 bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
-int64_t product(const std::vector<int>& labels, const EinsumLabels& e) {
-  int64_t p = 1;
-  for (int l : labels) p *= e.dims.at(l);
-  return p;
-}
-
 // An operand or result of the matmul [batch, rows, cols]: read in place (as
 // is, or transposed when stored [batch, cols, rows]), or gathered by a copy.
 struct Operand {
@@ -47,22 +41,29 @@ struct Operand {
   std::optional<StridedCopy> copy;  // when neither
 };
 
-Operand grouped(const std::vector<int>& stored, const std::vector<int>& batch, const std::vector<int>& rows,
-                const std::vector<int>& cols, const Shape& strides_of_stored_labels_in_order, const EinsumLabels& e) {
-  std::vector<int> as_is = batch, transposed = batch;
-  as_is.insert(as_is.end(), rows.begin(), rows.end());
-  as_is.insert(as_is.end(), cols.begin(), cols.end());
-  transposed.insert(transposed.end(), cols.begin(), cols.end());
-  transposed.insert(transposed.end(), rows.begin(), rows.end());
+std::vector<int> joined(std::vector<int> x, const std::vector<int>& y, const std::vector<int>& z) {
+  x.insert(x.end(), y.begin(), y.end());
+  x.insert(x.end(), z.begin(), z.end());
+  return x;
+}
+
+Shape dims_of(const std::vector<int>& labels, const EinsumLabels& e) {
+  Shape d;
+  for (int l : labels) d.push_back(e.dims.at(l));
+  return d;
+}
+
+// An operand (labels `stored`, dims `shape`) as the matmul's [batch, rows, cols].
+Operand grouped(const std::vector<int>& stored, const Shape& shape, const std::vector<int>& batch,
+                const std::vector<int>& rows, const std::vector<int>& cols, const EinsumLabels& e) {
+  const std::vector<int> as_is = joined(batch, rows, cols);
   Operand o;
   if (stored == as_is) return o;
-  if (stored == transposed) {
+  if (stored == joined(batch, cols, rows)) {
     o.perm = {0, 2, 1};
     return o;
   }
-  Shape dims;
-  for (int l : as_is) dims.push_back(e.dims.at(l));
-  o.copy.emplace(dims, strides_of_stored_labels_in_order, 0, sizeof(float));
+  o.copy.emplace(dims_of(as_is, e), label_strides(stored, shape, as_is, e), 0, sizeof(float));
   return o;
 }
 
@@ -88,32 +89,19 @@ std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
     if (contains(b, l) && !contains(out, l)) K.push_back(l);
   // A regrouping copy walks at most kMaxBroadcastRank dims; beyond, the summed form.
   if (a.size() > kMaxBroadcastRank || b.size() > kMaxBroadcastRank || out.size() > kMaxBroadcastRank) return nullptr;
-  const int64_t nb = product(batch, e), m = product(M, e), n = product(N, e), k = product(K, e);
+  auto count = [&](const std::vector<int>& labels) { return shape_numel(dims_of(labels, e)); };
+  const int64_t nb = count(batch), m = count(M), n = count(N), k = count(K);
   const size_t out_bytes = size_t(nb * m * n) * sizeof(float);
-  if (out_bytes == 0) return kernel_fn([](const RunArgs&) {});
   if (k == 0) return kernel_fn([out_bytes](const RunArgs& r) { std::memset(r.out[0], 0, out_bytes); });
 
-  // Each operand's strides for its labels in the order the matmul wants them.
-  auto order = [](std::vector<int> x, const std::vector<int>& y, const std::vector<int>& z) {
-    x.insert(x.end(), y.begin(), y.end());
-    x.insert(x.end(), z.begin(), z.end());
-    return x;
-  };
-  const Operand A = grouped(a, batch, M, K, label_strides(a, c.in_shape(0), order(batch, M, K), e), e);
-  const Operand B = grouped(b, batch, K, N, label_strides(b, c.in_shape(1), order(batch, K, N), e), e);
+  const Operand A = grouped(a, c.in_shape(0), batch, M, K, e);
+  const Operand B = grouped(b, c.in_shape(1), batch, K, N, e);
   // The result [batch, M, N] into the output's order: y_perm, or a copy from scratch.
   Operand Y;
-  const std::vector<int> result = order(batch, M, N);
+  const std::vector<int> result = joined(batch, M, N);
   if (out != result) {
-    if (out == order(batch, N, M)) {
-      Y.perm = {0, 2, 1};
-    } else {
-      Shape result_dims, strides;  // strides: of the dense result, for each output label
-      for (int l : result) result_dims.push_back(e.dims.at(l));
-      const Shape dense = strides_of(result_dims);
-      for (int l : out) strides.push_back(dense[size_t(std::find(result.begin(), result.end(), l) - result.begin())]);
-      Y.copy.emplace(e.out_shape(), strides, 0, sizeof(float));
-    }
+    if (out == joined(batch, N, M)) Y.perm = {0, 2, 1};
+    else Y.copy.emplace(e.out_shape(), label_strides(result, dims_of(result, e), out, e), 0, sizeof(float));
   }
   kernels::MatMulDesc d;
   d.a_dims = A.perm.empty() ? Shape{nb, m, k} : Shape{nb, k, m};
@@ -178,23 +166,18 @@ std::unique_ptr<Kernel> summed(const BindContext& c, const EinsumLabels& e) {
       if (contains(e.out, l) || contains(shared, l) || contains(own[k], l)) continue;
       (terms_with(l) > 1 ? shared : own[k]).push_back(l);
     }
-  auto dims_of = [&](const std::vector<int>& labels) {
+  auto walked = [&](const std::vector<int>& labels) {  // the dims an odometer walks
     if (labels.size() > kMaxSummedLabels) c.fail("more than 32 distinct indices");
-    Shape d;
-    for (int l : labels) d.push_back(e.dims.at(l));
-    return d;
+    return dims_of(labels, e);
   };
-  const Shape dims = dims_of(shared);
-  std::vector<Shape> strides;  // the output's (0 for indices it lacks), then each operand's
-  Shape out(shared.size(), 0);
-  const Shape dense = strides_of(e.out_shape());
-  for (size_t i = 0; i < e.out.size(); ++i) out[i] = dense[i];
-  strides.push_back(out);
+  const Shape dims = walked(shared);
+  // The output's strides (0 for indices it lacks), then each operand's.
+  std::vector<Shape> strides = {label_strides(e.out, e.out_shape(), shared, e)};
   std::vector<Shape> own_dims;
   std::vector<std::vector<Shape>> own_strides;
   for (size_t k = 0; k < n; ++k) {
     strides.push_back(label_strides(e.terms[k], c.in_shape(k), shared, e));
-    own_dims.push_back(dims_of(own[k]));
+    own_dims.push_back(walked(own[k]));
     own_strides.push_back({label_strides(e.terms[k], c.in_shape(k), own[k], e)});
   }
   // The work, bounded so a small model cannot keep a run (or the folding of

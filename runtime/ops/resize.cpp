@@ -116,8 +116,6 @@ std::unique_ptr<Kernel> resampled(const BindContext& c, const ResizeSpec& spec) 
   const Shape& x = c.in_shape(0);
   const ResizeDims g = resize_dims(x, spec.scales, spec.sizes, spec.axes, c.where);
 
-  const int64_t total = shape_numel(g.out);
-  if (total == 0) return kernel_fn([](const RunArgs&) {});  // before any table: an empty dim may sit beside a huge one
   const int64_t taps = mode == "nearest" ? 1 : mode == "linear" ? 2 : 4;
   std::vector<Pass> passes;
   Shape cur = x;
@@ -165,7 +163,8 @@ std::unique_ptr<Kernel> resampled(const BindContext& c, const ResizeSpec& spec) 
     cur[d] = p.out;
     passes.push_back(std::move(p));
   }
-  if (passes.empty()) {
+  const int64_t total = shape_numel(g.out);
+  if (passes.empty() || total == 0) {
     const size_t bytes = size_t(total) * sizeof(float);
     return kernel_fn([bytes](const RunArgs& a) { if (bytes) std::memcpy(a.out[0], a.in[0], bytes); });
   }
