@@ -28,7 +28,7 @@ struct Activation {
   float alpha = 0, beta = 0;
 
   // v[i] = f(v[i]) over [0, n), on the vectorized element-wise kernels.
-  void apply(Isa isa, float* v, int64_t n) const {
+  void apply(const kernels::ElementwiseTable& ew, float* v, int64_t n) const {
     using U = kernels::Unary;
     kernels::UnaryParams p;
     switch (kind) {
@@ -37,7 +37,7 @@ struct Activation {
         return;
       case Kind::scaled_tanh:
         for (int64_t i = 0; i < n; ++i) v[i] *= beta;
-        kernels::elementwise_table_for(isa).unary({U::tanh}, v, v, n);
+        ew.unary({U::tanh}, v, v, n);
         for (int64_t i = 0; i < n; ++i) v[i] *= alpha;
         return;
       case Kind::relu: p = {U::relu}; break;
@@ -50,7 +50,7 @@ struct Activation {
       case Kind::softsign: p = {U::softsign}; break;
       case Kind::softplus: p = {U::softplus}; break;
     }
-    kernels::elementwise_table_for(isa).unary(p, v, v, n);
+    ew.unary(p, v, v, n);
   }
 };
 
@@ -62,11 +62,10 @@ std::vector<Activation> activations_of(const BindContext& c, Cell cell, int64_t 
   std::vector<std::string> names;
   if (const Attribute* a = c.node.attr("activations")) names = a->ss;
   if (names.empty()) {
-    for (int64_t d = 0; d < D; ++d) {
-      if (cell == Cell::rnn) names.push_back("tanh");
-      else names.insert(names.end(), {"sigmoid", "tanh", "tanh"});
-      names.resize(size_t(d + 1) * per);
-    }
+    // f, g, h: sigmoid, tanh, tanh (GRU takes f and g); RNN's f is tanh.
+    const std::vector<std::string> defaults = cell == Cell::rnn ? std::vector<std::string>{"tanh"}
+                                                                : std::vector<std::string>{"sigmoid", "tanh", "tanh"};
+    for (int64_t d = 0; d < D; ++d) names.insert(names.end(), defaults.begin(), defaults.begin() + long(per));
   }
   if (names.size() != per * size_t(D))
     c.fail("activations lists " + std::to_string(names.size()) + " functions, expected " + std::to_string(per * size_t(D)));
@@ -108,7 +107,7 @@ struct Direction {
 
 class RecurrentKernel : public Kernel {
  public:
-  explicit RecurrentKernel(const BindContext& c) : where_(c.where), inputs_(c.in.size()), isa_(c.isa) {
+  explicit RecurrentKernel(const BindContext& c) : where_(c.where), inputs_(c.in.size()), ew_(&kernels::elementwise_table_for(c.isa)) {
     const std::string& op = c.node.op_type;
     cell_ = op == "LSTM" ? Cell::lstm : op == "GRU" ? Cell::gru : Cell::rnn;
     G_ = cell_ == Cell::lstm ? 4 : cell_ == Cell::gru ? 3 : 1;
@@ -245,7 +244,7 @@ class RecurrentKernel : public Kernel {
         auto act = [&](int which, float* v, int64_t n) {
           if (clip_ > 0)
             for (int64_t i = 0; i < n; ++i) v[i] = std::max(-clip_, std::min(clip_, v[i]));
-          dd.f[which].apply(isa_, v, n);
+          dd.f[which].apply(*ew_, v, n);
         };
         if (cell_ == Cell::gru && !lbr_) {
           // z and r first, then (r . H) Rh^T for the h gate.
@@ -302,7 +301,7 @@ class RecurrentKernel : public Kernel {
                 for (int64_t j = 0; j < H_; ++j) go[j] += p[H_ + j] * cb[j];
               act(0, go, H_);
               std::copy(cb, cb + H_, u);
-              dd.f[2].apply(isa_, u, H_);  // h(C), not clipped: clip bounds the gates' inputs
+              dd.f[2].apply(*ew_, u, H_);  // h(C), not clipped: clip bounds the gates' inputs
               for (int64_t j = 0; j < H_; ++j) hb[j] = go[j] * u[j];
             } else if (cell_ == Cell::gru) {  // gates z, r, h; h's recurrent part inside the reset
               pre(x_, r_, 2 * H_);
@@ -345,7 +344,7 @@ class RecurrentKernel : public Kernel {
 
   std::string where_;
   size_t inputs_ = 0;
-  Isa isa_ = Isa::scalar;
+  const kernels::ElementwiseTable* ew_;  // the ISA's element-wise kernels, for the gates
   Cell cell_ = Cell::rnn;
   int64_t G_ = 1, T_ = 0, B_ = 0, I_ = 0, D_ = 1, H_ = 0;
   bool batch_first_ = false, input_forget_ = false, lbr_ = false, w_constant_ = false, r_constant_ = false;
