@@ -171,6 +171,15 @@ void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<flo
   for (float x : v) a->add_floats(x);
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 int run_cli(const std::string& args, std::string* output) {
   std::string cmd = std::string(NORMRT_CLI) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

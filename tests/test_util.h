@@ -3,6 +3,7 @@
 // model builder, and running the normrt CLI.
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ void set_attr(onnx::NodeProto& n, const std::string& name, std::vector<int64_t> 
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<std::string>& v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<float>& v);
+
+// What `f` throws as an Error, or "" when it returns.
+std::string error_of(const std::function<void()>& f);
 
 // Runs the CLI with `args`; returns the exit code, stdout+stderr in `output`.
 int run_cli(const std::string& args, std::string* output);
