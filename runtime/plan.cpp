@@ -108,8 +108,9 @@ bool shareable_work(const Graph& g, const Node& n, const std::vector<const Value
       auto it = slot_of.find(name);
       if (it == slot_of.end()) return false;
       // A view shares its input's buffer: the shape tells them apart.
-      ids.push_back("s" + std::to_string(it->second) + (blocked.count(name) ? "b " : " ") + dtype_name(v->dtype) +
-                    shape_str(v->shape));
+      std::string id = "s";  // (not "s" + ...: g++ 12 warns of a false overlap there)
+      id += std::to_string(it->second) + (blocked.count(name) ? "b " : " ") + dtype_name(v->dtype) + shape_str(v->shape);
+      ids.push_back(std::move(id));
     }
   }
   for (auto& o : n.outputs) {
@@ -119,7 +120,23 @@ bool shareable_work(const Graph& g, const Node& n, const std::vector<const Value
   return work_key(n, ids, key);
 }
 
+// An op whose output shapes depend on its inputs' values, run on known ones.
+std::vector<std::shared_ptr<const Tensor>> computed(const OpEntry& op, const Node& n,
+                                                    const std::vector<const Tensor*>& inputs, int64_t opset,
+                                                    const std::string& where, size_t max_tensor_bytes) {
+  auto results = op.compute(n, inputs, opset, where);
+  for (size_t k = 0; k < results.size(); ++k)
+    check_bytes(results[k]->bytes.size(), max_tensor_bytes, where,
+                "output '" + (k < n.outputs.size() ? n.outputs[k] : "") + "' of shape " + shape_str(results[k]->shape));
+  return results;
+}
+
 }  // namespace
+
+void Plan::carry(const Graph& g, const std::map<std::string, ValueInfo>& info, const std::string& name) {
+  if (name.empty() || g.is_constant(name) || !info.count(name)) return;
+  if (std::find(carried_.begin(), carried_.end(), name) == carried_.end()) carried_.push_back(name);
+}
 
 std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
                                                          const std::vector<const Tensor*>& inputs, int64_t opset,
@@ -127,6 +144,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
                                                          size_t max_tensor_bytes) {
   const OpEntry* op = reg.find(n.domain, n.op_type, opset);
   if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(opset));
+  if (op->compute) return computed(*op, n, inputs, opset, where, max_tensor_bytes);
   std::vector<ValueInfo> infos(inputs.size());
   std::vector<const ValueInfo*> in;
   for (size_t k = 0; k < inputs.size(); ++k) {
@@ -168,8 +186,10 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     new_slot(g.inputs[i], Slot{Slot::Kind::input, int(i), 0, bytes_of(inputs[i]), nullptr});
   }
 
-  // Bind kernels in order; evaluate what is already known.
-  for (auto& n : g.nodes) {
+  // Bind kernels in order; evaluate what is already known. The plan stops
+  // at the first node whose output shapes depend on values not known yet.
+  for (size_t index = 0; index < g.nodes.size(); ++index) {
+    const Node& n = g.nodes[index];
     const std::string where = g.where(n);
     std::vector<const ValueInfo*> in;
     bool all_known = true;
@@ -181,10 +201,25 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
       all_known = all_known && it->second.value != nullptr;
     }
     while (!in.empty() && !in.back()) in.pop_back();
-    std::vector<ValueInfo> out = infer_node(n, in, g.opset, where);
-    check_sizes(n, out, max_tensor_bytes, where);
     const OpEntry* op = reg.find(n.domain, n.op_type, g.opset);
     if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(g.opset));
+    bool waits_for_values = op->compute && !all_known;
+    for (size_t k = 0; k < in.size(); ++k)
+      waits_for_values = waits_for_values || (in[k] && !in[k]->value && shape_depends_on_value(n, k));
+    if (waits_for_values) {
+      cut_ = int(index);
+      break;
+    }
+    if (op->compute) {
+      std::vector<const Tensor*> values;
+      for (auto* v : in) values.push_back(v ? v->value.get() : nullptr);
+      auto results = computed(*op, n, values, g.opset, where, max_tensor_bytes);
+      for (size_t k = 0; k < results.size() && k < n.outputs.size(); ++k)
+        if (!n.outputs[k].empty()) info[n.outputs[k]] = ValueInfo{results[k]->dtype, results[k]->shape, results[k]};
+      continue;
+    }
+    std::vector<ValueInfo> out = infer_node(n, in, g.opset, where);
+    check_sizes(n, out, max_tensor_bytes, where);
     // Every output empty: nothing to compute, so no kernel is bound (kernels
     // still meet empty inputs, or some empty outputs, and handle them).
     if (std::all_of(out.begin(), out.end(), [](const ValueInfo& o) { return shape_numel(o.shape) == 0; }))
@@ -267,9 +302,17 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     steps_.push_back(std::move(step));
   }
 
-  // Graph outputs: written in place by their producer where possible, else copied at the end.
-  for (size_t k = 0; k < g.outputs.size(); ++k) {
-    const std::string& name = g.outputs[k];
+  // Graph outputs (or, for a plan that stops early, every value the rest of
+  // the graph reads): written in place by their producer where possible,
+  // else copied at the end.
+  if (cut_ >= 0) {
+    for (size_t i = size_t(cut_); i < g.nodes.size(); ++i)
+      for (auto& name : g.nodes[i].inputs) carry(g, info, name);
+    for (auto& name : g.outputs) carry(g, info, name);
+  }
+  const std::vector<std::string>& produced = cut_ >= 0 ? carried_ : g.outputs;
+  for (size_t k = 0; k < produced.size(); ++k) {
+    const std::string& name = produced[k];
     auto& v = info.at(name);
     outputs_.push_back(ValueInfo{v.dtype, v.shape, nullptr});
     if (!slot_of.count(name)) {

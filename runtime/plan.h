@@ -2,6 +2,7 @@
 // An execution plan for one set of input shapes: kernels bound in
 // topological order, constants (and shape chains) evaluated once, and every
 // intermediate placed in one arena whose regions are reused by liveness.
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -58,7 +59,14 @@ class Plan {
   Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
        kernels::WeightCache* weights = nullptr, bool winograd = false, size_t max_tensor_bytes = 0);
 
+  // The graph's outputs; for a plan that stops early, the values carried().
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
+  // The first node whose output shapes depend on values this plan cannot
+  // know (a NonZero, a Reshape to a computed shape), or -1: the plan runs
+  // the nodes before it, and its outputs are then every value the rest of
+  // the graph reads (graph inputs and computed values, not initializers).
+  int cut() const { return cut_; }
+  const std::vector<std::string>& carried() const { return carried_; }
   const std::vector<Step>& steps() const { return steps_; }
   size_t arena_bytes() const { return arena_bytes_; }
 
@@ -68,6 +76,7 @@ class Plan {
                std::vector<double>* step_seconds = nullptr) const;
 
  private:
+  void carry(const Graph& g, const std::map<std::string, ValueInfo>& info, const std::string& name);
   std::unique_ptr<RunContext> acquire() const;
   void release(std::unique_ptr<RunContext> c) const;
 
@@ -76,6 +85,8 @@ class Plan {
   std::vector<std::shared_ptr<const Tensor>> constants_;
   std::vector<ValueInfo> outputs_;
   std::vector<int> output_slots_;
+  int cut_ = -1;
+  std::vector<std::string> carried_;
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, max_args_ = 0;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<RunContext>> pool_;

@@ -3,12 +3,17 @@
 namespace normrt {
 
 void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain) {
-  entries_.push_back(OpEntry{std::move(domain), std::move(op_type), since, until, std::move(make)});
+  entries_.push_back(OpEntry{std::move(domain), std::move(op_type), since, until, std::move(make), nullptr, nullptr});
 }
 
 void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFactory make, decltype(OpEntry::view) view) {
   add(std::move(op_type), since, until, std::move(make));
   entries_.back().view = std::move(view);
+}
+
+void Registry::add_computed(std::string op_type, int64_t since, int64_t until, decltype(OpEntry::compute) compute) {
+  add(std::move(op_type), since, until, nullptr);
+  entries_.back().compute = std::move(compute);
 }
 
 const OpEntry* Registry::find(const std::string& domain, const std::string& op_type, int64_t opset) const {
@@ -35,6 +40,7 @@ const Registry& default_registry() {
     register_recurrent_ops(r);
     register_einsum_ops(r);
     register_grid_sample_ops(r);
+    register_data_dependent_ops(r);
     return r;
   }();
   return r;

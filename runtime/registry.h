@@ -18,12 +18,20 @@ struct OpEntry {
   // types: a plan then gives both one buffer and runs nothing (make still
   // serves constant folding). Null: never.
   std::function<bool(const Node&, const std::vector<const ValueInfo*>& in)> view;
+  // Set (and `make` null) for an op whose output shapes depend on its
+  // inputs' values (NonZero, Unique, ...): it computes its outputs whole from
+  // known inputs. A plan stops before such a node; the session runs it
+  // between the plan and one for the rest of the graph.
+  std::function<std::vector<std::shared_ptr<const Tensor>>(const Node&, const std::vector<const Tensor*>& in,
+                                                           int64_t opset, const std::string& where)>
+      compute;
 };
 
 class Registry {
  public:
   void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain = "");
   void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, decltype(OpEntry::view) view);
+  void add_computed(std::string op_type, int64_t since, int64_t until, decltype(OpEntry::compute) compute);
   const OpEntry* find(const std::string& domain, const std::string& op_type, int64_t opset) const;
 
  private:
@@ -63,5 +71,6 @@ void register_scatter_ops(Registry& r);
 void register_recurrent_ops(Registry& r);
 void register_einsum_ops(Registry& r);
 void register_grid_sample_ops(Registry& r);
+void register_data_dependent_ops(Registry& r);
 
 }  // namespace normrt

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <mutex>
 
 #include "graph/onnx_import.h"
@@ -26,15 +27,39 @@ auto out_of_memory_as_error(const std::string& source, F&& f) {
 }
 }  // namespace
 
-struct Session::Impl {
-  Graph graph;
-  std::vector<Rewrite> rewrites;
+// What every plan of a session is made with.
+struct Settings {
   Isa isa = Isa::scalar;
   int threads = 1;
   bool optimize = true, winograd = true;
   size_t max_tensor_bytes = 0;
+  size_t max_plans = 16;
   const Registry& registry = default_registry();
-  mutable std::mutex plans_mutex;
+  mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
+};
+
+// For profiles: what one run did, each plan's steps (or a node run between
+// plans) with the seconds each took, under the address of what ran them.
+struct Timed {
+  const void* key;
+  std::vector<Session::StepProfile> rows;
+};
+using StepTimes = std::vector<Timed>;
+
+// One graph's plans: the session's graph, or the rest of it after a node
+// whose output shapes depend on values (a NonZero; a Reshape to a computed
+// shape). Where its plans stop before such a node, a Stage for the rest is
+// made at the first run that gets there, when that node's outputs are known,
+// and kept: there is one per cut node (and per rank of the values carried
+// past it), each holding at most max_plans plans.
+struct Stage {
+  const Settings& session;
+  Graph graph;  // plans point into its nodes: it never moves
+  std::vector<bool> value_input;
+  bool any_value_input = false;  // some input's contents decide shapes
+
+  Stage(const Settings& s, Graph g);
+
   // Plans are keyed by the input shapes, and by the contents of the graph
   // inputs that decide shapes (a Reshape's shape given as an input). At most
   // max_plans are held (each has its own arena): the least recently used
@@ -43,13 +68,33 @@ struct Session::Impl {
     std::shared_ptr<const Plan> plan;
     uint64_t used = 0;  // the `uses` count at its last run
   };
+  mutable std::mutex plans_mutex;
   mutable std::map<std::vector<Shape>, HeldPlan> plans;
   mutable uint64_t uses = 0;
   mutable size_t built = 0;  // plans built, a dropped one that returns counted again
-  size_t max_plans = 16;
-  mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
-  std::vector<bool> value_input;
-  bool any_value_input = false;  // some input's contents decide shapes
+  // The last plan used, checked first without building a key: a steady
+  // stream of same-shaped requests finds its plan without allocating. (With
+  // no input deciding shapes, its key is the input shapes.)
+  mutable decltype(plans)::iterator last = plans.end();
+  mutable std::mutex rests_mutex;
+  mutable std::map<std::string, std::shared_ptr<const Stage>> rests;
+
+  std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const;
+  std::shared_ptr<const Plan> build_plan(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const;
+  void check_input(const std::string& name, const Tensor& t) const;
+  std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const;
+  // Outputs already of the plan's dtypes and shapes are written in place.
+  // `steps`: each plan run and the seconds of its steps, for profiles.
+  void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps = nullptr) const;
+  // Runs the cut node on the values `plan` carried out, then the rest.
+  void run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector<Tensor>& out, StepTimes* steps) const;
+};
+
+struct Session::Impl : Settings {
+  std::vector<Rewrite> rewrites;
+  std::unique_ptr<Stage> root;
+
+  const Graph& graph() const { return root->graph; }
 
   void init(Graph g, const SessionOptions& o) {
     try {
@@ -72,23 +117,19 @@ struct Session::Impl {
       };
       rewrites = optimize_graph(g, po);
     }
-    graph = std::move(g);
-    value_input.assign(graph.inputs.size(), false);
-    for (auto& n : graph.nodes)
-      for (size_t k = 0; k < n.inputs.size(); ++k)
-        for (size_t i = 0; i < graph.inputs.size(); ++i)
-          if (n.inputs[k] == graph.inputs[i] && shape_depends_on_value(n, k)) value_input[i] = any_value_input = true;
     // Weights are packed now, not at the first run of each new shape.
-    prepack_matmul_weights(graph, weight_cache);
+    prepack_matmul_weights(g, weight_cache);
+    root = std::make_unique<Stage>(*this, std::move(g));
     // Models with fully static inputs are planned now, so load reports shape errors.
+    const Graph& graph = root->graph;
     std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
     std::vector<Shape> shapes;
     for (size_t i = 0; i < graph.inputs.size(); ++i) {
       const Shape& d = graph.declared.at(graph.inputs[i]).dims;
-      if (value_input[i] || std::any_of(d.begin(), d.end(), [](int64_t x) { return x < 0; })) return;
+      if (root->value_input[i] || std::any_of(d.begin(), d.end(), [](int64_t x) { return x < 0; })) return;
       shapes.push_back(d);
     }
-    plan_for(shapes, none);
+    root->plan_for(shapes, none);
   }
 
   // Every node the registry cannot run, reported at once.
@@ -96,7 +137,8 @@ struct Session::Impl {
     std::string missing;
     int count = 0;
     for (auto& n : g.nodes) {
-      if (registry.find(n.domain, n.op_type, g.opset) && has_shape_function(n.op_type)) continue;
+      const OpEntry* op = registry.find(n.domain, n.op_type, g.opset);
+      if (op && (op->compute || has_shape_function(n.op_type))) continue;
       if (count++ < 20) {
         missing += "\n  " + n.label() + (n.domain.empty() ? "" : " (domain " + n.domain + ")");
       }
@@ -106,97 +148,184 @@ struct Session::Impl {
                   std::to_string(g.opset) + ":" + missing + (count > 20 ? "\n  ..." : ""));
   }
 
-  std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const {
-    std::vector<Shape> key = shapes;
-    for (size_t i = 0; i < in.size(); ++i)
-      if (value_input[i]) key.push_back(in[i]->as_int64());
-    std::lock_guard<std::mutex> lock(plans_mutex);
-    auto it = plans.find(key);
-    if (it == plans.end()) {
-      it = plans.emplace(key, HeldPlan{build_plan(shapes, in), 0}).first;
-      ++built;
-    }
-    it->second.used = ++uses;
-    last = it;
-    while (plans.size() > max_plans) {
-      auto lru = std::min_element(plans.begin(), plans.end(),
-                                  [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
-      plans.erase(lru);  // never `last`: it holds the highest count
-    }
-    return last->second.plan;
-  }
-
-  std::shared_ptr<const Plan> build_plan(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const {
-    std::vector<ValueInfo> infos;
-    for (size_t i = 0; i < shapes.size(); ++i) {
-      infos.push_back(ValueInfo{graph.declared.at(graph.inputs[i]).dtype, shapes[i], nullptr});
-      if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
-    }
-    omp_set_num_threads(threads);
-    return std::make_shared<const Plan>(graph, registry, infos, isa, optimize, &weight_cache, winograd,
-                                        max_tensor_bytes);
-  }
-
-  void check_input(const std::string& name, const Tensor& t) const {
-    const ValueType& want = graph.declared.at(name);
-    auto fail = [&](const std::string& why) { throw Error(graph.source + ": input '" + name + "': " + why); };
-    if (t.dtype != want.dtype)
-      fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects " + dtype_name(want.dtype));
-    if (t.shape.size() != want.dims.size())
-      fail("has shape " + shape_str(t.shape) + ", the model expects rank " + std::to_string(want.dims.size()) +
-           " " + shape_str(want.dims));
-    for (size_t i = 0; i < t.shape.size(); ++i)
-      if (want.dims[i] >= 0 && t.shape[i] != want.dims[i])
-        fail("has shape " + shape_str(t.shape) + ", the model expects " + shape_str(want.dims) + " (dim " +
-             std::to_string(i) + " must be " + std::to_string(want.dims[i]) + ")");
-    if (t.shape.size() != 0 && std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; }))
-      fail("has a negative dimension");
-    if (t.bytes.size() != size_t(t.numel()) * dtype_size(t.dtype)) fail("holds fewer bytes than its shape needs");
-  }
-
-  // The last plan used, checked first without building a key: a steady
-  // stream of same-shaped requests finds its plan without allocating. (With
-  // no input deciding shapes, its key is the input shapes.)
-  mutable decltype(plans)::iterator last = plans.end();
-  std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const {
-    for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
-    if (!any_value_input) {
-      std::lock_guard<std::mutex> lock(plans_mutex);
-      bool same = last != plans.end();
-      for (size_t i = 0; same && i < n; ++i) same = last->first[i] == in[i]->shape;
-      if (same) {
-        last->second.used = ++uses;
-        return last->second.plan;
-      }
-    }
-    std::vector<Shape> shapes;
-    for (size_t i = 0; i < n; ++i) shapes.push_back(in[i]->shape);
-    return plan_for(shapes, std::vector<const Tensor*>(in, in + n));
-  }
-
-  // Outputs already of the plan's dtypes and shapes are written in place.
-  void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out,
-                std::vector<double>* step_seconds = nullptr) const {
-    auto plan = out_of_memory_as_error(graph.source, [&] { return checked_plan(in, n); });
-    const auto& want = plan->outputs();
-    bool reuse = out.size() == want.size();
-    for (size_t k = 0; reuse && k < want.size(); ++k)
-      reuse = out[k].dtype == want[k].dtype && out[k].shape == want[k].shape &&
-              out[k].bytes.size() == size_t(shape_numel(want[k].shape)) * dtype_size(want[k].dtype);
-    if (!reuse) {
-      out.clear();
-      for (auto& v : want) out.emplace_back(v.dtype, v.shape);
-    }
-    omp_set_num_threads(threads);
-    plan->execute(in, out, step_seconds);
-  }
-
-  std::vector<Tensor> run(const std::vector<const Tensor*>& in, std::vector<double>* step_seconds = nullptr) const {
+  std::vector<Tensor> run(const std::vector<const Tensor*>& in, StepTimes* steps = nullptr) const {
     std::vector<Tensor> out;
-    run_into(in.data(), in.size(), out, step_seconds);
+    root->run_into(in.data(), in.size(), out, steps);
     return out;
   }
 };
+
+Stage::Stage(const Settings& s, Graph g) : session(s), graph(std::move(g)) {
+  value_input.assign(graph.inputs.size(), false);
+  for (auto& n : graph.nodes)
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      for (size_t i = 0; i < graph.inputs.size(); ++i)
+        if (n.inputs[k] == graph.inputs[i] && shape_depends_on_value(n, k)) value_input[i] = any_value_input = true;
+}
+
+std::shared_ptr<const Plan> Stage::plan_for(const std::vector<Shape>& shapes,
+                                                      const std::vector<const Tensor*>& in) const {
+  std::vector<Shape> key = shapes;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (value_input[i]) key.push_back(in[i]->as_int64());
+  std::lock_guard<std::mutex> lock(plans_mutex);
+  auto it = plans.find(key);
+  if (it == plans.end()) {
+    it = plans.emplace(key, HeldPlan{build_plan(shapes, in), 0}).first;
+    ++built;
+  }
+  it->second.used = ++uses;
+  last = it;
+  while (plans.size() > session.max_plans) {
+    auto lru = std::min_element(plans.begin(), plans.end(),
+                                [](const auto& a, const auto& b) { return a.second.used < b.second.used; });
+    plans.erase(lru);  // never `last`: it holds the highest count
+  }
+  return last->second.plan;
+}
+
+std::shared_ptr<const Plan> Stage::build_plan(const std::vector<Shape>& shapes,
+                                              const std::vector<const Tensor*>& in) const {
+  std::vector<ValueInfo> infos;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    infos.push_back(ValueInfo{graph.declared.at(graph.inputs[i]).dtype, shapes[i], nullptr});
+    if (value_input[i]) infos.back().value = std::make_shared<const Tensor>(*in[i]);
+  }
+  omp_set_num_threads(session.threads);
+  return std::make_shared<const Plan>(graph, session.registry, infos, session.isa, session.optimize,
+                                      &session.weight_cache, session.winograd, session.max_tensor_bytes);
+}
+
+void Stage::check_input(const std::string& name, const Tensor& t) const {
+  const ValueType& want = graph.declared.at(name);
+  auto fail = [&](const std::string& why) { throw Error(graph.source + ": input '" + name + "': " + why); };
+  if (t.dtype != want.dtype)
+    fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects " + dtype_name(want.dtype));
+  if (t.shape.size() != want.dims.size())
+    fail("has shape " + shape_str(t.shape) + ", the model expects rank " + std::to_string(want.dims.size()) + " " +
+         shape_str(want.dims));
+  for (size_t i = 0; i < t.shape.size(); ++i)
+    if (want.dims[i] >= 0 && t.shape[i] != want.dims[i])
+      fail("has shape " + shape_str(t.shape) + ", the model expects " + shape_str(want.dims) + " (dim " +
+           std::to_string(i) + " must be " + std::to_string(want.dims[i]) + ")");
+  if (t.shape.size() != 0 && std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; }))
+    fail("has a negative dimension");
+  if (t.bytes.size() != size_t(t.numel()) * dtype_size(t.dtype)) fail("holds fewer bytes than its shape needs");
+}
+
+std::shared_ptr<const Plan> Stage::checked_plan(const Tensor* const* in, size_t n) const {
+  for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
+  if (!any_value_input) {
+    std::lock_guard<std::mutex> lock(plans_mutex);
+    bool same = last != plans.end();
+    for (size_t i = 0; same && i < n; ++i) same = last->first[i] == in[i]->shape;
+    if (same) {
+      last->second.used = ++uses;
+      return last->second.plan;
+    }
+  }
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < n; ++i) shapes.push_back(in[i]->shape);
+  return plan_for(shapes, std::vector<const Tensor*>(in, in + n));
+}
+
+void Stage::run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps) const {
+  auto held = out_of_memory_as_error(graph.source, [&] { return checked_plan(in, n); });
+  const Plan& plan = *held;
+  std::vector<Tensor> carried;
+  std::vector<Tensor>& written = plan.cut() < 0 ? out : carried;
+  const auto& want = plan.outputs();
+  bool reuse = written.size() == want.size();
+  for (size_t k = 0; reuse && k < want.size(); ++k)
+    reuse = written[k].dtype == want[k].dtype && written[k].shape == want[k].shape &&
+            written[k].bytes.size() == size_t(shape_numel(want[k].shape)) * dtype_size(want[k].dtype);
+  if (!reuse) {
+    written.clear();
+    for (auto& v : want) written.emplace_back(v.dtype, v.shape);
+  }
+  omp_set_num_threads(session.threads);
+  std::vector<double> seconds(steps ? plan.steps().size() : 0);
+  plan.execute(in, written, steps ? &seconds : nullptr);
+  if (steps) {
+    Timed t{&plan, {}};
+    for (size_t i = 0; i < seconds.size(); ++i) {
+      const Step& st = plan.steps()[i];
+      const std::string impl = st.kernel->implementation();
+      t.rows.push_back(Session::StepProfile{st.node->op_type, st.node->name, st.node->domain,
+                                           impl.empty() ? std::string("normrt ") + isa_name(session.isa) : impl,
+                                           st.in_shapes, st.out_shapes, st.flops, st.bytes, {seconds[i]}});
+    }
+    steps->push_back(std::move(t));
+  }
+  if (plan.cut() >= 0) run_rest(plan, carried, out, steps);
+}
+
+void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector<Tensor>& out, StepTimes* steps) const {
+  const Node& cut = graph.nodes[size_t(plan.cut())];
+  std::map<std::string, const Tensor*> value;
+  for (size_t k = 0; k < carried.size(); ++k) value[plan.carried()[k]] = &carried[k];
+  std::vector<const Tensor*> args;
+  for (auto& name : cut.inputs) {
+    auto it = value.find(name);
+    args.push_back(name.empty() ? nullptr : it != value.end() ? it->second : graph.constant(name));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto results = out_of_memory_as_error(graph.source, [&] {
+    return evaluate_node(session.registry, cut, args, graph.opset, session.isa, graph.where(cut),
+                         session.max_tensor_bytes);
+  });
+  if (steps) {
+    Session::StepProfile row{cut.op_type, cut.name, cut.domain, "normrt, between plans", {}, {}, 0, 0, {}};
+    for (auto* t : args) {
+      row.in_shapes.push_back(t ? t->shape : Shape{});
+      row.bytes += t ? double(t->bytes.size()) : 0;
+    }
+    for (auto& t : results) {
+      row.out_shapes.push_back(t->shape);
+      row.bytes += double(t->bytes.size());
+    }
+    row.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    steps->push_back(Timed{&cut, {std::move(row)}});
+  }
+  for (size_t k = 0; k < results.size() && k < cut.outputs.size(); ++k)
+    if (!cut.outputs[k].empty()) value[cut.outputs[k]] = results[k].get();
+  // The rest of the graph reads, as its inputs, every value computed so far
+  // that it reads, of dims decided anew at each run.
+  const std::vector<Node> nodes(graph.nodes.begin() + plan.cut() + 1, graph.nodes.end());
+  std::vector<std::string> inputs;
+  std::string key = std::to_string(plan.cut());
+  auto add_input = [&](const std::string& name) {
+    auto it = value.find(name);
+    if (name.empty() || it == value.end() || std::find(inputs.begin(), inputs.end(), name) != inputs.end()) return;
+    inputs.push_back(name);
+    key += " " + name + ":" + dtype_name(it->second->dtype) + std::to_string(it->second->shape.size());
+  };
+  for (auto& n : nodes)
+    for (auto& name : n.inputs) add_input(name);
+  for (auto& name : graph.outputs) add_input(name);
+  std::shared_ptr<const Stage> rest;
+  {
+    std::lock_guard<std::mutex> lock(rests_mutex);
+    auto& held = rests[key];
+    if (!held) {
+      Graph g;
+      g.source = graph.source;
+      g.opset = graph.opset;
+      g.nodes = nodes;
+      g.initializers = graph.initializers;
+      g.outputs = graph.outputs;
+      for (auto& name : g.outputs)
+        if (auto it = graph.declared.find(name); it != graph.declared.end()) g.declared[name] = it->second;
+      g.inputs = inputs;
+      for (auto& name : inputs) g.declared[name] = ValueType{value[name]->dtype, Shape(value[name]->shape.size(), -1), {}};
+      held = std::make_shared<const Stage>(session, std::move(g));
+    }
+    rest = held;
+  }
+  std::vector<const Tensor*> rest_in;
+  for (auto& name : inputs) rest_in.push_back(value.at(name));
+  rest->run_into(rest_in.data(), rest_in.size(), out, steps);
+}
 
 Session::Session(const std::string& model_path, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
   out_of_memory_as_error(model_path, [&] { impl_->init(load_onnx_file(model_path), options); });
@@ -209,7 +338,7 @@ Session::Session(const void* bytes, size_t size, const SessionOptions& options) 
 Session::~Session() = default;
 
 void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) const {
-  auto& g = impl_->graph;
+  auto& g = impl_->graph();
   if (inputs.size() != g.inputs.size())
     throw Error(g.source + ": the model takes " + std::to_string(g.inputs.size()) + " input(s), " +
                 std::to_string(inputs.size()) + " given");
@@ -218,12 +347,12 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
   if (inputs.size() > kMax) {
     std::vector<const Tensor*> in;
     for (auto& t : inputs) in.push_back(&t);
-    impl_->run_into(in.data(), in.size(), outputs);
+    impl_->root->run_into(in.data(), in.size(), outputs);
     return;
   }
   const Tensor* in[kMax];
   for (size_t i = 0; i < inputs.size(); ++i) in[i] = &inputs[i];
-  impl_->run_into(in, inputs.size(), outputs);
+  impl_->root->run_into(in, inputs.size(), outputs);
 }
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const {
@@ -233,7 +362,7 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const {
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
-  auto& g = impl_->graph;
+  auto& g = impl_->graph();
   for (auto& [name, t] : inputs)
     if (std::find(g.inputs.begin(), g.inputs.end(), name) == g.inputs.end()) {
       std::string names;
@@ -255,36 +384,47 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
 std::vector<Session::StepProfile> Session::profile(const std::vector<Tensor>& inputs, int iterations) const {
   std::vector<const Tensor*> in;
   for (auto& t : inputs) in.push_back(&t);
-  if (in.size() != impl_->graph.inputs.size()) throw Error(impl_->graph.source + ": wrong number of inputs");
-  auto plan = impl_->checked_plan(in.data(), in.size());
+  if (in.size() != impl_->graph().inputs.size()) throw Error(impl_->graph().source + ": wrong number of inputs");
+  // One row per step of each plan run (a graph cut by a node whose output
+  // shapes depend on values runs several, and that node between them), in
+  // the order first run; later runs of the same add their seconds.
   std::vector<StepProfile> r;
-  for (auto& s : plan->steps())
-    r.push_back(StepProfile{s.node->op_type, s.node->name, s.node->domain,
-                            s.kernel->implementation().empty() ? std::string("normrt ") + isa_name(impl_->isa)
-                                                               : s.kernel->implementation(),
-                            s.in_shapes, s.out_shapes, s.flops, s.bytes, {}});
-  std::vector<double> t(r.size());
+  std::map<const void*, size_t> first_row;
   for (int k = 0; k < iterations; ++k) {
-    impl_->run(in, &t);
-    for (size_t i = 0; i < r.size(); ++i) r[i].seconds.push_back(t[i]);
+    StepTimes times;
+    impl_->run(in, &times);
+    for (auto& t : times) {
+      auto it = first_row.find(t.key);
+      const bool same = it != first_row.end() && it->second + t.rows.size() <= r.size() &&
+                        std::equal(t.rows.begin(), t.rows.end(), r.begin() + std::ptrdiff_t(it->second),
+                                   [](const StepProfile& a, const StepProfile& b) {
+                                     return a.name == b.name && a.in_shapes == b.in_shapes;
+                                   });
+      if (!same) {
+        first_row[t.key] = r.size();
+        r.insert(r.end(), t.rows.begin(), t.rows.end());
+        continue;
+      }
+      for (size_t i = 0; i < t.rows.size(); ++i) r[it->second + i].seconds.push_back(t.rows[i].seconds[0]);
+    }
   }
   return r;
 }
 
-const std::vector<std::string>& Session::input_names() const { return impl_->graph.inputs; }
-const std::vector<std::string>& Session::output_names() const { return impl_->graph.outputs; }
-const ValueType& Session::input_type(const std::string& name) const { return impl_->graph.declared.at(name); }
-const Graph& Session::graph() const { return impl_->graph; }
+const std::vector<std::string>& Session::input_names() const { return impl_->graph().inputs; }
+const std::vector<std::string>& Session::output_names() const { return impl_->graph().outputs; }
+const ValueType& Session::input_type(const std::string& name) const { return impl_->graph().declared.at(name); }
+const Graph& Session::graph() const { return impl_->graph(); }
 const std::vector<Rewrite>& Session::rewrites() const { return impl_->rewrites; }
 Isa Session::isa() const { return impl_->isa; }
 int Session::threads() const { return impl_->threads; }
 size_t Session::plans_held() const {
-  std::lock_guard<std::mutex> lock(impl_->plans_mutex);
-  return impl_->plans.size();
+  std::lock_guard<std::mutex> lock(impl_->root->plans_mutex);
+  return impl_->root->plans.size();
 }
 size_t Session::plans_built() const {
-  std::lock_guard<std::mutex> lock(impl_->plans_mutex);
-  return impl_->built;
+  std::lock_guard<std::mutex> lock(impl_->root->plans_mutex);
+  return impl_->root->built;
 }
 
 }  // namespace normrt

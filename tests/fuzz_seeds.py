@@ -202,11 +202,33 @@ def grid_sample():
     return model(nodes, [g], [1, 2, 5, 5], opset=16)
 
 
+def data_dependent():
+    """Output shapes decided by values: NonZero into GatherND, Compress,
+    Unique, NonMaxSuppression and a Range whose limit is a count, cut into
+    stages."""
+    boxes = numpy_helper.from_array(rng.uniform(0, 4, [1, 5, 4]).astype(np.float32), "boxes")
+    nodes = [N("Add", ["x", "c"], ["a"]), N("Greater", ["a", "zero"], ["m"]), N("NonZero", ["m"], ["nz"]),
+             N("Transpose", ["nz"], ["t"]), N("GatherND", ["a", "t"], ["g"]),
+             N("Reshape", ["a", "flat"], ["af"]), N("Reshape", ["m", "flat"], ["mf"]),
+             N("Compress", ["af", "mf"], ["cm"], axis=0), N("Floor", ["af"], ["fl"]),
+             N("Unique", ["fl"], ["u", "ui", "uinv", "uc"]),
+             N("ReduceSum", ["x"], ["sx"], keepdims=0), N("Add", ["scores", "sx"], ["sc"]),
+             N("NonMaxSuppression", ["boxes", "sc", "three", "half"], ["sel"]), N("Cast", ["sel"], ["self"], to=1),
+             N("Reshape", ["self", "flat"], ["selr"]),
+             N("Cast", ["m"], ["mc"], to=1), N("ReduceSum", ["mc"], ["n"], keepdims=0), N("Cast", ["n"], ["ni"], to=7),
+             N("Range", ["start", "ni", "step"], ["r"]), N("Cast", ["r"], ["rf"], to=1),
+             N("Concat", ["g", "cm", "u", "selr", "rf"], ["y"], axis=0)]
+    inits = [const("c", [2, 3, 4]), scalar("zero", 0.0), ints("flat", [-1]), boxes, const("scores", [1, 1, 5]),
+             ints("three", [3]), scalar("half", 0.5), scalar("start", 0, np.int64), scalar("step", 1, np.int64)]
+    return model(nodes, inits, [2, 3, 4])
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
-         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum, "grid_sample": grid_sample}
+         "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum, "grid_sample": grid_sample,
+         "data_dependent": data_dependent}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"

@@ -48,6 +48,7 @@ TEST(Models, RearrangingAndIndexingOpsMatchPyTorch) { check_model(test::fixture(
 TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/recurrent"), true); }
 TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/einsum"), true); }
 TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sampling"), true); }
+TEST(Models, DetectionPostProcessingMatchesPyTorch) { check_model(test::fixture("models/detection"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

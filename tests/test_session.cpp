@@ -814,6 +814,67 @@ TEST(Session, ConcurrentRunsGiveTheBitsOfALoneRun) {
   EXPECT_LE(test::max_rel_diff(lone, read_npy(base + ".output.npy")), 1e-4);
 }
 
+// Output shapes that depend on values: a plan runs up to the NonZero, the
+// session runs it, a plan for the rest runs up to a Range whose limit was
+// computed from data, and a third plan finishes. An output made before the
+// first cut is carried through. Checked against the values worked out here,
+// for inputs with several, one and no positives, from four threads at once.
+TEST(Session, ValueDependentShapesRunInStagesAcrossThreads) {
+  ModelBuilder b;
+  b.input("x", {-1}).output("y").output("r");
+  b.init("zero", test::scalar_tensor(0)).init("two", test::scalar_tensor(2));
+  b.init("axes", test::int64_tensor({1}, {0})).init("start", test::int64_tensor({}, {0}));
+  b.init("step", test::int64_tensor({}, {1}));
+  b.node("Relu", {"x"}, {"r"});
+  b.node("Greater", {"x", "zero"}, {"mask"});
+  b.node("NonZero", {"mask"}, {"where"});
+  b.node("Squeeze", {"where", "axes"}, {"idx"});
+  b.node("Gather", {"x", "idx"}, {"pos"});
+  b.node("Mul", {"pos", "two"}, {"pos2"});
+  test::set_attr(b.node("Cast", {"mask"}, {"maskf"}), "to", int64_t(1));
+  test::set_attr(b.node("ReduceSum", {"maskf", "axes"}, {"count"}), "keepdims", int64_t(0));
+  test::set_attr(b.node("Cast", {"count"}, {"limit"}), "to", int64_t(7));
+  b.node("Range", {"start", "limit", "step"}, {"ramp"});
+  test::set_attr(b.node("Cast", {"ramp"}, {"rampf"}), "to", int64_t(1));
+  test::set_attr(b.node("Concat", {"pos2", "rampf"}, {"y"}), "axis", int64_t(0));
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  const std::vector<std::vector<float>> inputs = {
+      {0.5f, -1.f, 2.f, 0.f, 3.25f}, {-1.f, -2.f}, {4.f}, {1.f, 1.f, -3.f, 0.125f, 6.f, -0.f, 2.f}};
+  auto check = [&](const std::vector<float>& x) {
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({int64_t(x.size())}, x)});
+    std::vector<float> want_y, want_r;
+    for (float v : x)
+      if (v > 0) want_y.push_back(2 * v);
+    const size_t k = want_y.size();
+    for (size_t i = 0; i < k; ++i) want_y.push_back(float(i));
+    for (float v : x) want_r.push_back(std::max(v, 0.f));
+    return out.size() == 2 && out[0].shape == Shape{int64_t(2 * k)} &&
+           std::equal(want_y.begin(), want_y.end(), out[0].data<float>()) &&
+           out[1].shape == Shape{int64_t(x.size())} && std::equal(want_r.begin(), want_r.end(), out[1].data<float>());
+  };
+  for (auto& x : inputs) EXPECT_TRUE(check(x)) << "input of " << x.size();
+  std::vector<std::thread> threads;
+  std::vector<int> misses(4, 0);
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 25; ++k) misses[size_t(t)] += !check(inputs[size_t(t + k) % inputs.size()]);
+    });
+  for (auto& t : threads) t.join();
+  for (int m : misses) EXPECT_EQ(m, 0);
+  EXPECT_EQ(s.plans_held(), 4u);  // the first stage's, one per input length
+  // profile() reports the steps of every stage: the Relu before the first
+  // cut, the Gather after it, the Concat after the second.
+  std::map<std::string, int> seen;
+  for (auto& st : s.profile(std::vector<Tensor>{test::float_tensor({3}, {1.f, -1.f, 2.f})}, 2)) {
+    ++seen[st.op];
+    EXPECT_EQ(st.seconds.size(), 2u) << st.op;
+  }
+  EXPECT_EQ(seen["Relu"], 1);
+  EXPECT_EQ(seen["Gather"], 1);
+  EXPECT_EQ(seen["Concat"], 1);
+}
+
 TEST(Plan, ArenaReusesBuffersByLiveness) {
   Graph g = load_onnx_file(test::fixture("models/resnet_basic.onnx"));
   Plan p(g, default_registry(), {ValueInfo{DType::float32, {1, 3, 64, 64}, nullptr}}, best_isa(), true);
