@@ -68,6 +68,7 @@ struct Attribute {
   std::vector<float> fs;
   std::vector<int64_t> is;
   std::vector<std::string> ss;
+  std::shared_ptr<const Graph> g;  // a GRAPH attribute (If's branches); null for GRAPHS
 
   static Attribute integer(int64_t v) {
     Attribute a;

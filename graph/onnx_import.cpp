@@ -7,6 +7,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -174,6 +175,7 @@ ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
   return r;
 }
 
+// (A GRAPH attribute's graph is imported once the node has passed its schema check.)
 Attribute attribute(const onnx::AttributeProto& a, const std::string& model_dir, const std::string& where) {
   Attribute r;
   using A = onnx::AttributeProto;
@@ -188,7 +190,7 @@ Attribute attribute(const onnx::AttributeProto& a, const std::string& model_dir,
     case A::FLOATS: r.kind = Attribute::Kind::fs; r.fs.assign(a.floats().begin(), a.floats().end()); break;
     case A::INTS: r.kind = Attribute::Kind::is; r.is.assign(a.ints().begin(), a.ints().end()); break;
     case A::STRINGS: r.kind = Attribute::Kind::ss; r.ss.assign(a.strings().begin(), a.strings().end()); break;
-    case A::GRAPH: case A::GRAPHS: r.kind = Attribute::Kind::g; break;  // subgraphs: no supported op uses them
+    case A::GRAPH: case A::GRAPHS: r.kind = Attribute::Kind::g; break;  // GRAPHS: no supported op takes them
     default: throw Error(where + ": attribute '" + a.name() + "' has an unsupported type");
   }
   return r;
@@ -334,27 +336,53 @@ void narrow_double_casts(onnx::GraphProto& gp) {
         if (a.name() == "value" && a.has_t()) narrow(*a.mutable_t(), n.output(0));
 }
 
-Graph import_model(onnx::ModelProto& m, const std::string& source) {
-  if (!m.has_graph() || m.ir_version() <= 0) throw Error(source + ": not a valid ONNX model (no graph or IR version)");
+// What a graph is imported with: the model's settings, and the names its
+// enclosing graphs define, which a subgraph may read.
+struct Scope {
+  std::string source, model_dir;
+  int64_t opset = 0;
+  std::set<std::string> outer;
+  int depth = 0;
+};
+constexpr int kMaxGraphDepth = 16;
 
+// The names a subgraph reads and does not define: values of its enclosing
+// graphs, which its node takes as inputs after its own (implicit inputs).
+std::vector<std::string> outer_reads(const Graph& sub) {
+  std::set<std::string> own(sub.inputs.begin(), sub.inputs.end());
+  for (auto& [name, t] : sub.initializers) own.insert(name);
+  for (auto& n : sub.nodes) own.insert(n.outputs.begin(), n.outputs.end());
+  std::vector<std::string> r;
+  auto add = [&](const std::string& v) {
+    if (!v.empty() && !own.count(v) && std::find(r.begin(), r.end(), v) == r.end()) r.push_back(v);
+  };
+  for (auto& n : sub.nodes)
+    for (auto& v : n.inputs) add(v);
+  for (auto& v : sub.outputs) add(v);
+  return r;
+}
+
+Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
+  const std::string& source = scope.source;
+  const bool top = scope.depth == 0;
+  const std::string what_graph = top ? "" : " in subgraph '" + gp.name() + "'";
+  if (scope.depth > kMaxGraphDepth)
+    throw Error(source + ": subgraphs nested more than " + std::to_string(kMaxGraphDepth) + " deep");
   Graph g;
   g.source = source;
-  for (auto& o : m.opset_import())
-    if (o.domain().empty() || o.domain() == "ai.onnx") g.opset = o.version();
-  if (g.opset <= 0) throw Error(source + ": the model imports no opset of the default ONNX domain");
-
-  std::string model_dir;
-  if (source != "<bytes>") model_dir = fs::path(source).parent_path().string();
-  if (model_dir.empty() && source != "<bytes>") model_dir = ".";
-  auto& gp = *m.mutable_graph();
+  g.opset = scope.opset;
   narrow_double_casts(gp);
 
   std::set<std::string> defined;
+  auto define = [&](const std::string& name, const std::string& what) {
+    if (!defined.insert(name).second) throw Error(what + " is defined twice");
+    if (scope.outer.count(name)) throw Error(what + " is also defined by an enclosing graph");
+  };
   for (auto& init : *gp.mutable_initializer()) {
-    std::string what = source + ": initializer '" + init.name() + "'";
+    std::string what = source + ": initializer '" + init.name() + "'" + what_graph;
     if (init.name().empty()) throw Error(source + ": an initializer has no name");
-    if (!defined.insert(init.name()).second) throw Error(what + " is defined twice");
-    g.initializers[init.name()] = std::make_shared<Tensor>(tensor_from_proto(init, model_dir, what));
+    define(init.name(), what);
+    g.initializers[init.name()] = std::make_shared<Tensor>(tensor_from_proto(init, scope.model_dir, what));
     // The tensor holds the values now: the message's copy goes, so a model's
     // weights are not held twice while it loads.
     std::string().swap(*init.mutable_raw_data());
@@ -363,10 +391,16 @@ Graph import_model(onnx::ModelProto& m, const std::string& source) {
   if (gp.sparse_initializer_size() > 0) throw Error(source + ": sparse initializers are not supported");
   for (auto& in : gp.input()) {
     if (g.initializers.count(in.name())) continue;  // old exports list initializers as inputs
-    g.declared[in.name()] = value_type(in, source + ": graph input");
+    if (top) g.declared[in.name()] = value_type(in, source + ": graph input");
     g.inputs.push_back(in.name());
-    defined.insert(in.name());
+    define(in.name(), source + ": graph input '" + in.name() + "'" + what_graph);
   }
+
+  // What a subgraph of this graph's nodes may read.
+  Scope inner = scope;
+  ++inner.depth;
+  inner.outer.insert(defined.begin(), defined.end());
+  for (auto& np : gp.node()) inner.outer.insert(np.output().begin(), np.output().end());
 
   // Nodes, with Constant nodes turned into initializers.
   std::vector<Node> nodes;
@@ -378,12 +412,29 @@ Graph import_model(onnx::ModelProto& m, const std::string& source) {
     n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
-    std::string where = source + ": node " + n.label();
-    for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, model_dir, where);
+    std::string where = source + ": node " + n.label() + what_graph;
+    for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, scope.model_dir, where);
     check_against_schema(np, n, g.opset, where);
+    for (auto& a : np.attribute())
+      if (a.type() == onnx::AttributeProto::GRAPH) {
+        onnx::GraphProto sub = a.g();
+        n.attrs[a.name()].g = std::make_shared<const Graph>(import_graph(sub, inner));
+      }
+    std::vector<std::string> implicit;
+    for (auto& [name, a] : n.attrs)
+      if (a.g)
+        for (auto& v : outer_reads(*a.g))
+          if (std::find(implicit.begin(), implicit.end(), v) == implicit.end()) implicit.push_back(v);
+    if (!implicit.empty()) {
+      Attribute names;
+      names.kind = Attribute::Kind::ss;
+      names.ss = implicit;
+      n.attrs["__implicit_inputs"] = names;
+      n.inputs.insert(n.inputs.end(), implicit.begin(), implicit.end());
+    }
     if (n.op_type == "Constant" && n.domain.empty()) {
       if (n.outputs.size() != 1) throw Error(where + ": Constant must have one output");
-      if (!defined.insert(n.outputs[0]).second) throw Error(where + ": output '" + n.outputs[0] + "' is defined twice");
+      define(n.outputs[0], where + ": output '" + n.outputs[0] + "'");
       g.initializers[n.outputs[0]] = constant_value(n, where);
       continue;
     }
@@ -397,7 +448,10 @@ Graph import_model(onnx::ModelProto& m, const std::string& source) {
     for (auto& o : nodes[k].outputs) {
       if (o.empty()) continue;
       if (defined.count(o) || !producer.emplace(o, k).second)
-        throw Error(source + ": node " + nodes[k].label() + ": output '" + o + "' is defined twice");
+        throw Error(source + ": node " + nodes[k].label() + what_graph + ": output '" + o + "' is defined twice");
+      if (scope.outer.count(o))
+        throw Error(source + ": node " + nodes[k].label() + what_graph + ": output '" + o +
+                    "' is also defined by an enclosing graph");
     }
   std::vector<int> state(nodes.size(), 0);  // 0 new, 1 visiting, 2 done
   std::vector<size_t> stack;
@@ -410,10 +464,10 @@ Graph import_model(onnx::ModelProto& m, const std::string& source) {
       auto& [k, next] = st.back();
       if (next < nodes[k].inputs.size()) {
         const std::string& v = nodes[k].inputs[next++];
-        if (v.empty() || defined.count(v)) continue;
+        if (v.empty() || defined.count(v) || scope.outer.count(v)) continue;
         auto p = producer.find(v);
         if (p == producer.end())
-          throw Error(source + ": node " + nodes[k].label() + " reads '" + v + "', which nothing defines");
+          throw Error(source + ": node " + nodes[k].label() + what_graph + " reads '" + v + "', which nothing defines");
         if (state[p->second] == 1) throw Error(source + ": node " + nodes[k].label() + " is part of a cycle");
         if (state[p->second] == 0) {
           state[p->second] = 1;
@@ -429,15 +483,27 @@ Graph import_model(onnx::ModelProto& m, const std::string& source) {
   for (size_t k : stack) g.nodes.push_back(std::move(nodes[k]));
 
   for (auto& out : gp.output()) {
-    if (!producer.count(out.name()) && !defined.count(out.name()))
-      throw Error(source + ": graph output '" + out.name() + "' is not produced by any node");
+    if (!producer.count(out.name()) && !defined.count(out.name()) && !scope.outer.count(out.name()))
+      throw Error(source + ": graph output '" + out.name() + "'" + what_graph + " is not produced by any node");
     g.outputs.push_back(out.name());
     if (out.type().has_tensor_type() && dtype_supported(out.type().tensor_type().elem_type()) &&
         out.type().tensor_type().has_shape())
       g.declared[out.name()] = value_type(out, source + ": graph output");
   }
-  if (g.outputs.empty()) throw Error(source + ": the graph has no outputs");
+  if (g.outputs.empty()) throw Error(source + ": the graph" + what_graph + " has no outputs");
   return g;
+}
+
+Graph import_model(onnx::ModelProto& m, const std::string& source) {
+  if (!m.has_graph() || m.ir_version() <= 0) throw Error(source + ": not a valid ONNX model (no graph or IR version)");
+  Scope scope;
+  scope.source = source;
+  for (auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") scope.opset = o.version();
+  if (scope.opset <= 0) throw Error(source + ": the model imports no opset of the default ONNX domain");
+  if (source != "<bytes>") scope.model_dir = fs::path(source).parent_path().string();
+  if (scope.model_dir.empty() && source != "<bytes>") scope.model_dir = ".";
+  return import_graph(*m.mutable_graph(), scope);
 }
 
 }  // namespace

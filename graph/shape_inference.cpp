@@ -124,6 +124,17 @@ Outs instance_norm(const Ctx& c) {
   return c.one(DType::float32, c.input(0).shape);
 }
 
+Outs reverse_sequence(const Ctx& c) {
+  const Shape& x = c.input(0).shape;
+  const int64_t time_axis = c.n.attr_i("time_axis", 0), batch_axis = c.n.attr_i("batch_axis", 1);
+  if (x.size() < 2 || (time_axis != 0 && time_axis != 1) || (batch_axis != 0 && batch_axis != 1) ||
+      time_axis == batch_axis)
+    throw Error(c.where + ": needs rank >= 2 and time_axis, batch_axis one each of 0 and 1");
+  if (c.input(1).dtype != DType::int64 || c.input(1).shape != Shape{x[size_t(batch_axis)]})
+    throw Error(c.where + ": sequence_lens must be int64 of shape [" + std::to_string(x[size_t(batch_axis)]) + "]");
+  return c.one(c.input(0).dtype, x);
+}
+
 Outs pow_op(const Ctx& c) {
   c.expect_float(0);
   DType e = c.input(1).dtype;
@@ -970,7 +981,8 @@ const std::unordered_map<std::string, ShapeFn>& shape_functions() {
       {"IsInf", float_test},
       {"TopK", top_k},                {"Hardmax", same_as_input},   {"Size", size_op},
       {"Shrink", same_as_input},      {"ScatterElements", scatter}, {"ScatterND", scatter},
-      {"OneHot", one_hot},            {"LRN", same_as_input},
+      {"OneHot", one_hot},            {"LRN", same_as_input},       {"MeanVarianceNormalization", same_as_input},
+      {"ReverseSequence", reverse_sequence},
       {"Einsum", einsum},             {"LSTM", recurrent},
       {"GatherND", gather_nd},        {"EyeLike", eye_like},        {"GridSample", grid_sample},
       {"CastLike", [](const Ctx& c) { return c.one(c.input(1).dtype, c.input(0).shape); }},            {"GRU", recurrent},           {"RNN", recurrent},

@@ -3,7 +3,7 @@
 namespace normrt {
 
 void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain) {
-  entries_.push_back(OpEntry{std::move(domain), std::move(op_type), since, until, std::move(make), nullptr, nullptr});
+  entries_.push_back(OpEntry{std::move(domain), std::move(op_type), since, until, std::move(make), nullptr, nullptr, false});
 }
 
 void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFactory make, decltype(OpEntry::view) view) {
@@ -14,6 +14,11 @@ void Registry::add(std::string op_type, int64_t since, int64_t until, KernelFact
 void Registry::add_computed(std::string op_type, int64_t since, int64_t until, decltype(OpEntry::compute) compute) {
   add(std::move(op_type), since, until, nullptr);
   entries_.back().compute = std::move(compute);
+}
+
+void Registry::add_splice(std::string op_type, int64_t since, int64_t until) {
+  add(std::move(op_type), since, until, nullptr);
+  entries_.back().splices = true;
 }
 
 const OpEntry* Registry::find(const std::string& domain, const std::string& op_type, int64_t opset) const {
@@ -41,6 +46,7 @@ const Registry& default_registry() {
     register_einsum_ops(r);
     register_grid_sample_ops(r);
     register_data_dependent_ops(r);
+    register_control_flow_ops(r);
     return r;
   }();
   return r;

@@ -31,11 +31,11 @@ std::string constant_id(const Tensor& t) {
   // (A weight released once packed has no bytes: only its address tells it apart.)
   const bool held = t.bytes.size() == size_t(t.numel()) * dtype_size(t.dtype);
   if (held && t.numel() <= kComparedConstantElements) {
-    id = "c";
+    id.push_back('c');
     append_tensor(id, t);
   } else {
     const void* p = &t;
-    id = "p";
+    id.push_back('p');
     append_sized(id, &p, sizeof p);
   }
   return id;

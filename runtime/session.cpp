@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 
 #include "graph/onnx_import.h"
@@ -136,13 +137,18 @@ struct Session::Impl : Settings {
   void check_supported(const Graph& g) const {
     std::string missing;
     int count = 0;
-    for (auto& n : g.nodes) {
-      const OpEntry* op = registry.find(n.domain, n.op_type, g.opset);
-      if (op && (op->compute || has_shape_function(n.op_type))) continue;
-      if (count++ < 20) {
-        missing += "\n  " + n.label() + (n.domain.empty() ? "" : " (domain " + n.domain + ")");
+    // (a subgraph's nodes too: an If's branches)
+    std::function<void(const Graph&, const std::string&)> check = [&](const Graph& sub, const std::string& within) {
+      for (auto& n : sub.nodes) {
+        for (auto& [name, a] : n.attrs)
+          if (a.g) check(*a.g, " (in the " + name + " of " + n.label() + ")");
+        const OpEntry* op = registry.find(n.domain, n.op_type, g.opset);
+        if (op && (op->compute || op->splices || has_shape_function(n.op_type))) continue;
+        if (count++ < 20)
+          missing += "\n  " + n.label() + (n.domain.empty() ? "" : " (domain " + n.domain + ")") + within;
       }
-    }
+    };
+    check(g, "");
     if (count)
       throw Error(g.source + ": " + std::to_string(count) + " node(s) use ops normrt does not support at opset " +
                   std::to_string(g.opset) + ":" + missing + (count > 20 ? "\n  ..." : ""));
@@ -260,48 +266,94 @@ void Stage::run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out
   if (plan.cut() >= 0) run_rest(plan, carried, out, steps);
 }
 
+// A node that gives `from` the name `to` (a view: nothing is copied).
+Node renamed(const Node& at, const std::string& from, const std::string& to) {
+  Node n;
+  n.name = at.name + "/" + to;
+  n.op_type = "Identity";
+  n.inputs = {from};
+  n.outputs = {to};
+  return n;
+}
+
 void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector<Tensor>& out, StepTimes* steps) const {
   const Node& cut = graph.nodes[size_t(plan.cut())];
   std::map<std::string, const Tensor*> value;
   for (size_t k = 0; k < carried.size(); ++k) value[plan.carried()[k]] = &carried[k];
-  std::vector<const Tensor*> args;
-  for (auto& name : cut.inputs) {
+  auto value_of = [&](const std::string& name) -> const Tensor* {
     auto it = value.find(name);
-    args.push_back(name.empty() ? nullptr : it != value.end() ? it->second : graph.constant(name));
-  }
-  const auto start = std::chrono::steady_clock::now();
-  auto results = out_of_memory_as_error(graph.source, [&] {
-    return evaluate_node(session.registry, cut, args, graph.opset, session.isa, graph.where(cut),
-                         session.max_tensor_bytes);
-  });
-  if (steps) {
-    Session::StepProfile row{cut.op_type, cut.name, cut.domain, "normrt, between plans", {}, {}, 0, 0, {}};
-    for (auto* t : args) {
-      row.in_shapes.push_back(t ? t->shape : Shape{});
-      row.bytes += t ? double(t->bytes.size()) : 0;
-    }
-    for (auto& t : results) {
-      row.out_shapes.push_back(t->shape);
-      row.bytes += double(t->bytes.size());
-    }
-    row.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    steps->push_back(Timed{&cut, {std::move(row)}});
-  }
-  for (size_t k = 0; k < results.size() && k < cut.outputs.size(); ++k)
-    if (!cut.outputs[k].empty()) value[cut.outputs[k]] = results[k].get();
-  // The rest of the graph reads, as its inputs, every value computed so far
-  // that it reads, of dims decided anew at each run.
-  const std::vector<Node> nodes(graph.nodes.begin() + plan.cut() + 1, graph.nodes.end());
-  std::vector<std::string> inputs;
+    return name.empty() ? nullptr : it != value.end() ? it->second : graph.constant(name);
+  };
+  // What runs in the cut node's place, as part of the rest: an If's chosen
+  // branch (its outputs renamed to the If's), or nothing once the node has
+  // run here.
   std::string key = std::to_string(plan.cut());
+  std::vector<Node> made;
+  const Graph* branch = nullptr;
+  std::vector<std::shared_ptr<const Tensor>> results;
+  const OpEntry* op = session.registry.find(cut.domain, cut.op_type, graph.opset);
+  if (op && op->splices) {
+    const Tensor* cond = value_of(cut.inputs.at(0));
+    if (!cond || cond->dtype != DType::boolean || cond->numel() != 1)
+      throw Error(graph.where(cut) + ": the condition must be one bool value");
+    const bool then = cond->data<uint8_t>()[0] != 0;
+    const Attribute* a = cut.attr(then ? "then_branch" : "else_branch");
+    branch = a ? a->g.get() : nullptr;
+    if (!branch) throw Error(graph.where(cut) + ": has no " + (then ? "then_branch" : "else_branch") + " graph");
+    if (branch->outputs.size() != cut.outputs.size())
+      throw Error(graph.where(cut) + ": its " + (then ? "then" : "else") + " branch has " +
+                  std::to_string(branch->outputs.size()) + " outputs, the node " + std::to_string(cut.outputs.size()));
+    key += then ? " then" : " else";
+    // Implicit inputs a pass renamed since import come back under the names the branch reads.
+    if (const Attribute* names = cut.attr("__implicit_inputs"))
+      for (size_t i = 0; i < names->ss.size() && 1 + i < cut.inputs.size(); ++i)
+        if (cut.inputs[1 + i] != names->ss[i] && !value.count(names->ss[i]) && !graph.constant(names->ss[i]))
+          made.push_back(renamed(cut, cut.inputs[1 + i], names->ss[i]));
+  } else {
+    std::vector<const Tensor*> args;
+    for (auto& name : cut.inputs) args.push_back(value_of(name));
+    const auto start = std::chrono::steady_clock::now();
+    results = out_of_memory_as_error(graph.source, [&] {
+      return evaluate_node(session.registry, cut, args, graph.opset, session.isa, graph.where(cut),
+                           session.max_tensor_bytes);
+    });
+    if (steps) {
+      Session::StepProfile row{cut.op_type, cut.name, cut.domain, "normrt, between plans", {}, {}, 0, 0, {}};
+      for (auto* t : args) {
+        row.in_shapes.push_back(t ? t->shape : Shape{});
+        row.bytes += t ? double(t->bytes.size()) : 0;
+      }
+      for (auto& t : results) {
+        row.out_shapes.push_back(t->shape);
+        row.bytes += double(t->bytes.size());
+      }
+      row.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      steps->push_back(Timed{&cut, {std::move(row)}});
+    }
+    for (size_t k = 0; k < results.size() && k < cut.outputs.size(); ++k)
+      if (!cut.outputs[k].empty()) value[cut.outputs[k]] = results[k].get();
+  }
+  const size_t input_renames = made.size();
+  if (branch)
+    for (size_t k = 0; k < cut.outputs.size(); ++k)
+      if (!cut.outputs[k].empty()) made.push_back(renamed(cut, branch->outputs[k], cut.outputs[k]));
+  std::vector<const Node*> order;
+  for (size_t k = 0; k < input_renames; ++k) order.push_back(&made[k]);
+  if (branch)
+    for (auto& n : branch->nodes) order.push_back(&n);
+  for (size_t k = input_renames; k < made.size(); ++k) order.push_back(&made[k]);
+  for (size_t i = size_t(plan.cut()) + 1; i < graph.nodes.size(); ++i) order.push_back(&graph.nodes[i]);
+  // The rest reads, as its inputs, every value computed so far that it
+  // reads, of dims decided anew at each run.
+  std::vector<std::string> inputs;
   auto add_input = [&](const std::string& name) {
     auto it = value.find(name);
     if (name.empty() || it == value.end() || std::find(inputs.begin(), inputs.end(), name) != inputs.end()) return;
     inputs.push_back(name);
     key += " " + name + ":" + dtype_name(it->second->dtype) + std::to_string(it->second->shape.size());
   };
-  for (auto& n : nodes)
-    for (auto& name : n.inputs) add_input(name);
+  for (auto* n : order)
+    for (auto& name : n->inputs) add_input(name);
   for (auto& name : graph.outputs) add_input(name);
   std::shared_ptr<const Stage> rest;
   {
@@ -311,8 +363,9 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
       Graph g;
       g.source = graph.source;
       g.opset = graph.opset;
-      g.nodes = nodes;
+      for (auto* n : order) g.nodes.push_back(*n);
       g.initializers = graph.initializers;
+      if (branch) g.initializers.insert(branch->initializers.begin(), branch->initializers.end());
       g.outputs = graph.outputs;
       for (auto& name : g.outputs)
         if (auto it = graph.declared.find(name); it != graph.declared.end()) g.declared[name] = it->second;

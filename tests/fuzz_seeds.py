@@ -223,12 +223,29 @@ def data_dependent():
     return model(nodes, inits, [2, 3, 4])
 
 
+def branches():
+    """If on a computed condition, one branch holding another If, both
+    reading outer values."""
+    inner = helper.make_graph([N("Mul", ["x", "two"], ["i"])], "inner", [],
+                              [helper.make_tensor_value_info("i", TensorProto.FLOAT, None)])
+    inner_else = helper.make_graph([N("Neg", ["x"], ["j"])], "inner_else", [],
+                                   [helper.make_tensor_value_info("j", TensorProto.FLOAT, None)])
+    then = helper.make_graph([N("Greater", ["s", "two"], ["c2"]),
+                              N("If", ["c2"], ["t"], then_branch=inner, else_branch=inner_else)], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)])
+    other = helper.make_graph([N("Sub", ["x", "w"], ["e"])], "else", [],
+                              [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)])
+    nodes = [N("ReduceSum", ["x"], ["s"], keepdims=0), N("Greater", ["s", "zero"], ["c"]),
+             N("If", ["c"], ["b"], then_branch=then, else_branch=other), N("Add", ["b", "x"], ["y"])]
+    return model(nodes, [scalar("zero", 0.0), scalar("two", 2.0), const("w", [3])], [2, 3])
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
          "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum, "grid_sample": grid_sample,
-         "data_dependent": data_dependent}
+         "data_dependent": data_dependent, "branches": branches}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"

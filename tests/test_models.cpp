@@ -49,6 +49,7 @@ TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/re
 TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/einsum"), true); }
 TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sampling"), true); }
 TEST(Models, DetectionPostProcessingMatchesPyTorch) { check_model(test::fixture("models/detection"), true); }
+TEST(Models, ScriptedBranchesMatchPyTorch) { check_model(test::fixture("models/branching"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

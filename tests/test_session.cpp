@@ -875,6 +875,109 @@ TEST(Session, ValueDependentShapesRunInStagesAcrossThreads) {
   EXPECT_EQ(seen["Concat"], 1);
 }
 
+// An If on a value computed in the run: the chosen branch runs as part of
+// the plan for the rest, reading outer values (one renamed away by
+// remove_identity when the passes run), and the node after it reads its
+// output. Checked against the branch arithmetic done here, with and without
+// the passes, for conditions both ways.
+TEST(Session, IfRunsTheBranchItsConditionChooses) {
+  auto branch = [](const std::string& name, const std::string& op, const std::string& operand,
+                   const std::string& out) {
+    onnx::GraphProto g;
+    g.set_name(name);
+    auto* n = g.add_node();
+    n->set_op_type(op);
+    n->add_input("xi");
+    n->add_input(operand);
+    n->add_output(out);
+    g.add_output()->set_name(out);
+    if (operand == "two") {
+      auto* t = g.add_initializer();
+      t->set_name("two");
+      t->set_data_type(1);
+      t->add_float_data(2.f);
+    }
+    return g;
+  };
+  ModelBuilder b;
+  b.input("x", {3}).output("z");
+  b.init("zero", test::scalar_tensor(0)).init("one", test::scalar_tensor(1));
+  b.init("w", test::float_tensor({3}, {0.5f, -1.f, 4.f}));
+  b.node("Identity", {"x"}, {"xi"});
+  test::set_attr(b.node("ReduceSum", {"x"}, {"s"}), "keepdims", int64_t(0));
+  b.node("Greater", {"s", "zero"}, {"c"});
+  auto& n = b.node("If", {"c"}, {"y"});
+  for (auto& [attr, g] : {std::pair{"then_branch", branch("then", "Mul", "two", "t")},
+                          std::pair{"else_branch", branch("else", "Sub", "w", "e")}}) {
+    auto* a = n.add_attribute();
+    a->set_name(attr);
+    a->set_type(onnx::AttributeProto::GRAPH);
+    *a->mutable_g() = g;
+  }
+  b.node("Add", {"y", "one"}, {"z"});
+  std::string bytes = b.bytes();
+  for (bool optimize : {true, false}) {
+    SessionOptions o;
+    o.optimize = optimize;
+    Session s(bytes.data(), bytes.size(), o);
+    for (auto x : {std::vector<float>{1.f, -2.f, 3.f}, std::vector<float>{1.f, -2.f, 0.5f},
+                   std::vector<float>{0.25f, 0.f, 0.f}}) {
+      const bool then = x[0] + x[1] + x[2] > 0;
+      auto out = s.run(std::vector<Tensor>{test::float_tensor({3}, x)});
+      ASSERT_EQ(out[0].shape, Shape{3});
+      const float w[] = {0.5f, -1.f, 4.f};
+      for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(out[0].data<float>()[i], (then ? 2 * x[size_t(i)] : x[size_t(i)] - w[i]) + 1)
+            << "optimize " << optimize << " then " << then << " element " << i;
+    }
+  }
+  // A branch may read outer values but not define them again.
+  auto bad = b;
+  auto* g = bad.m.mutable_graph()->mutable_node(3)->mutable_attribute(0)->mutable_g();
+  g->mutable_node(0)->set_output(0, "s");
+  g->mutable_output(0)->set_name("s");
+  std::string bad_bytes = bad.bytes();
+  EXPECT_NE(test::error_of([&] { Session(bad_bytes.data(), bad_bytes.size()); }).find("'s' is also defined by an enclosing graph"),
+            std::string::npos);
+}
+
+// MeanVarianceNormalization over chosen axes, for data far from zero (mean
+// 1e4, spread 0.1), against the moments taken here in double; and
+// ReverseSequence refusing a length past the time axis.
+TEST(Session, MeanVarianceNormalizationAndReverseSequence) {
+  ModelBuilder b;
+  b.input("x", {2, 3, 4}).output("y");
+  test::set_attr(b.node("MeanVarianceNormalization", {"x"}, {"y"}), "axes", std::vector<int64_t>{0, 2});
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  Tensor x = test::random_tensor({2, 3, 4}, 7, -0.1f, 0.1f);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] += 1e4f;
+  const Tensor y = s.run(std::vector<Tensor>{x})[0];
+  for (int64_t ch = 0; ch < 3; ++ch) {
+    double mean = 0, var = 0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t w = 0; w < 4; ++w) mean += x.data<float>()[(n * 3 + ch) * 4 + w] / 8.0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t w = 0; w < 4; ++w) var += std::pow(x.data<float>()[(n * 3 + ch) * 4 + w] - mean, 2) / 8.0;
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t w = 0; w < 4; ++w) {
+        const int64_t i = (n * 3 + ch) * 4 + w;
+        EXPECT_NEAR(y.data<float>()[i], (x.data<float>()[i] - mean) / (std::sqrt(var) + 1e-9), 1e-4) << i;
+      }
+  }
+  ModelBuilder r;
+  r.input("x", {3, 2}).input("lens", {2}, 7).output("y");
+  r.node("ReverseSequence", {"x", "lens"}, {"y"});
+  std::string rb = r.bytes();
+  Session rs(rb.data(), rb.size());
+  auto out = rs.run(std::vector<Tensor>{test::float_tensor({3, 2}, {0, 1, 2, 3, 4, 5}), test::int64_tensor({2}, {2, 3})});
+  EXPECT_EQ(std::vector<float>(out[0].data<float>(), out[0].data<float>() + 6), (std::vector<float>{2, 5, 0, 3, 4, 1}));
+  EXPECT_NE(test::error_of([&] {
+              rs.run(std::vector<Tensor>{test::float_tensor({3, 2}, {0, 1, 2, 3, 4, 5}), test::int64_tensor({2}, {4, 1})});
+            }).find("sequence_lens[0] = 4 is outside [0, 3]"),
+            std::string::npos);
+}
+
 TEST(Plan, ArenaReusesBuffersByLiveness) {
   Graph g = load_onnx_file(test::fixture("models/resnet_basic.onnx"));
   Plan p(g, default_registry(), {ValueInfo{DType::float32, {1, 3, 64, 64}, nullptr}}, best_isa(), true);

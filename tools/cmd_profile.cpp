@@ -16,7 +16,10 @@ namespace {
 
 std::string shapes_str(const std::vector<Shape>& shapes) {
   std::string r;
-  for (auto& s : shapes) r += (r.empty() ? "" : " ") + shape_str(s);
+  for (auto& s : shapes) {
+    if (!r.empty()) r += ' ';
+    r += shape_str(s);
+  }
   return r;
 }
 

@@ -176,6 +176,54 @@ std::unique_ptr<Kernel> lrn(const BindContext& c) {
   });
 }
 
+// MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes` (default
+// N, H, W), the moments in double and two passes (the ONNX function's own
+// E[x^2] - E[x]^2 cancels for data far from zero).
+std::unique_ptr<Kernel> mean_variance_norm(const BindContext& c) {
+  const Shape& x = c.in_shape(0);
+  const int64_t r = int64_t(x.size());
+  std::vector<bool> reduced(x.size(), false);
+  for (int64_t a : c.node.attr_ints("axes", {0, 2, 3})) {
+    const int64_t axis = normalize_axis(a, r, c.where);
+    if (reduced[size_t(axis)]) c.fail("repeated axis");
+    reduced[size_t(axis)] = true;
+  }
+  // Each element's group: its index with the reduced dims dropped.
+  Shape group_stride(x.size(), 0);
+  int64_t groups = 1;
+  for (int64_t d = r; d-- > 0;)
+    if (!reduced[size_t(d)]) {
+      group_stride[size_t(d)] = groups;
+      groups *= x[size_t(d)];
+    }
+  const int64_t n = shape_numel(x), count = groups ? n / groups : 0;
+  auto group_of = [=](int64_t i) {
+    int64_t g = 0;
+    for (int64_t d = r; d-- > 0; i /= x[size_t(d)]) g += (i % x[size_t(d)]) * group_stride[size_t(d)];
+    return size_t(g);
+  };
+  return kernel_fn(
+      [=](const RunArgs& a) {
+        auto* in = static_cast<const float*>(a.in[0]);
+        auto* out = static_cast<float*>(a.out[0]);
+        double* mean = static_cast<double*>(a.scratch);
+        double* dev = mean + groups;
+        std::fill(mean, mean + 2 * groups, 0.0);
+        for (int64_t i = 0; i < n; ++i) mean[group_of(i)] += in[i];
+        for (int64_t g = 0; g < groups; ++g) mean[g] /= double(count);
+        for (int64_t i = 0; i < n; ++i) {
+          const double d = in[i] - mean[group_of(i)];
+          dev[group_of(i)] += d * d;
+        }
+        for (int64_t g = 0; g < groups; ++g) dev[g] = std::sqrt(dev[g] / double(count)) + 1e-9;
+        for (int64_t i = 0; i < n; ++i) {
+          const size_t g = group_of(i);
+          out[i] = float((in[i] - mean[g]) / dev[g]);
+        }
+      },
+      size_t(2 * groups) * sizeof(double));
+}
+
 }  // namespace
 
 void register_normalization_ops(Registry& r) {
@@ -183,6 +231,7 @@ void register_normalization_ops(Registry& r) {
   r.add("LayerNormalization", 17, 18, layer_norm_op(false, false));
   r.add("InstanceNormalization", 6, 18, instance_norm);
   r.add("LRN", 1, 18, lrn);
+  r.add("MeanVarianceNormalization", 9, 18, mean_variance_norm);
   r.add("LayerNormalization", 1, 999, layer_norm_op(false, false), "normrt");
   r.add("RMSNormalization", 1, 999, layer_norm_op(true, false), "normrt");
   r.add("AddLayerNormalization", 1, 999, layer_norm_op(false, true), "normrt");
