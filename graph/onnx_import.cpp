@@ -353,8 +353,9 @@ std::vector<std::string> outer_reads(const Graph& sub) {
   for (auto& [name, t] : sub.initializers) own.insert(name);
   for (auto& n : sub.nodes) own.insert(n.outputs.begin(), n.outputs.end());
   std::vector<std::string> r;
+  std::set<std::string> seen;
   auto add = [&](const std::string& v) {
-    if (!v.empty() && !own.count(v) && std::find(r.begin(), r.end(), v) == r.end()) r.push_back(v);
+    if (!v.empty() && !own.count(v) && seen.insert(v).second) r.push_back(v);
   };
   for (auto& n : sub.nodes)
     for (auto& v : n.inputs) add(v);
@@ -366,7 +367,7 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
   const std::string& source = scope.source;
   const bool top = scope.depth == 0;
   const std::string what_graph = top ? "" : " in subgraph '" + gp.name() + "'";
-  if (scope.depth > kMaxGraphDepth)
+  if (scope.depth >= kMaxGraphDepth)
     throw Error(source + ": subgraphs nested more than " + std::to_string(kMaxGraphDepth) + " deep");
   Graph g;
   g.source = source;
@@ -415,16 +416,15 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     std::string where = source + ": node " + n.label() + what_graph;
     for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, scope.model_dir, where);
     check_against_schema(np, n, g.opset, where);
-    for (auto& a : np.attribute())
-      if (a.type() == onnx::AttributeProto::GRAPH) {
-        onnx::GraphProto sub = a.g();
-        n.attrs[a.name()].g = std::make_shared<const Graph>(import_graph(sub, inner));
-      }
+    for (auto& a : *gp.mutable_node(k)->mutable_attribute())
+      if (a.type() == onnx::AttributeProto::GRAPH)
+        n.attrs[a.name()].g = std::make_shared<const Graph>(import_graph(*a.mutable_g(), inner));
     std::vector<std::string> implicit;
+    std::set<std::string> seen;
     for (auto& [name, a] : n.attrs)
       if (a.g)
         for (auto& v : outer_reads(*a.g))
-          if (std::find(implicit.begin(), implicit.end(), v) == implicit.end()) implicit.push_back(v);
+          if (seen.insert(v).second) implicit.push_back(v);
     if (!implicit.empty()) {
       Attribute names;
       names.kind = Attribute::Kind::ss;

@@ -120,22 +120,12 @@ bool shareable_work(const Graph& g, const Node& n, const std::vector<const Value
   return work_key(n, ids, key);
 }
 
-// An op whose output shapes depend on its inputs' values, run on known ones.
-std::vector<std::shared_ptr<const Tensor>> computed(const OpEntry& op, const Node& n,
-                                                    const std::vector<const Tensor*>& inputs, int64_t opset,
-                                                    const std::string& where, size_t max_tensor_bytes) {
-  auto results = op.compute(n, inputs, opset, where);
-  for (size_t k = 0; k < results.size(); ++k)
-    check_bytes(results[k]->bytes.size(), max_tensor_bytes, where,
-                "output '" + (k < n.outputs.size() ? n.outputs[k] : "") + "' of shape " + shape_str(results[k]->shape));
-  return results;
-}
-
 }  // namespace
 
-void Plan::carry(const Graph& g, const std::map<std::string, ValueInfo>& info, const std::string& name) {
-  if (name.empty() || g.is_constant(name) || !info.count(name)) return;
-  if (std::find(carried_.begin(), carried_.end(), name) == carried_.end()) carried_.push_back(name);
+void Plan::carry(const Graph& g, const std::map<std::string, ValueInfo>& info, std::set<std::string>& seen,
+                 const std::string& name) {
+  if (name.empty() || g.is_constant(name) || !info.count(name) || !seen.insert(name).second) return;
+  carried_.push_back(name);
 }
 
 std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
@@ -144,7 +134,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
                                                          size_t max_tensor_bytes) {
   const OpEntry* op = reg.find(n.domain, n.op_type, opset);
   if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(opset));
-  if (op->compute) return computed(*op, n, inputs, opset, where, max_tensor_bytes);
+  if (op->compute) return op->compute(n, inputs, opset, where, max_tensor_bytes);
   if (op->splices) throw Error(where + ": runs only as part of a session's run");
   std::vector<ValueInfo> infos(inputs.size());
   std::vector<const ValueInfo*> in;
@@ -172,6 +162,29 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
 
 Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
            kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes) {
+  std::set<std::string> blocked = fold_float ? blocked_conv_values(g, winograd) : std::set<std::string>{};
+  build(g, reg, inputs, isa, fold_float, weights, winograd, max_tensor_bytes, blocked);
+  // Values carried past a cut leave as plain tensors: if one was to be held
+  // in the convolutions' layout, the plan is made again with it plain.
+  bool again = false;
+  for (auto& name : carried_) again = blocked.erase(name) != 0 || again;
+  if (!again) return;
+  steps_.clear();
+  slots_.clear();
+  constants_.clear();
+  outputs_.clear();
+  output_slots_.clear();
+  carried_.clear();
+  carried_known_.clear();
+  cut_ = -1;
+  arena_bytes_ = scratch_bytes_ = max_args_ = 0;
+  pool_.clear();
+  build(g, reg, inputs, isa, fold_float, weights, winograd, max_tensor_bytes, blocked);
+}
+
+void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
+                 kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes,
+                 const std::set<std::string>& blocked) {
   std::map<std::string, ValueInfo> info;
   std::map<std::string, int> slot_of;
   auto new_slot = [&](const std::string& name, Slot s) {
@@ -179,7 +192,6 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     slots_.push_back(s);
   };
   for (auto& [name, t] : g.initializers) info[name] = ValueInfo{t->dtype, t->shape, t};
-  const std::set<std::string> blocked = fold_float ? blocked_conv_values(g, winograd) : std::set<std::string>{};
   const kernels::HeldLayout held = held_conv_layout(g, winograd);
   std::map<std::string, std::vector<int>> done;  // work_key -> the output slots of the step that does it
   for (size_t i = 0; i < g.inputs.size(); ++i) {
@@ -214,7 +226,7 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
     if (op->compute) {
       std::vector<const Tensor*> values;
       for (auto* v : in) values.push_back(v ? v->value.get() : nullptr);
-      auto results = computed(*op, n, values, g.opset, where, max_tensor_bytes);
+      auto results = op->compute(n, values, g.opset, where, max_tensor_bytes);
       for (size_t k = 0; k < results.size() && k < n.outputs.size(); ++k)
         if (!n.outputs[k].empty()) info[n.outputs[k]] = ValueInfo{results[k]->dtype, results[k]->shape, results[k]};
       continue;
@@ -307,9 +319,14 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
   // the graph reads): written in place by their producer where possible,
   // else copied at the end.
   if (cut_ >= 0) {
+    std::set<std::string> seen;
     for (size_t i = size_t(cut_); i < g.nodes.size(); ++i)
-      for (auto& name : g.nodes[i].inputs) carry(g, info, name);
-    for (auto& name : g.outputs) carry(g, info, name);
+      for (auto& name : g.nodes[i].inputs) carry(g, info, seen, name);
+    for (auto& name : g.outputs) carry(g, info, seen, name);
+  }
+  for (auto& name : carried_) {
+    const ValueInfo& v = info.at(name);
+    carried_known_.push_back(v.value && (v.dtype != DType::float32 || shape_numel(v.shape) <= kShapeSized));
   }
   const std::vector<std::string>& produced = cut_ >= 0 ? carried_ : g.outputs;
   for (size_t k = 0; k < produced.size(); ++k) {

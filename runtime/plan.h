@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include "graph/ir.h"
@@ -67,6 +68,9 @@ class Plan {
   // the graph reads (graph inputs and computed values, not initializers).
   int cut() const { return cut_; }
   const std::vector<std::string>& carried() const { return carried_; }
+  // Per carried value: its contents were known when planning and it is
+  // shape-sized (not float, or a few elements), so the rest may plan on them.
+  const std::vector<bool>& carried_known() const { return carried_known_; }
   const std::vector<Step>& steps() const { return steps_; }
   size_t arena_bytes() const { return arena_bytes_; }
 
@@ -76,7 +80,12 @@ class Plan {
                std::vector<double>* step_seconds = nullptr) const;
 
  private:
-  void carry(const Graph& g, const std::map<std::string, ValueInfo>& info, const std::string& name);
+  // The constructor's work, with these values held in the convolutions' layout.
+  void build(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
+             kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes,
+             const std::set<std::string>& blocked);
+  void carry(const Graph& g, const std::map<std::string, ValueInfo>& info, std::set<std::string>& seen,
+             const std::string& name);
   std::unique_ptr<RunContext> acquire() const;
   void release(std::unique_ptr<RunContext> c) const;
 
@@ -87,6 +96,7 @@ class Plan {
   std::vector<int> output_slots_;
   int cut_ = -1;
   std::vector<std::string> carried_;
+  std::vector<bool> carried_known_;
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, max_args_ = 0;
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<RunContext>> pool_;

@@ -22,8 +22,9 @@ struct OpEntry {
   // inputs' values (NonZero, Unique, ...): it computes its outputs whole from
   // known inputs. A plan stops before such a node; the session runs it
   // between the plan and one for the rest of the graph.
+  // `max_bytes`: SessionOptions::max_tensor_bytes, checked before each output is allocated.
   std::function<std::vector<std::shared_ptr<const Tensor>>(const Node&, const std::vector<const Tensor*>& in,
-                                                           int64_t opset, const std::string& where)>
+                                                           int64_t opset, const std::string& where, size_t max_bytes)>
       compute;
   // Control flow (If): a plan stops before such a node, and the session
   // runs the subgraph it chooses in its place, as part of the rest.

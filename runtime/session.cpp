@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <mutex>
 
@@ -27,6 +28,19 @@ auto out_of_memory_as_error(const std::string& source, F&& f) {
   }
 }
 }  // namespace
+
+// An input whose contents decide shapes, in a plan key: its dtype and
+// bytes, exactly (its shape is in the key already).
+Shape content_key(const Tensor& t) {
+  Shape k(1 + (t.bytes.size() + 7) / 8, 0);
+  k[0] = int64_t(t.dtype);
+  if (!t.bytes.empty()) std::memcpy(k.data() + 1, t.bytes.data(), t.bytes.size());
+  return k;
+}
+
+// Stages one run may pass through (a cut in each): a bound on the
+// recursion, for models that chain value-dependent nodes without end.
+constexpr int kMaxStages = 256;
 
 // What every plan of a session is made with.
 struct Settings {
@@ -59,7 +73,9 @@ struct Stage {
   std::vector<bool> value_input;
   bool any_value_input = false;  // some input's contents decide shapes
 
-  Stage(const Settings& s, Graph g);
+  int depth = 0;  // stages before this one in a run
+  // `known`: inputs whose contents the plans may use, as for inputs that decide shapes.
+  Stage(const Settings& s, Graph g, int depth = 0, const std::set<std::string>& known = {});
 
   // Plans are keyed by the input shapes, and by the contents of the graph
   // inputs that decide shapes (a Reshape's shape given as an input). At most
@@ -161,8 +177,11 @@ struct Session::Impl : Settings {
   }
 };
 
-Stage::Stage(const Settings& s, Graph g) : session(s), graph(std::move(g)) {
+Stage::Stage(const Settings& s, Graph g, int depth, const std::set<std::string>& known)
+    : session(s), graph(std::move(g)), depth(depth) {
   value_input.assign(graph.inputs.size(), false);
+  for (size_t i = 0; i < graph.inputs.size(); ++i)
+    if (known.count(graph.inputs[i])) value_input[i] = any_value_input = true;
   for (auto& n : graph.nodes)
     for (size_t k = 0; k < n.inputs.size(); ++k)
       for (size_t i = 0; i < graph.inputs.size(); ++i)
@@ -173,7 +192,7 @@ std::shared_ptr<const Plan> Stage::plan_for(const std::vector<Shape>& shapes,
                                                       const std::vector<const Tensor*>& in) const {
   std::vector<Shape> key = shapes;
   for (size_t i = 0; i < in.size(); ++i)
-    if (value_input[i]) key.push_back(in[i]->as_int64());
+    if (value_input[i]) key.push_back(content_key(*in[i]));
   std::lock_guard<std::mutex> lock(plans_mutex);
   auto it = plans.find(key);
   if (it == plans.end()) {
@@ -290,6 +309,7 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
   std::string key = std::to_string(plan.cut());
   std::vector<Node> made;
   const Graph* branch = nullptr;
+  std::string prefix;  // of the branch's own names
   std::vector<std::shared_ptr<const Tensor>> results;
   const OpEntry* op = session.registry.find(cut.domain, cut.op_type, graph.opset);
   if (op && op->splices) {
@@ -304,11 +324,11 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
       throw Error(graph.where(cut) + ": its " + (then ? "then" : "else") + " branch has " +
                   std::to_string(branch->outputs.size()) + " outputs, the node " + std::to_string(cut.outputs.size()));
     key += then ? " then" : " else";
+    prefix = cut.name + (then ? "/then/" : "/else/");
     // Implicit inputs a pass renamed since import come back under the names the branch reads.
     if (const Attribute* names = cut.attr("__implicit_inputs"))
       for (size_t i = 0; i < names->ss.size() && 1 + i < cut.inputs.size(); ++i)
-        if (cut.inputs[1 + i] != names->ss[i] && !value.count(names->ss[i]) && !graph.constant(names->ss[i]))
-          made.push_back(renamed(cut, cut.inputs[1 + i], names->ss[i]));
+        if (cut.inputs[1 + i] != names->ss[i]) made.push_back(renamed(cut, cut.inputs[1 + i], names->ss[i]));
   } else {
     std::vector<const Tensor*> args;
     for (auto& name : cut.inputs) args.push_back(value_of(name));
@@ -334,9 +354,23 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
       if (!cut.outputs[k].empty()) value[cut.outputs[k]] = results[k].get();
   }
   const size_t input_renames = made.size();
-  if (branch)
-    for (size_t k = 0; k < cut.outputs.size(); ++k)
-      if (!cut.outputs[k].empty()) made.push_back(renamed(cut, branch->outputs[k], cut.outputs[k]));
+  // The branch's own names get the If's as a prefix: another branch spliced
+  // in later (a sibling's, which may reuse them) cannot meet them.
+  std::map<std::string, std::string> own;
+  if (branch) {
+    for (auto& [name, t] : branch->initializers) own[name] = prefix + name;
+    for (auto& n : branch->nodes)
+      for (auto& o : n.outputs)
+        if (!o.empty()) own[o] = prefix + o;
+    for (size_t k = 0; k < cut.outputs.size(); ++k) {
+      auto it = own.find(branch->outputs[k]);
+      if (!cut.outputs[k].empty())
+        made.push_back(renamed(cut, it == own.end() ? branch->outputs[k] : it->second, cut.outputs[k]));
+    }
+  }
+  auto own_name = [&](std::string& name) {
+    if (auto it = own.find(name); it != own.end()) name = it->second;
+  };
   std::vector<const Node*> order;
   for (size_t k = 0; k < input_renames; ++k) order.push_back(&made[k]);
   if (branch)
@@ -345,36 +379,49 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
   for (size_t i = size_t(plan.cut()) + 1; i < graph.nodes.size(); ++i) order.push_back(&graph.nodes[i]);
   // The rest reads, as its inputs, every value computed so far that it
   // reads, of dims decided anew at each run.
+  std::set<std::string> known;
+  for (size_t k = 0; k < carried.size(); ++k)
+    if (plan.carried_known()[k]) known.insert(plan.carried()[k]);
   std::vector<std::string> inputs;
   auto add_input = [&](const std::string& name) {
     auto it = value.find(name);
     if (name.empty() || it == value.end() || std::find(inputs.begin(), inputs.end(), name) != inputs.end()) return;
     inputs.push_back(name);
-    key += " " + name + ":" + dtype_name(it->second->dtype) + std::to_string(it->second->shape.size());
+    key += " " + name + ":" + dtype_name(it->second->dtype) + std::to_string(it->second->shape.size()) +
+           (known.count(name) ? "=" : "");
   };
   for (auto* n : order)
     for (auto& name : n->inputs) add_input(name);
   for (auto& name : graph.outputs) add_input(name);
+  if (depth + 1 >= kMaxStages)
+    throw Error(graph.where(cut) + ": more than " + std::to_string(kMaxStages) +
+                " nodes whose output shapes depend on values, one after another");
   std::shared_ptr<const Stage> rest;
-  {
+  out_of_memory_as_error(graph.source, [&] {
     std::lock_guard<std::mutex> lock(rests_mutex);
     auto& held = rests[key];
     if (!held) {
       Graph g;
       g.source = graph.source;
       g.opset = graph.opset;
-      for (auto* n : order) g.nodes.push_back(*n);
+      for (auto* n : order) {
+        g.nodes.push_back(*n);
+        for (auto& name : g.nodes.back().inputs) own_name(name);
+        for (auto& name : g.nodes.back().outputs) own_name(name);
+      }
       g.initializers = graph.initializers;
-      if (branch) g.initializers.insert(branch->initializers.begin(), branch->initializers.end());
+      if (branch)
+        for (auto& [name, t] : branch->initializers) g.initializers[own.at(name)] = t;
       g.outputs = graph.outputs;
       for (auto& name : g.outputs)
         if (auto it = graph.declared.find(name); it != graph.declared.end()) g.declared[name] = it->second;
       g.inputs = inputs;
       for (auto& name : inputs) g.declared[name] = ValueType{value[name]->dtype, Shape(value[name]->shape.size(), -1), {}};
-      held = std::make_shared<const Stage>(session, std::move(g));
+      held = std::make_shared<const Stage>(session, std::move(g), depth + 1, known);
     }
     rest = held;
-  }
+    return 0;
+  });
   std::vector<const Tensor*> rest_in;
   for (auto& name : inputs) rest_in.push_back(value.at(name));
   rest->run_into(rest_in.data(), rest_in.size(), out, steps);

@@ -941,6 +941,107 @@ TEST(Session, IfRunsTheBranchItsConditionChooses) {
             std::string::npos);
 }
 
+// Two Ifs whose branches reuse the same names (allowed: sibling
+// subgraphs), both spliced into one run: each branch keeps its own constant.
+TEST(Session, SplicedBranchesKeepTheirOwnNames) {
+  auto scale = [](const std::string& x, float k) {
+    onnx::GraphProto g;
+    g.set_name("scale");
+    auto* n = g.add_node();
+    n->set_op_type("Mul");
+    n->add_input(x);
+    n->add_input("k");
+    n->add_output("t");
+    g.add_output()->set_name("t");
+    auto* t = g.add_initializer();
+    t->set_name("k");
+    t->set_data_type(1);
+    t->add_float_data(k);
+    return g;
+  };
+  ModelBuilder b;
+  b.input("x", {3}).output("z");
+  b.init("zero", test::scalar_tensor(0));
+  test::set_attr(b.node("ReduceSum", {"x"}, {"s"}), "keepdims", int64_t(0));
+  b.node("Greater", {"s", "zero"}, {"c"});
+  auto add_if = [&](const std::string& in, const std::string& out, float then, float other) {
+    auto& n = b.node("If", {"c"}, {out});
+    for (auto& [attr, g] : {std::pair{"then_branch", scale(in, then)}, std::pair{"else_branch", scale(in, other)}}) {
+      auto* a = n.add_attribute();
+      a->set_name(attr);
+      a->set_type(onnx::AttributeProto::GRAPH);
+      *a->mutable_g() = g;
+    }
+  };
+  add_if("x", "y", 2.f, -1.f);
+  add_if("y", "z", 3.f, 5.f);
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  for (auto x : {std::vector<float>{1.f, 2.f, -0.5f}, std::vector<float>{-1.f, 2.f, -3.5f}}) {
+    const float k = x[0] + x[1] + x[2] > 0 ? 6.f : -5.f;
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({3}, x)});
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(out[0].data<float>()[i], k * x[size_t(i)]) << k << " " << i;
+  }
+}
+
+// A convolution's output read only by convolutions would be held in
+// oneDNN's blocked layout (5 channels padded to the block); carried past a
+// NonZero it must leave plain. The convolution after the cut checked
+// against float64.
+TEST(Session, ValuesCarriedPastACutArePlain) {
+  ModelBuilder b;
+  b.input("x", {1, 3, 5, 5}).output("z").output("nz", 7);
+  Tensor w1 = test::random_tensor({5, 3, 3, 3}, 1), w2 = test::random_tensor({2, 5, 1, 1}, 2),
+         w3 = test::random_tensor({4, 5, 1, 1}, 3);
+  b.init("w1", w1).init("w2", w2).init("w3", w3).init("zero", test::scalar_tensor(0));
+  test::set_attr(b.node("Conv", {"x", "w1"}, {"y"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.node("Conv", {"y", "w3"}, {"m"});
+  b.node("Greater", {"m", "zero"}, {"g"});
+  b.node("NonZero", {"g"}, {"nz"});
+  b.node("Conv", {"y", "w2"}, {"z"});
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  Tensor x = test::random_tensor({1, 3, 5, 5}, 4);
+  auto out = s.run(std::vector<Tensor>{x});
+  std::vector<double> y(5 * 25, 0.0);
+  for (int o = 0; o < 5; ++o)
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j < 5; ++j)
+        for (int c = 0; c < 3; ++c)
+          for (int di = -1; di <= 1; ++di)
+            for (int dj = -1; dj <= 1; ++dj)
+              if (i + di >= 0 && i + di < 5 && j + dj >= 0 && j + dj < 5)
+                y[size_t(o * 25 + i * 5 + j)] += double(w1.data<float>()[((o * 3 + c) * 3 + di + 1) * 3 + dj + 1]) *
+                                                 x.data<float>()[(c * 5 + i + di) * 5 + j + dj];
+  ASSERT_EQ(out[0].shape, (Shape{1, 2, 5, 5}));
+  for (int o = 0; o < 2; ++o)
+    for (int p = 0; p < 25; ++p) {
+      double want = 0;
+      for (int c = 0; c < 5; ++c) want += double(w2.data<float>()[o * 5 + c]) * y[size_t(c * 25 + p)];
+      EXPECT_NEAR(out[0].data<float>()[o * 25 + p], want, 1e-4) << o << " " << p;
+    }
+  EXPECT_EQ(out[1].shape[0], 4);
+}
+
+// A float that decides a shape, computed before a cut and read after it,
+// keys the rest's plans by its exact bytes: starts 0.25 and 0.75 of a Range
+// (same length) get plans of their own.
+TEST(Session, FloatsDecidingShapesKeyPlansExactly) {
+  ModelBuilder b;
+  b.input("x", {2}).output("r").output("nz", 7);
+  b.init("limit", test::scalar_tensor(5)).init("delta", test::scalar_tensor(1));
+  test::set_attr(b.node("ReduceMin", {"x"}, {"start"}), "keepdims", int64_t(0));
+  b.node("NonZero", {"x"}, {"nz"});
+  b.node("Range", {"start", "limit", "delta"}, {"r"});
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  for (float start : {0.25f, 0.75f, 0.25f}) {
+    auto out = s.run(std::vector<Tensor>{test::float_tensor({2}, {start, 3.f})});
+    ASSERT_EQ(out[0].shape, Shape{5});
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(out[0].data<float>()[i], start + float(i)) << start;
+  }
+}
+
 // MeanVarianceNormalization over chosen axes, for data far from zero (mean
 // 1e4, spread 0.1), against the moments taken here in double; and
 // ReverseSequence refusing a length past the time axis.

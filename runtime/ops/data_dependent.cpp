@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 
 #include "graph/geometry.h"
@@ -16,6 +17,15 @@ namespace {
 
 using Inputs = std::vector<const Tensor*>;
 using Results = std::vector<std::shared_ptr<const Tensor>>;
+
+// An output tensor, refused with an Error above the session's limit before it is allocated.
+std::shared_ptr<Tensor> output(DType t, const Shape& s, size_t max_bytes, const std::string& where) {
+  const size_t bytes = size_t(checked_numel(s, where)) * dtype_size(t);
+  if (max_bytes != 0 && bytes > max_bytes)
+    throw Error(where + ": an output of shape " + shape_str(s) + " needs " + std::to_string(bytes) +
+                " bytes, above the session's limit of " + std::to_string(max_bytes) + " (max_tensor_bytes)");
+  return std::make_shared<Tensor>(t, s);
+}
 
 const Tensor& required(const Inputs& in, size_t k, const std::string& where) {
   if (k >= in.size() || !in[k]) throw Error(where + ": required input " + std::to_string(k) + " is missing");
@@ -37,29 +47,29 @@ bool nonzero_at(const Tensor& t, int64_t i) {
 
 // [rank, count] of the coordinates of the nonzero elements, in row-major
 // order (a scalar counts as one element of rank 1, as numpy's nonzero does).
-Results non_zero(const Node&, const Inputs& in, int64_t, const std::string& where) {
+Results non_zero(const Node&, const Inputs& in, int64_t, const std::string& where, size_t max_bytes) {
   const Tensor& x = required(in, 0, where);
   const Shape dims = x.shape.empty() ? Shape{1} : x.shape;
   const int64_t rank = int64_t(dims.size()), n = x.numel();
-  std::vector<int64_t> hits;
-  for (int64_t i = 0; i < n; ++i)
-    if (nonzero_at(x, i)) hits.push_back(i);
-  const int64_t count = int64_t(hits.size());
-  auto y = std::make_shared<Tensor>(DType::int64, Shape{rank, count});
+  int64_t count = 0;
+  for (int64_t i = 0; i < n; ++i) count += nonzero_at(x, i);
+  auto y = output(DType::int64, Shape{rank, count}, max_bytes, where);
   int64_t* out = y->data<int64_t>();
-  for (int64_t j = 0; j < count; ++j) {
-    int64_t rest = hits[size_t(j)];
+  for (int64_t i = 0, j = 0; i < n; ++i) {
+    if (!nonzero_at(x, i)) continue;
+    int64_t rest = i;
     for (int64_t d = rank; d-- > 0;) {
       out[d * count + j] = rest % dims[size_t(d)];
       rest /= dims[size_t(d)];
     }
+    ++j;
   }
   return {y};
 }
 
 // The slices of input 0 along `axis` (or its elements, flattened, without
 // one) whose condition is true; slices past the condition's end are dropped.
-Results compress(const Node& n, const Inputs& in, int64_t, const std::string& where) {
+Results compress(const Node& n, const Inputs& in, int64_t, const std::string& where, size_t max_bytes) {
   const Tensor& x = required(in, 0, where);
   const Tensor& cond = required(in, 1, where);
   if (cond.dtype != DType::boolean || cond.shape.size() != 1)
@@ -77,7 +87,7 @@ Results compress(const Node& n, const Inputs& in, int64_t, const std::string& wh
     if (cond.data<uint8_t>()[i]) kept.push_back(i);
   Shape out_dims = dims;
   out_dims[size_t(axis)] = int64_t(kept.size());
-  auto y = std::make_shared<Tensor>(x.dtype, out_dims);
+  auto y = output(x.dtype, out_dims, max_bytes, where);
   const size_t row = size_t(s.inner) * dtype_size(x.dtype);
   uint8_t* dst = y->bytes.data();
   for (int64_t o = 0; o < s.outer; ++o)
@@ -106,7 +116,7 @@ int compare_slices(const T* x, int64_t a, int64_t b, const AxisSplit& s) {
 // The distinct slices of X along `axis` (elements, flattened, without one),
 // sorted ascending or in order of first occurrence; with each one's first
 // index, the index of its unique slice for every slice, and the counts.
-Results unique(const Node& n, const Inputs& in, int64_t, const std::string& where) {
+Results unique(const Node& n, const Inputs& in, int64_t, const std::string& where, size_t max_bytes) {
   const Tensor& x = required(in, 0, where);
   const bool flat = !n.has("axis");
   const Shape dims = flat ? Shape{x.numel()} : x.shape;
@@ -152,10 +162,10 @@ Results unique(const Node& n, const Inputs& in, int64_t, const std::string& wher
   const int64_t u = int64_t(first.size());
   Shape y_dims = dims;
   y_dims[size_t(axis)] = u;
-  auto y = std::make_shared<Tensor>(x.dtype, y_dims);
-  auto indices = std::make_shared<Tensor>(DType::int64, Shape{u});
-  auto inverse = std::make_shared<Tensor>(DType::int64, Shape{s.n});
-  auto counts = std::make_shared<Tensor>(DType::int64, Shape{u});
+  auto y = output(x.dtype, y_dims, max_bytes, where);
+  auto indices = output(DType::int64, Shape{u}, max_bytes, where);
+  auto inverse = output(DType::int64, Shape{s.n}, max_bytes, where);
+  auto counts = output(DType::int64, Shape{u}, max_bytes, where);
   const size_t row = size_t(s.inner) * dtype_size(x.dtype);
   for (int64_t g = 0; g < u; ++g) {
     const int64_t r = rank[size_t(g)];
@@ -185,7 +195,7 @@ float iou(const Box& a, const Box& b) {
 // score_threshold) whose overlap with each box kept before is at most
 // iou_threshold, at most max_output_boxes_per_class of them: rows of
 // [batch, class, box], in that order and by score within a class.
-Results non_max_suppression(const Node& n, const Inputs& in, int64_t, const std::string& where) {
+Results non_max_suppression(const Node& n, const Inputs& in, int64_t, const std::string& where, size_t max_bytes) {
   const Tensor& boxes = required(in, 0, where);
   const Tensor& scores = required(in, 1, where);
   if (boxes.dtype != DType::float32 || scores.dtype != DType::float32)
@@ -236,7 +246,7 @@ Results non_max_suppression(const Node& n, const Inputs& in, int64_t, const std:
       for (int64_t k : kept) rows.insert(rows.end(), {b, c, k});
     }
   }
-  auto y = std::make_shared<Tensor>(DType::int64, Shape{int64_t(rows.size() / 3), 3});
+  auto y = output(DType::int64, Shape{int64_t(rows.size() / 3), 3}, max_bytes, where);
   std::copy(rows.begin(), rows.end(), y->data<int64_t>());
   return {y};
 }
