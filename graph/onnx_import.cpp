@@ -414,7 +414,10 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
     std::string where = source + ": node " + n.label() + what_graph;
-    for (auto& a : np.attribute()) n.attrs[a.name()] = attribute(a, scope.model_dir, where);
+    for (auto& a : np.attribute()) {
+      if (a.name() == "__implicit_inputs") throw Error(where + ": attribute '__implicit_inputs' is reserved for normrt");
+      n.attrs[a.name()] = attribute(a, scope.model_dir, where);
+    }
     check_against_schema(np, n, g.opset, where);
     for (auto& a : *gp.mutable_node(k)->mutable_attribute())
       if (a.type() == onnx::AttributeProto::GRAPH)

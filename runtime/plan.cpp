@@ -135,7 +135,7 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
   const OpEntry* op = reg.find(n.domain, n.op_type, opset);
   if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(opset));
   if (op->compute) return op->compute(n, inputs, opset, where, max_tensor_bytes);
-  if (op->splices) throw Error(where + ": runs only as part of a session's run");
+  if (op->control_flow) throw Error(where + ": runs only as part of a session's run");
   std::vector<ValueInfo> infos(inputs.size());
   std::vector<const ValueInfo*> in;
   for (size_t k = 0; k < inputs.size(); ++k) {
@@ -216,7 +216,7 @@ void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInf
     while (!in.empty() && !in.back()) in.pop_back();
     const OpEntry* op = reg.find(n.domain, n.op_type, g.opset);
     if (!op) throw Error(where + ": op is not supported at opset " + std::to_string(g.opset));
-    bool waits_for_values = op->splices || (op->compute && !all_known);
+    bool waits_for_values = op->control_flow || (op->compute && !all_known);
     for (size_t k = 0; k < in.size(); ++k)
       waits_for_values = waits_for_values || (in[k] && !in[k]->value && shape_depends_on_value(n, k));
     if (waits_for_values) {

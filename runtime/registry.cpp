@@ -16,9 +16,9 @@ void Registry::add_computed(std::string op_type, int64_t since, int64_t until, d
   entries_.back().compute = std::move(compute);
 }
 
-void Registry::add_splice(std::string op_type, int64_t since, int64_t until) {
+void Registry::add_control_flow(std::string op_type, int64_t since, int64_t until) {
   add(std::move(op_type), since, until, nullptr);
-  entries_.back().splices = true;
+  entries_.back().control_flow = true;
 }
 
 const OpEntry* Registry::find(const std::string& domain, const std::string& op_type, int64_t opset) const {

@@ -26,16 +26,16 @@ struct OpEntry {
   std::function<std::vector<std::shared_ptr<const Tensor>>(const Node&, const std::vector<const Tensor*>& in,
                                                            int64_t opset, const std::string& where, size_t max_bytes)>
       compute;
-  // Control flow (If): a plan stops before such a node, and the session
-  // runs the subgraph it chooses in its place, as part of the rest.
-  bool splices = false;
+  // Control flow (If, Loop): a plan stops before such a node, and the
+  // session runs its subgraphs (runtime/session.cpp).
+  bool control_flow = false;
 };
 
 class Registry {
  public:
   void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, std::string domain = "");
   void add(std::string op_type, int64_t since, int64_t until, KernelFactory make, decltype(OpEntry::view) view);
-  void add_splice(std::string op_type, int64_t since, int64_t until);
+  void add_control_flow(std::string op_type, int64_t since, int64_t until);
   void add_computed(std::string op_type, int64_t since, int64_t until, decltype(OpEntry::compute) compute);
   const OpEntry* find(const std::string& domain, const std::string& op_type, int64_t opset) const;
 

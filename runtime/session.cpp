@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <mutex>
 
 #include "graph/onnx_import.h"
@@ -48,6 +49,7 @@ struct Settings {
   int threads = 1;
   bool optimize = true, winograd = true;
   size_t max_tensor_bytes = 0;
+  int64_t max_loop_iterations = 0;
   size_t max_plans = 16;
   const Registry& registry = default_registry();
   mutable kernels::WeightCache weight_cache;  // packed weights shared by the plans
@@ -103,6 +105,10 @@ struct Stage {
   // Outputs already of the plan's dtypes and shapes are written in place.
   // `steps`: each plan run and the seconds of its steps, for profiles.
   void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps = nullptr) const;
+  // Runs a Loop node on these inputs (its formal ones, then its implicit ones).
+  std::vector<std::shared_ptr<const Tensor>> run_loop(const Node& loop, const std::vector<const Tensor*>& args) const;
+  mutable std::mutex bodies_mutex;
+  mutable std::map<const Node*, std::shared_ptr<const Stage>> bodies;  // each Loop's body, made at its first run
   // Runs the cut node on the values `plan` carried out, then the rest.
   void run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector<Tensor>& out, StepTimes* steps) const;
 };
@@ -123,6 +129,7 @@ struct Session::Impl : Settings {
     optimize = o.optimize;
     winograd = o.winograd;
     max_tensor_bytes = o.max_tensor_bytes;
+    max_loop_iterations = o.max_loop_iterations;
     max_plans = std::max<size_t>(o.max_plans, 1);
     check_supported(g);
     if (optimize) {
@@ -159,7 +166,7 @@ struct Session::Impl : Settings {
         for (auto& [name, a] : n.attrs)
           if (a.g) check(*a.g, " (in the " + name + " of " + n.label() + ")");
         const OpEntry* op = registry.find(n.domain, n.op_type, g.opset);
-        if (op && (op->compute || op->splices || has_shape_function(n.op_type))) continue;
+        if (op && (op->compute || op->control_flow || has_shape_function(n.op_type))) continue;
         if (count++ < 20)
           missing += "\n  " + n.label() + (n.domain.empty() ? "" : " (domain " + n.domain + ")") + within;
       }
@@ -285,6 +292,97 @@ void Stage::run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out
   if (plan.cut() >= 0) run_rest(plan, carried, out, steps);
 }
 
+// The loop's body runs as a graph of its own: its inputs the iteration
+// number, the condition, the carried values and the outer values it reads
+// (under the names it reads them by), each of the dims it has at the first
+// run. Scan outputs are stacked along a new first dim.
+std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, const std::vector<const Tensor*>& args) const {
+  const std::string where = graph.where(loop);
+  const Attribute* a = loop.attr("body");
+  const Graph* body = a ? a->g.get() : nullptr;
+  if (!body) throw Error(where + ": has no body graph");
+  const Attribute* implicit = loop.attr("__implicit_inputs");
+  const size_t outer = implicit ? implicit->ss.size() : 0, formal = args.size() - std::min(outer, args.size());
+  if (outer > args.size() || formal < 2 || body->inputs.size() != formal || body->outputs.size() < formal - 1)
+    throw Error(where + ": the body takes " + std::to_string(body->inputs.size()) + " inputs and gives " +
+                std::to_string(body->outputs.size()) + " outputs, for " + std::to_string(formal - 2) +
+                " carried values");
+  const size_t carried = formal - 2, scans = body->outputs.size() - 1 - carried;
+  auto scalar = [&](const Tensor* t, DType type, const char* what) {
+    if (t && (t->dtype != type || t->numel() != 1))
+      throw Error(where + ": " + what + " must be one " + dtype_name(type) + " value");
+    return t;
+  };
+  const Tensor* trips = scalar(args[0], DType::int64, "the trip count");
+  const Tensor* cond = scalar(args[1], DType::boolean, "the condition");
+  const int64_t max_trips = trips ? trips->data<int64_t>()[0] : std::numeric_limits<int64_t>::max();
+  bool going = cond ? cond->data<uint8_t>()[0] != 0 : true;
+  for (size_t k = 2; k < args.size(); ++k)
+    if (!args[k]) throw Error(where + ": input " + std::to_string(k) + " is missing");
+
+  std::vector<Tensor> state;
+  for (size_t k = 0; k < carried; ++k) state.push_back(*args[2 + k]);
+  std::vector<std::vector<Tensor>> scanned(scans);
+  Tensor iteration(DType::int64, {}), condition(DType::boolean, {});
+  std::vector<const Tensor*> in(formal + outer);
+  for (size_t k = 0; k < outer; ++k) in[formal + k] = args[formal + k];
+  in[0] = &iteration;
+  in[1] = &condition;
+  std::shared_ptr<const Stage> stage;
+  int64_t i = 0;
+  for (; i < max_trips && going; ++i) {
+    if (session.max_loop_iterations > 0 && i >= session.max_loop_iterations)
+      throw Error(where + ": runs more than " + std::to_string(session.max_loop_iterations) +
+                  " iterations (max_loop_iterations)");
+    iteration.data<int64_t>()[0] = i;
+    condition.data<uint8_t>()[0] = 1;
+    for (size_t k = 0; k < carried; ++k) in[2 + k] = &state[k];
+    if (!stage) {
+      std::lock_guard<std::mutex> lock(bodies_mutex);
+      auto& held = bodies[&loop];
+      if (!held) {
+        Graph g = *body;
+        g.source = graph.source;
+        g.opset = graph.opset;
+        if (implicit) g.inputs.insert(g.inputs.end(), implicit->ss.begin(), implicit->ss.end());
+        for (size_t k = 0; k < g.inputs.size(); ++k)
+          g.declared[g.inputs[k]] = ValueType{in[k]->dtype, Shape(in[k]->shape.size(), -1), {}};
+        held = std::make_shared<const Stage>(session, std::move(g), depth + 1);
+      }
+      stage = held;
+    }
+    std::vector<Tensor> out;
+    stage->run_into(in.data(), in.size(), out, nullptr);
+    going = scalar(&out[0], DType::boolean, "the body's condition output")->data<uint8_t>()[0] != 0;
+    for (size_t k = 0; k < carried; ++k) state[k] = std::move(out[1 + k]);
+    for (size_t k = 0; k < scans; ++k) {
+      if (!scanned[k].empty() && out[1 + carried + k].shape != scanned[k][0].shape)
+        throw Error(where + ": scan output " + std::to_string(k) + " changes shape from " +
+                    shape_str(scanned[k][0].shape) + " to " + shape_str(out[1 + carried + k].shape));
+      scanned[k].push_back(std::move(out[1 + carried + k]));
+    }
+  }
+  std::vector<std::shared_ptr<const Tensor>> results;
+  for (auto& t : state) results.push_back(std::make_shared<const Tensor>(std::move(t)));
+  for (auto& items : scanned) {
+    Shape dims{int64_t(items.size())};
+    if (!items.empty()) dims.insert(dims.end(), items[0].shape.begin(), items[0].shape.end());
+    const size_t bytes = items.empty() ? 0 : items.size() * items[0].bytes.size();
+    if (session.max_tensor_bytes != 0 && bytes > session.max_tensor_bytes)
+      throw Error(where + ": a scan output of shape " + shape_str(dims) + " needs " + std::to_string(bytes) +
+                  " bytes, above the session's limit of " + std::to_string(session.max_tensor_bytes) +
+                  " (max_tensor_bytes)");
+    auto stacked = std::make_shared<Tensor>(items.empty() ? DType::float32 : items[0].dtype, dims);
+    size_t at = 0;
+    for (auto& t : items) {
+      std::memcpy(stacked->bytes.data() + at, t.bytes.data(), t.bytes.size());
+      at += t.bytes.size();
+    }
+    results.push_back(std::move(stacked));
+  }
+  return results;
+}
+
 // A node that gives `from` the name `to` (a view: nothing is copied).
 Node renamed(const Node& at, const std::string& from, const std::string& to) {
   Node n;
@@ -312,7 +410,7 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
   std::string prefix;  // of the branch's own names
   std::vector<std::shared_ptr<const Tensor>> results;
   const OpEntry* op = session.registry.find(cut.domain, cut.op_type, graph.opset);
-  if (op && op->splices) {
+  if (op && op->control_flow && cut.op_type == "If") {
     const Tensor* cond = value_of(cut.inputs.at(0));
     if (!cond || cond->dtype != DType::boolean || cond->numel() != 1)
       throw Error(graph.where(cut) + ": the condition must be one bool value");
@@ -334,6 +432,7 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
     for (auto& name : cut.inputs) args.push_back(value_of(name));
     const auto start = std::chrono::steady_clock::now();
     results = out_of_memory_as_error(graph.source, [&] {
+      if (op && op->control_flow) return run_loop(cut, args);
       return evaluate_node(session.registry, cut, args, graph.opset, session.isa, graph.where(cut),
                            session.max_tensor_bytes);
     });

@@ -29,6 +29,9 @@ struct SessionOptions {
   // sources. It bounds each buffer, not their sum; a node is refused even if
   // its output would be dropped later (read only by a Shape).
   size_t max_tensor_bytes = 0;
+  // A Loop that would run more iterations than this gets an Error naming the
+  // node (0: no limit); also for untrusted models, whose loops may not end.
+  int64_t max_loop_iterations = 0;
   std::set<std::string> disabled_passes;  // by name (graph/passes/pass_manager.cpp)
 };
 

@@ -26,6 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // refused as an Error, as a server taking untrusted models would set it,
     // so ASan's own out-of-memory report does not end the run.
     options.max_tensor_bytes = size_t(64) << 20;
+    options.max_loop_iterations = 1000;  // (a Loop's own condition may never end it)
     Session s(data, size, options);
     std::vector<Tensor> inputs;
     for (const auto& name : s.input_names()) {

@@ -50,6 +50,7 @@ TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/
 TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sampling"), true); }
 TEST(Models, DetectionPostProcessingMatchesPyTorch) { check_model(test::fixture("models/detection"), true); }
 TEST(Models, ScriptedBranchesMatchPyTorch) { check_model(test::fixture("models/branching"), true); }
+TEST(Models, ScriptedLoopMatchesPyTorch) { check_model(test::fixture("models/looping"), true); }
 
 // Transformer fixtures (tests/fixtures/export_transformers.py): inputs and
 // PyTorch's output stored per sequence length as <model>.seq<S>.<input>.npy.

@@ -941,6 +941,62 @@ TEST(Session, IfRunsTheBranchItsConditionChooses) {
             std::string::npos);
 }
 
+// Loop: v carried through M iterations of v + step (step read from outside)
+// and each iteration's v scanned; none for M = 0; and max_loop_iterations
+// refusing a loop whose own condition never ends it.
+TEST(Session, LoopCarriesScansAndIsBounded) {
+  onnx::GraphProto body;
+  body.set_name("body");
+  for (auto [name, type] : {std::pair{"i", 7}, std::pair{"cond", 9}, std::pair{"v", 1}}) {
+    auto* in = body.add_input();
+    in->set_name(name);
+    in->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+  }
+  auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = body.add_node();
+    n->set_op_type(op);
+    for (auto& i : in) n->add_input(i);
+    n->add_output(out);
+  };
+  node("Identity", {"cond"}, "cond_out");
+  node("Add", {"v", "step"}, "v_out");
+  node("Identity", {"v_out"}, "scan");
+  for (auto name : {"cond_out", "v_out", "scan"}) body.add_output()->set_name(name);
+  auto model = [&](int64_t trips, bool bounded) {
+    ModelBuilder b;
+    b.input("v0", {2}).output("v_last").output("all");
+    b.init("M", test::int64_tensor({}, {trips})).init("step", test::float_tensor({2}, {1.f, -0.5f}));
+    Tensor yes(DType::boolean, {});
+    yes.bytes[0] = 1;
+    b.init("go", yes);
+    auto* a = b.node("Loop", {"M", "go", "v0"}, {"v_last", "all"}).add_attribute();
+    a->set_name("body");
+    a->set_type(onnx::AttributeProto::GRAPH);
+    *a->mutable_g() = body;
+    std::string bytes = b.bytes();
+    SessionOptions o;
+    if (bounded) o.max_loop_iterations = 100;
+    return Session(bytes.data(), bytes.size(), o).run(std::vector<Tensor>{test::float_tensor({2}, {3.f, 4.f})});
+  };
+  auto out = model(3, false);
+  EXPECT_EQ(std::vector<float>(out[0].data<float>(), out[0].data<float>() + 2), (std::vector<float>{6.f, 2.5f}));
+  ASSERT_EQ(out[1].shape, (Shape{3, 2}));
+  EXPECT_EQ(std::vector<float>(out[1].data<float>(), out[1].data<float>() + 6),
+            (std::vector<float>{4.f, 3.5f, 5.f, 3.f, 6.f, 2.5f}));
+  out = model(0, false);
+  EXPECT_EQ(std::vector<float>(out[0].data<float>(), out[0].data<float>() + 2), (std::vector<float>{3.f, 4.f}));
+  EXPECT_EQ(out[1].shape[0], 0);
+  EXPECT_NE(test::error_of([&] { model(int64_t(1) << 40, true); }).find("runs more than 100 iterations"),
+            std::string::npos);
+  // The implicit inputs' record is normrt's own: a model cannot supply one.
+  ModelBuilder forged;
+  forged.input("x", {2}).output("y");
+  test::set_attr(forged.node("Relu", {"x"}, {"y"}), "__implicit_inputs", std::vector<std::string>{"a", "b", "c"});
+  std::string bytes = forged.bytes();
+  EXPECT_NE(test::error_of([&] { Session(bytes.data(), bytes.size()); }).find("'__implicit_inputs' is reserved"),
+            std::string::npos);
+}
+
 // Two Ifs whose branches reuse the same names (allowed: sibling
 // subgraphs), both spliced into one run: each branch keeps its own constant.
 TEST(Session, SplicedBranchesKeepTheirOwnNames) {
