@@ -43,6 +43,10 @@ Shape content_key(const Tensor& t) {
 // recursion, for models that chain value-dependent nodes without end.
 constexpr int kMaxStages = 256;
 
+// Loop iterations in the run on this thread so far, for max_loop_iterations
+// (nested loops count together); reset as each run starts.
+thread_local int64_t loop_iterations_in_run = 0;
+
 // What every plan of a session is made with.
 struct Settings {
   Isa isa = Isa::scalar;
@@ -262,6 +266,7 @@ std::shared_ptr<const Plan> Stage::checked_plan(const Tensor* const* in, size_t 
 }
 
 void Stage::run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps) const {
+  if (depth == 0) loop_iterations_in_run = 0;
   auto held = out_of_memory_as_error(graph.source, [&] { return checked_plan(in, n); });
   const Plan& plan = *held;
   std::vector<Tensor> carried;
@@ -322,7 +327,7 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
 
   std::vector<Tensor> state;
   for (size_t k = 0; k < carried; ++k) state.push_back(*args[2 + k]);
-  std::vector<std::vector<Tensor>> scanned(scans);
+  std::vector<std::vector<Tensor>> scanned(scans);  // each iteration's scan outputs
   Tensor iteration(DType::int64, {}), condition(DType::boolean, {});
   std::vector<const Tensor*> in(formal + outer);
   for (size_t k = 0; k < outer; ++k) in[formal + k] = args[formal + k];
@@ -330,9 +335,10 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
   in[1] = &condition;
   std::shared_ptr<const Stage> stage;
   int64_t i = 0;
+  std::vector<size_t> scanned_bytes(scans, 0);
   for (; i < max_trips && going; ++i) {
-    if (session.max_loop_iterations > 0 && i >= session.max_loop_iterations)
-      throw Error(where + ": runs more than " + std::to_string(session.max_loop_iterations) +
+    if (session.max_loop_iterations > 0 && ++loop_iterations_in_run > session.max_loop_iterations)
+      throw Error(where + ": the run's loops take more than " + std::to_string(session.max_loop_iterations) +
                   " iterations (max_loop_iterations)");
     iteration.data<int64_t>()[0] = i;
     condition.data<uint8_t>()[0] = 1;
@@ -354,28 +360,46 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
     std::vector<Tensor> out;
     stage->run_into(in.data(), in.size(), out, nullptr);
     going = scalar(&out[0], DType::boolean, "the body's condition output")->data<uint8_t>()[0] != 0;
-    for (size_t k = 0; k < carried; ++k) state[k] = std::move(out[1 + k]);
+    for (size_t k = 0; k < carried; ++k) {
+      if (out[1 + k].dtype != state[k].dtype || out[1 + k].shape.size() != state[k].shape.size())
+        throw Error(where + ": carried value " + std::to_string(k) + " changes from " + dtype_name(state[k].dtype) +
+                    shape_str(state[k].shape) + " to " + dtype_name(out[1 + k].dtype) + shape_str(out[1 + k].shape));
+      state[k] = std::move(out[1 + k]);
+    }
     for (size_t k = 0; k < scans; ++k) {
-      if (!scanned[k].empty() && out[1 + carried + k].shape != scanned[k][0].shape)
-        throw Error(where + ": scan output " + std::to_string(k) + " changes shape from " +
-                    shape_str(scanned[k][0].shape) + " to " + shape_str(out[1 + carried + k].shape));
-      scanned[k].push_back(std::move(out[1 + carried + k]));
+      Tensor& item = out[1 + carried + k];
+      if (!scanned[k].empty() && (item.shape != scanned[k][0].shape || item.dtype != scanned[k][0].dtype))
+        throw Error(where + ": scan output " + std::to_string(k) + " changes from " + shape_str(scanned[k][0].shape) +
+                    " to " + shape_str(item.shape));
+      scanned_bytes[k] += item.bytes.size();
+      if (session.max_tensor_bytes != 0 && scanned_bytes[k] > session.max_tensor_bytes)
+        throw Error(where + ": scan output " + std::to_string(k) + " grows past the session's limit of " +
+                    std::to_string(session.max_tensor_bytes) + " bytes (max_tensor_bytes)");
+      scanned[k].push_back(std::move(item));
     }
   }
   std::vector<std::shared_ptr<const Tensor>> results;
   for (auto& t : state) results.push_back(std::make_shared<const Tensor>(std::move(t)));
-  for (auto& items : scanned) {
+  for (size_t k = 0; k < scans; ++k) {
+    const std::vector<Tensor>& items = scanned[k];
+    ValueType type;
+    if (!items.empty()) {
+      type = ValueType{items[0].dtype, items[0].shape, {}};
+    } else {
+      // No iteration ran: the body's declared type and shape for it, or an error.
+      auto it = body->declared.find(body->outputs[1 + carried + k]);
+      if (it == body->declared.end() || std::any_of(it->second.dims.begin(), it->second.dims.end(),
+                                                    [](int64_t d) { return d < 0; }))
+        throw Error(where + ": ran no iterations, and its body does not declare the shape of scan output " +
+                    std::to_string(k));
+      type = it->second;
+    }
     Shape dims{int64_t(items.size())};
-    if (!items.empty()) dims.insert(dims.end(), items[0].shape.begin(), items[0].shape.end());
-    const size_t bytes = items.empty() ? 0 : items.size() * items[0].bytes.size();
-    if (session.max_tensor_bytes != 0 && bytes > session.max_tensor_bytes)
-      throw Error(where + ": a scan output of shape " + shape_str(dims) + " needs " + std::to_string(bytes) +
-                  " bytes, above the session's limit of " + std::to_string(session.max_tensor_bytes) +
-                  " (max_tensor_bytes)");
-    auto stacked = std::make_shared<Tensor>(items.empty() ? DType::float32 : items[0].dtype, dims);
+    dims.insert(dims.end(), type.dims.begin(), type.dims.end());
+    auto stacked = std::make_shared<Tensor>(type.dtype, dims);
     size_t at = 0;
     for (auto& t : items) {
-      std::memcpy(stacked->bytes.data() + at, t.bytes.data(), t.bytes.size());
+      if (!t.bytes.empty()) std::memcpy(stacked->bytes.data() + at, t.bytes.data(), t.bytes.size());
       at += t.bytes.size();
     }
     results.push_back(std::move(stacked));
@@ -432,7 +456,10 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
     for (auto& name : cut.inputs) args.push_back(value_of(name));
     const auto start = std::chrono::steady_clock::now();
     results = out_of_memory_as_error(graph.source, [&] {
-      if (op && op->control_flow) return run_loop(cut, args);
+      if (op && op->control_flow) {
+        if (cut.op_type != "Loop") throw Error(graph.where(cut) + ": control flow normrt does not run");
+        return run_loop(cut, args);
+      }
       return evaluate_node(session.registry, cut, args, graph.opset, session.isa, graph.where(cut),
                            session.max_tensor_bytes);
     });

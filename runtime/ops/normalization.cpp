@@ -183,7 +183,10 @@ std::unique_ptr<Kernel> mean_variance_norm(const BindContext& c) {
   const Shape& x = c.in_shape(0);
   const int64_t r = int64_t(x.size());
   std::vector<bool> reduced(x.size(), false);
-  for (int64_t a : c.node.attr_ints("axes", {0, 2, 3})) {
+  std::vector<int64_t> axes = c.node.attr_ints("axes", {0, 2, 3});
+  if (axes.empty())  // (as the ONNX function's ReduceMean: every axis)
+    for (int64_t a = 0; a < r; ++a) axes.push_back(a);
+  for (int64_t a : axes) {
     const int64_t axis = normalize_axis(a, r, c.where);
     if (reduced[size_t(axis)]) c.fail("repeated axis");
     reduced[size_t(axis)] = true;

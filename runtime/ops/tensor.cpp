@@ -280,21 +280,12 @@ std::unique_ptr<Kernel> trilu(const BindContext& c) {
 
 // ReverseSequence: for each batch entry b, its first sequence_lens[b] steps
 // along the time axis in reverse order, the steps after them as they are.
+// Time and batch are dims 0 and 1, so each (time, batch) slice is contiguous.
 std::unique_ptr<Kernel> reverse_sequence(const BindContext& c) {
   const Shape& x = c.in_shape(0);
-  const int64_t time_axis = c.node.attr_i("time_axis", 0), batch_axis = c.node.attr_i("batch_axis", 1);
-  const Shape strides = strides_of(x);
-  const int64_t T = x[size_t(time_axis)], B = x[size_t(batch_axis)];
-  // The dims other than time and batch, walked as one block of rows.
-  Shape rest_dims, rest_strides;
-  for (size_t d = 0; d < x.size(); ++d)
-    if (int64_t(d) != time_axis && int64_t(d) != batch_axis) {
-      rest_dims.push_back(x[d]);
-      rest_strides.push_back(strides[d]);
-    }
-  const int64_t rest = shape_numel(rest_dims);
-  const int64_t ts = strides[size_t(time_axis)], bs = strides[size_t(batch_axis)];
-  const size_t es = dtype_size(c.out[0].dtype);
+  const bool time_first = c.node.attr_i("time_axis", 0) == 0;
+  const int64_t T = x[time_first ? 0 : 1], B = x[time_first ? 1 : 0];
+  const size_t slice = size_t(shape_numel(x) / std::max<int64_t>(T * B, 1)) * dtype_size(c.out[0].dtype);
   const std::string where = c.where;
   return kernel_fn([=](const RunArgs& a) {
     auto* src = static_cast<const uint8_t*>(a.in[0]);
@@ -304,16 +295,9 @@ std::unique_ptr<Kernel> reverse_sequence(const BindContext& c) {
       if (lens[b] < 0 || lens[b] > T)
         throw Error(where + ": sequence_lens[" + std::to_string(b) + "] = " + std::to_string(lens[b]) +
                     " is outside [0, " + std::to_string(T) + "]");
-    for (int64_t r = 0; r < rest; ++r) {
-      int64_t off = 0;
-      for (int64_t d = int64_t(rest_dims.size()), q = r; d-- > 0; q /= rest_dims[size_t(d)])
-        off += (q % rest_dims[size_t(d)]) * rest_strides[size_t(d)];
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < T; ++t) {
-          const int64_t from = t < lens[b] ? lens[b] - 1 - t : t;
-          std::memcpy(dst + size_t(off + b * bs + t * ts) * es, src + size_t(off + b * bs + from * ts) * es, es);
-        }
-    }
+    auto at = [&](int64_t t, int64_t b) { return size_t(time_first ? t * B + b : b * T + t) * slice; };
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < T; ++t) std::memcpy(dst + at(t, b), src + at(t < lens[b] ? lens[b] - 1 - t : t, b), slice);
   });
 }
 
