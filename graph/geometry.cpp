@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 
 namespace normrt {
 
@@ -151,8 +152,11 @@ std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, st
       b = clampv(b, 0, d - 1);
       e = clampv(e, -1, d - 1);
     }
-    // Ends like INT64_MAX or -INT64_MAX arrive clamped above: no overflow below.
-    const int64_t count = step > 0 ? (e > b ? (e - b + step - 1) / step : 0) : (b > e ? (b - e - step - 1) / -step : 0);
+    // Ends like INT64_MAX or -INT64_MAX arrive clamped above, and the
+    // rounding up is done after the division: no overflow below, whatever the step.
+    int64_t count = 0;
+    if (step > 0 && e > b) count = (e - b - 1) / step + 1;
+    if (step < 0 && b > e) count = step == std::numeric_limits<int64_t>::min() ? 1 : (b - e - 1) / -step + 1;
     dims[size_t(a)] = SliceDim{b, step, count};
   }
   return dims;

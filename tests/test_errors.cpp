@@ -347,6 +347,23 @@ TEST(BadInput, EmptyTensorsAnswerEmptyOutputsWithoutRunningKernels) {
 
 // Found by tests/fuzz_model.cpp: ReduceSum of a scalar over axis 0 wrote past
 // an empty axis mask. A scalar has no axes to reduce over.
+// Fuzz finding: a Slice step of INT64_MAX (or INT64_MIN) overflowed while
+// rounding the count up. One element is taken, as numpy would.
+TEST(BadModel, SliceStepsAtTheInt64LimitsTakeOneElement) {
+  for (int64_t step : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
+    ModelBuilder b;
+    b.input("x", {5}).output("y");
+    b.init("starts", test::int64_tensor({1}, {step > 0 ? 0 : 4})).init("ends", test::int64_tensor({1}, {step > 0 ? 5 : -6}));
+    b.init("axes", test::int64_tensor({1}, {0})).init("steps", test::int64_tensor({1}, {step}));
+    b.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"});
+    std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    auto y = s.run(std::vector<Tensor>{test::float_tensor({5}, {1, 2, 3, 4, 5})});
+    ASSERT_EQ(y[0].shape, Shape{1}) << step;
+    EXPECT_EQ(y[0].data<float>()[0], step > 0 ? 1.f : 5.f);
+  }
+}
+
 TEST(BadModel, ReduceAxesOfAScalarAreOutOfRange) {
   TempDir d;
   ModelBuilder b;
