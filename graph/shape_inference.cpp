@@ -42,6 +42,14 @@ struct Ctx {
       throw Error(where + ": input " + std::to_string(k) + " has shape " + shape_str(input(k).shape) +
                   ", needs rank >= " + std::to_string(r));
   }
+  // The type a dtype attribute names (Cast's `to`, EyeLike's `dtype`), or an
+  // Error: "<what><type name> is not supported" (codes past int32 refused, not wrapped).
+  DType dtype_attr(const char* attr, const std::string& what) const {
+    const int64_t code = n.attr_i(attr, 0);
+    if (code < 0 || code > 1000 || !dtype_supported(int32_t(code)))
+      throw Error(where + ": " + what + onnx_dtype_name(int32_t(code)) + " is not supported");
+    return DType(code);
+  }
   Outs one(DType t, Shape s) const {
     Outs o(1);
     o[0].dtype = t;
@@ -224,9 +232,7 @@ Outs transpose(const Ctx& c) {
 }
 
 Outs cast(const Ctx& c) {
-  const int64_t to = c.n.attr_i("to", 0);
-  if (to < 0 || to > 1000 || !dtype_supported(int32_t(to))) throw Error(c.where + ": cast to " + onnx_dtype_name(int32_t(to)) + " is not supported");
-  return c.one(DType(to), c.input(0).shape);
+  return c.one(c.dtype_attr("to", "cast to "), c.input(0).shape);
 }
 
 Outs slice(const Ctx& c) {
@@ -461,11 +467,7 @@ Outs gather_nd(const Ctx& c) {
 Outs eye_like(const Ctx& c) {
   if (c.input(0).shape.size() != 2) throw Error(c.where + ": input must have rank 2, not " + std::to_string(c.input(0).shape.size()));
   DType t = c.input(0).dtype;
-  if (c.n.has("dtype")) {
-    const int64_t to = c.n.attr_i("dtype", 0);
-    if (to < 0 || to > 1000 || !dtype_supported(int32_t(to))) throw Error(c.where + ": dtype " + onnx_dtype_name(int32_t(to)) + " is not supported");
-    t = DType(to);
-  }
+  if (c.n.has("dtype")) t = c.dtype_attr("dtype", "dtype ");
   return c.one(t, c.input(0).shape);
 }
 

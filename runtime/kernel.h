@@ -70,6 +70,14 @@ struct BindContext {
 
 using KernelFactory = std::function<std::unique_ptr<Kernel>(const BindContext&)>;
 
+// Throws, naming `where` and that `what` needs the memory, if `bytes` is
+// above `limit` (SessionOptions::max_tensor_bytes; 0: none). Checked for each
+// buffer before it is allocated; it bounds each one, not their sum.
+void check_bytes(size_t bytes, size_t limit, const std::string& where, const std::string& what);
+// `t` if it holds one value of `type` (null, an omitted input, stays null);
+// else an Error naming `where` and `what` (a trip count, a threshold).
+const Tensor* one_value(const Tensor* t, DType type, const std::string& where, const std::string& what);
+
 // A kernel from a plain function; for ops with nothing to precompute.
 template <class F>
 std::unique_ptr<Kernel> kernel_fn(F f, size_t scratch = 0, std::string implementation = "", int in_place_input = -1) {

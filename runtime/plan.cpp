@@ -22,15 +22,6 @@ uint8_t* aligned_bytes(size_t n) {
 }
 size_t bytes_of(const ValueInfo& v) { return size_t(shape_numel(v.shape)) * dtype_size(v.dtype); }
 
-// Throws, naming the node and `what` needs the memory, if `bytes` is above
-// `limit` (0: none). Checked for each buffer before it is allocated; it
-// bounds each one, not their sum.
-void check_bytes(size_t bytes, size_t limit, const std::string& where, const std::string& what) {
-  if (limit != 0 && bytes > limit)
-    throw Error(where + ": " + what + " needs " + std::to_string(bytes) + " bytes, above the session's limit of " +
-                std::to_string(limit) + " (max_tensor_bytes)");
-}
-
 void check_sizes(const Node& n, const std::vector<ValueInfo>& out, size_t limit, const std::string& where) {
   for (size_t k = 0; k < out.size(); ++k)
     check_bytes(bytes_of(out[k]), limit, where,
@@ -122,10 +113,17 @@ bool shareable_work(const Graph& g, const Node& n, const std::vector<const Value
 
 }  // namespace
 
-void Plan::carry(const Graph& g, const std::map<std::string, ValueInfo>& info, std::set<std::string>& seen,
-                 const std::string& name) {
-  if (name.empty() || g.is_constant(name) || !info.count(name) || !seen.insert(name).second) return;
-  carried_.push_back(name);
+void check_bytes(size_t bytes, size_t limit, const std::string& where, const std::string& what) {
+  if (limit != 0 && bytes > limit)
+    throw Error(where + ": " + what + " needs " + std::to_string(bytes) + " bytes, above the session's limit of " +
+                std::to_string(limit) + " (max_tensor_bytes)");
+}
+
+const Tensor* one_value(const Tensor* t, DType type, const std::string& where, const std::string& what) {
+  if (t && (t->dtype != type || t->numel() != 1))
+    throw Error(where + ": " + what + " must be one " + dtype_name(type) + " value, not " + dtype_name(t->dtype) + " " +
+                shape_str(t->shape));
+  return t;
 }
 
 std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, const Node& n,
@@ -320,9 +318,13 @@ void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInf
   // else copied at the end.
   if (cut_ >= 0) {
     std::set<std::string> seen;
+    auto carry = [&](const std::string& name) {
+      if (!name.empty() && !g.is_constant(name) && info.count(name) && seen.insert(name).second)
+        carried_.push_back(name);
+    };
     for (size_t i = size_t(cut_); i < g.nodes.size(); ++i)
-      for (auto& name : g.nodes[i].inputs) carry(g, info, seen, name);
-    for (auto& name : g.outputs) carry(g, info, seen, name);
+      for (auto& name : g.nodes[i].inputs) carry(name);
+    for (auto& name : g.outputs) carry(name);
   }
   for (auto& name : carried_) {
     const ValueInfo& v = info.at(name);

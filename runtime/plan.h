@@ -2,7 +2,6 @@
 // An execution plan for one set of input shapes: kernels bound in
 // topological order, constants (and shape chains) evaluated once, and every
 // intermediate placed in one arena whose regions are reused by liveness.
-#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -84,8 +83,6 @@ class Plan {
   void build(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
              kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes,
              const std::set<std::string>& blocked);
-  void carry(const Graph& g, const std::map<std::string, ValueInfo>& info, std::set<std::string>& seen,
-             const std::string& name);
   std::unique_ptr<RunContext> acquire() const;
   void release(std::unique_ptr<RunContext> c) const;
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <set>
 
 #include "graph/onnx_import.h"
 #include "graph/passes/pass_manager.h"
@@ -28,7 +29,6 @@ auto out_of_memory_as_error(const std::string& source, F&& f) {
     throw Error(source + ": the model asks for a tensor too large to allocate");
   }
 }
-}  // namespace
 
 // An input whose contents decide shapes, in a plan key: its dtype and
 // bytes, exactly (its shape is in the key already).
@@ -117,6 +117,8 @@ struct Stage {
   void run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector<Tensor>& out, StepTimes* steps) const;
 };
 
+}  // namespace
+
 struct Session::Impl : Settings {
   std::vector<Rewrite> rewrites;
   std::unique_ptr<Stage> root;
@@ -187,6 +189,8 @@ struct Session::Impl : Settings {
     return out;
   }
 };
+
+namespace {
 
 Stage::Stage(const Settings& s, Graph g, int depth, const std::set<std::string>& known)
     : session(s), graph(std::move(g)), depth(depth) {
@@ -313,13 +317,8 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
                 std::to_string(body->outputs.size()) + " outputs, for " + std::to_string(formal - 2) +
                 " carried values");
   const size_t carried = formal - 2, scans = body->outputs.size() - 1 - carried;
-  auto scalar = [&](const Tensor* t, DType type, const char* what) {
-    if (t && (t->dtype != type || t->numel() != 1))
-      throw Error(where + ": " + what + " must be one " + dtype_name(type) + " value");
-    return t;
-  };
-  const Tensor* trips = scalar(args[0], DType::int64, "the trip count");
-  const Tensor* cond = scalar(args[1], DType::boolean, "the condition");
+  const Tensor* trips = one_value(args[0], DType::int64, where, "the trip count");
+  const Tensor* cond = one_value(args[1], DType::boolean, where, "the condition");
   const int64_t max_trips = trips ? trips->data<int64_t>()[0] : std::numeric_limits<int64_t>::max();
   bool going = cond ? cond->data<uint8_t>()[0] != 0 : true;
   for (size_t k = 2; k < args.size(); ++k)
@@ -359,7 +358,7 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
     }
     std::vector<Tensor> out;
     stage->run_into(in.data(), in.size(), out, nullptr);
-    going = scalar(&out[0], DType::boolean, "the body's condition output")->data<uint8_t>()[0] != 0;
+    going = one_value(&out[0], DType::boolean, where, "the body's condition output")->data<uint8_t>()[0] != 0;
     for (size_t k = 0; k < carried; ++k) {
       if (out[1 + k].dtype != state[k].dtype || out[1 + k].shape.size() != state[k].shape.size())
         throw Error(where + ": carried value " + std::to_string(k) + " changes from " + dtype_name(state[k].dtype) +
@@ -372,9 +371,9 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
         throw Error(where + ": scan output " + std::to_string(k) + " changes from " + shape_str(scanned[k][0].shape) +
                     " to " + shape_str(item.shape));
       scanned_bytes[k] += item.bytes.size();
-      if (session.max_tensor_bytes != 0 && scanned_bytes[k] > session.max_tensor_bytes)
-        throw Error(where + ": scan output " + std::to_string(k) + " grows past the session's limit of " +
-                    std::to_string(session.max_tensor_bytes) + " bytes (max_tensor_bytes)");
+      if (session.max_tensor_bytes != 0)
+        check_bytes(scanned_bytes[k], session.max_tensor_bytes, where,
+                    "scan output " + std::to_string(k) + " after " + std::to_string(i + 1) + " iterations");
       scanned[k].push_back(std::move(item));
     }
   }
@@ -426,18 +425,17 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
     return name.empty() ? nullptr : it != value.end() ? it->second : graph.constant(name);
   };
   // What runs in the cut node's place, as part of the rest: an If's chosen
-  // branch (its outputs renamed to the If's), or nothing once the node has
-  // run here.
+  // branch between renames of its inputs and outputs, or nothing once the
+  // node has run here.
   std::string key = std::to_string(plan.cut());
-  std::vector<Node> made;
+  std::vector<Node> before, after;
   const Graph* branch = nullptr;
   std::string prefix;  // of the branch's own names
   std::vector<std::shared_ptr<const Tensor>> results;
   const OpEntry* op = session.registry.find(cut.domain, cut.op_type, graph.opset);
   if (op && op->control_flow && cut.op_type == "If") {
-    const Tensor* cond = value_of(cut.inputs.at(0));
-    if (!cond || cond->dtype != DType::boolean || cond->numel() != 1)
-      throw Error(graph.where(cut) + ": the condition must be one bool value");
+    const Tensor* cond = one_value(value_of(cut.inputs.at(0)), DType::boolean, graph.where(cut), "the condition");
+    if (!cond) throw Error(graph.where(cut) + ": the condition is missing");
     const bool then = cond->data<uint8_t>()[0] != 0;
     const Attribute* a = cut.attr(then ? "then_branch" : "else_branch");
     branch = a ? a->g.get() : nullptr;
@@ -450,7 +448,9 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
     // Implicit inputs a pass renamed since import come back under the names the branch reads.
     if (const Attribute* names = cut.attr("__implicit_inputs"))
       for (size_t i = 0; i < names->ss.size() && 1 + i < cut.inputs.size(); ++i)
-        if (cut.inputs[1 + i] != names->ss[i]) made.push_back(renamed(cut, cut.inputs[1 + i], names->ss[i]));
+        if (cut.inputs[1 + i] != names->ss[i]) before.push_back(renamed(cut, cut.inputs[1 + i], names->ss[i]));
+    for (size_t k = 0; k < cut.outputs.size(); ++k)
+      if (!cut.outputs[k].empty()) after.push_back(renamed(cut, branch->outputs[k], cut.outputs[k]));
   } else {
     std::vector<const Tensor*> args;
     for (auto& name : cut.inputs) args.push_back(value_of(name));
@@ -479,29 +479,11 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
     for (size_t k = 0; k < results.size() && k < cut.outputs.size(); ++k)
       if (!cut.outputs[k].empty()) value[cut.outputs[k]] = results[k].get();
   }
-  const size_t input_renames = made.size();
-  // The branch's own names get the If's as a prefix: another branch spliced
-  // in later (a sibling's, which may reuse them) cannot meet them.
-  std::map<std::string, std::string> own;
-  if (branch) {
-    for (auto& [name, t] : branch->initializers) own[name] = prefix + name;
-    for (auto& n : branch->nodes)
-      for (auto& o : n.outputs)
-        if (!o.empty()) own[o] = prefix + o;
-    for (size_t k = 0; k < cut.outputs.size(); ++k) {
-      auto it = own.find(branch->outputs[k]);
-      if (!cut.outputs[k].empty())
-        made.push_back(renamed(cut, it == own.end() ? branch->outputs[k] : it->second, cut.outputs[k]));
-    }
-  }
-  auto own_name = [&](std::string& name) {
-    if (auto it = own.find(name); it != own.end()) name = it->second;
-  };
   std::vector<const Node*> order;
-  for (size_t k = 0; k < input_renames; ++k) order.push_back(&made[k]);
+  for (auto& n : before) order.push_back(&n);
   if (branch)
     for (auto& n : branch->nodes) order.push_back(&n);
-  for (size_t k = input_renames; k < made.size(); ++k) order.push_back(&made[k]);
+  for (auto& n : after) order.push_back(&n);
   for (size_t i = size_t(plan.cut()) + 1; i < graph.nodes.size(); ++i) order.push_back(&graph.nodes[i]);
   // The rest reads, as its inputs, every value computed so far that it
   // reads, of dims decided anew at each run.
@@ -509,9 +491,10 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
   for (size_t k = 0; k < carried.size(); ++k)
     if (plan.carried_known()[k]) known.insert(plan.carried()[k]);
   std::vector<std::string> inputs;
+  std::set<std::string> seen;
   auto add_input = [&](const std::string& name) {
     auto it = value.find(name);
-    if (name.empty() || it == value.end() || std::find(inputs.begin(), inputs.end(), name) != inputs.end()) return;
+    if (name.empty() || it == value.end() || !seen.insert(name).second) return;
     inputs.push_back(name);
     key += " " + name + ":" + dtype_name(it->second->dtype) + std::to_string(it->second->shape.size()) +
            (known.count(name) ? "=" : "");
@@ -527,6 +510,19 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
     std::lock_guard<std::mutex> lock(rests_mutex);
     auto& held = rests[key];
     if (!held) {
+      // The branch's own names get the If's as a prefix: another branch
+      // spliced in later (a sibling's, which may reuse them) cannot meet them.
+      // (They are never among the values carried in, so the key holds without it.)
+      std::map<std::string, std::string> own;
+      if (branch) {
+        for (auto& [name, t] : branch->initializers) own[name] = prefix + name;
+        for (auto& n : branch->nodes)
+          for (auto& o : n.outputs)
+            if (!o.empty()) own[o] = prefix + o;
+      }
+      auto own_name = [&](std::string& name) {
+        if (auto it = own.find(name); it != own.end()) name = it->second;
+      };
       Graph g;
       g.source = graph.source;
       g.opset = graph.opset;
@@ -552,6 +548,8 @@ void Stage::run_rest(const Plan& plan, std::vector<Tensor>& carried, std::vector
   for (auto& name : inputs) rest_in.push_back(value.at(name));
   rest->run_into(rest_in.data(), rest_in.size(), out, steps);
 }
+
+}  // namespace
 
 Session::Session(const std::string& model_path, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
   out_of_memory_as_error(model_path, [&] { impl_->init(load_onnx_file(model_path), options); });

@@ -907,13 +907,8 @@ TEST(Session, IfRunsTheBranchItsConditionChooses) {
   test::set_attr(b.node("ReduceSum", {"x"}, {"s"}), "keepdims", int64_t(0));
   b.node("Greater", {"s", "zero"}, {"c"});
   auto& n = b.node("If", {"c"}, {"y"});
-  for (auto& [attr, g] : {std::pair{"then_branch", branch("then", "Mul", "two", "t")},
-                          std::pair{"else_branch", branch("else", "Sub", "w", "e")}}) {
-    auto* a = n.add_attribute();
-    a->set_name(attr);
-    a->set_type(onnx::AttributeProto::GRAPH);
-    *a->mutable_g() = g;
-  }
+  test::set_attr(n, "then_branch", branch("then", "Mul", "two", "t"));
+  test::set_attr(n, "else_branch", branch("else", "Sub", "w", "e"));
   b.node("Add", {"y", "one"}, {"z"});
   std::string bytes = b.bytes();
   for (bool optimize : {true, false}) {
@@ -973,10 +968,7 @@ TEST(Session, LoopCarriesScansAndIsBounded) {
     Tensor yes(DType::boolean, {});
     yes.bytes[0] = 1;
     b.init("go", yes);
-    auto* a = b.node("Loop", {"M", "go", "v0"}, {"v_last", "all"}).add_attribute();
-    a->set_name("body");
-    a->set_type(onnx::AttributeProto::GRAPH);
-    *a->mutable_g() = body;
+    test::set_attr(b.node("Loop", {"M", "go", "v0"}, {"v_last", "all"}), "body", body);
     std::string bytes = b.bytes();
     SessionOptions o;
     if (bounded) o.max_loop_iterations = 100;
@@ -1026,12 +1018,8 @@ TEST(Session, SplicedBranchesKeepTheirOwnNames) {
   b.node("Greater", {"s", "zero"}, {"c"});
   auto add_if = [&](const std::string& in, const std::string& out, float then, float other) {
     auto& n = b.node("If", {"c"}, {out});
-    for (auto& [attr, g] : {std::pair{"then_branch", scale(in, then)}, std::pair{"else_branch", scale(in, other)}}) {
-      auto* a = n.add_attribute();
-      a->set_name(attr);
-      a->set_type(onnx::AttributeProto::GRAPH);
-      *a->mutable_g() = g;
-    }
+    test::set_attr(n, "then_branch", scale(in, then));
+    test::set_attr(n, "else_branch", scale(in, other));
   };
   add_if("x", "y", 2.f, -1.f);
   add_if("y", "z", 3.f, 5.f);

@@ -150,6 +150,13 @@ void set_attr(onnx::NodeProto& n, const std::string& name, std::vector<int64_t> 
   for (int64_t x : v) a->add_ints(x);
 }
 
+void set_attr(onnx::NodeProto& n, const std::string& name, const onnx::GraphProto& g) {
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::GRAPH);
+  *a->mutable_g() = g;
+}
+
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v) {
   auto* a = n.add_attribute();
   a->set_name(name);

@@ -44,6 +44,7 @@ void set_attr(onnx::NodeProto& n, const std::string& name, std::vector<int64_t> 
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::string& v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<std::string>& v);
 void set_attr(onnx::NodeProto& n, const std::string& name, const std::vector<float>& v);
+void set_attr(onnx::NodeProto& n, const std::string& name, const onnx::GraphProto& g);  // If's branches, Loop's body
 
 // What `f` throws as an Error, or "" when it returns.
 std::string error_of(const std::function<void()>& f);

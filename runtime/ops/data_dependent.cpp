@@ -20,10 +20,7 @@ using Results = std::vector<std::shared_ptr<const Tensor>>;
 
 // An output tensor, refused with an Error above the session's limit before it is allocated.
 std::shared_ptr<Tensor> output(DType t, const Shape& s, size_t max_bytes, const std::string& where) {
-  const size_t bytes = size_t(checked_numel(s, where)) * dtype_size(t);
-  if (max_bytes != 0 && bytes > max_bytes)
-    throw Error(where + ": an output of shape " + shape_str(s) + " needs " + std::to_string(bytes) +
-                " bytes, above the session's limit of " + std::to_string(max_bytes) + " (max_tensor_bytes)");
+  check_bytes(size_t(checked_numel(s, where)) * dtype_size(t), max_bytes, where, "an output of shape " + shape_str(s));
   return std::make_shared<Tensor>(t, s);
 }
 
@@ -204,12 +201,8 @@ Results non_max_suppression(const Node& n, const Inputs& in, int64_t, const std:
       scores.shape[0] != boxes.shape[0] || scores.shape[2] != boxes.shape[1])
     throw Error(where + ": boxes " + shape_str(boxes.shape) + " and scores " + shape_str(scores.shape) +
                 " must be [batch, boxes, 4] and [batch, classes, boxes]");
-  auto scalar = [&](size_t k, DType t, const char* what) -> const Tensor* {
-    if (k >= in.size() || !in[k]) return nullptr;
-    if (in[k]->dtype != t || in[k]->numel() != 1)
-      throw Error(where + ": " + what + " must be one " + dtype_name(t) + " value, not " + dtype_name(in[k]->dtype) +
-                  " " + shape_str(in[k]->shape));
-    return in[k];
+  auto scalar = [&](size_t k, DType t, const char* what) {
+    return one_value(k < in.size() ? in[k] : nullptr, t, where, what);
   };
   const Tensor* max_t = scalar(2, DType::int64, "max_output_boxes_per_class");
   const Tensor* iou_t = scalar(3, DType::float32, "iou_threshold");
