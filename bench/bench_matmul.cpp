@@ -6,6 +6,9 @@
 //   build/bench/bench_matmul
 // Read BM_MatMulCold beside BM_MatMulHot of the same shape: the FLOP/s ratio
 // is what weight streaming costs a product the kernel cannot overlap it with.
+// Products of one row (1xKxN) also run as BM_Gemv*: kernels::gemv on the same
+// packed weights, what a session runs them with; its GB/s counter is the
+// weights' bytes over the time.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "kernels/dnnl_ops.h"
+#include "kernels/gemv.h"
 
 namespace {
 using namespace normrt;
@@ -23,7 +27,7 @@ struct Shape3 {
   int64_t M, K, N;
 };
 
-void matmul(benchmark::State& st, Shape3 s, bool cold) {
+void matmul(benchmark::State& st, Shape3 s, bool cold, bool gemv) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> a(size_t(s.M * s.K)), w(size_t(s.K * s.N)), y(size_t(s.M * s.N));
@@ -43,22 +47,32 @@ void matmul(benchmark::State& st, Shape3 s, bool cold) {
       for (size_t i = 0; i < other.size(); i += 16) sink += other[i];
       st.ResumeTiming();
     }
-    mm.run(a.data(), nullptr, y.data(), scratch.get(), run);
-    run.stream().wait();
+    if (gemv) {
+      kernels::gemv(best_isa(), a.data(), mm.panels(), nullptr, y.data(), s.K, s.N);
+    } else {
+      mm.run(a.data(), nullptr, y.data(), scratch.get(), run);
+      run.stream().wait();
+    }
   }
   benchmark::DoNotOptimize(sink);
   st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(s.M * s.K * s.N) * double(st.iterations()) / 1e9,
                                                benchmark::Counter::kIsRate);
+  st.counters["GB/s"] = benchmark::Counter(4.0 * double(s.K * s.N) * double(st.iterations()) / 1e9,
+                                           benchmark::Counter::kIsRate);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Shape3 shapes[] = {{128, 384, 1536}, {128, 1536, 384}, {128, 768, 3072}, {128, 3072, 768}};
+  const Shape3 shapes[] = {{128, 384, 1536}, {128, 1536, 384}, {128, 768, 3072}, {128, 3072, 768},
+                           {1, 1280, 1000}, {1, 2048, 1000}, {1, 768, 3072}, {1, 3072, 768}};
   for (const auto& s : shapes) {
     const std::string name = std::to_string(s.M) + "x" + std::to_string(s.K) + "x" + std::to_string(s.N);
-    benchmark::RegisterBenchmark(("BM_MatMulHot/" + name).c_str(), matmul, s, false)->UseRealTime();
-    benchmark::RegisterBenchmark(("BM_MatMulCold/" + name).c_str(), matmul, s, true)->UseRealTime();
+    for (bool cold : {false, true}) {
+      const std::string temp = cold ? "Cold/" : "Hot/";
+      benchmark::RegisterBenchmark(("BM_MatMul" + temp + name).c_str(), matmul, s, cold, false)->UseRealTime();
+      if (s.M == 1) benchmark::RegisterBenchmark(("BM_Gemv" + temp + name).c_str(), matmul, s, cold, true)->UseRealTime();
+    }
   }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "kernels/gemv.h"
+
 namespace normrt::kernels {
 namespace {
 using dt = dnnl::memory::data_type;
@@ -518,6 +520,10 @@ MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bia
   if (constant_b) {
     weights_ = packed(ws, b_plain, pd.weights_desc());
     b_md_ = pd.weights_desc();
+    // BA16a64b: panels of kGemvPanel columns, rows padded to kGemvKBlock (gemv.h).
+    static_assert(kGemvPanel == 64 && kGemvKBlock == 16);
+    if (r == 2 && b_md_ == dnnl::memory::desc(bd, dt::f32, tag::BA16a64b))
+      panels_ = static_cast<const float*>(weights_.get_data_handle());
   }
   if (bias) bias_ = copied(bias_md, bias);
 }

@@ -208,12 +208,16 @@ class MatMul {
   size_t scratch_bytes() const { return scratch_md_.get_size(); }
   const std::string& implementation() const { return impl_; }
   void run(const float* a, const float* b, float* y, void* scratch, DnnlRun& run) const;
+  // The constant B of a 2-D product when it is packed in 64-column panels
+  // (what kernels::gemv reads), else null. Valid while this lives.
+  const float* panels() const { return panels_; }
 
  private:
   dnnl::matmul prim_;
   dnnl::memory::desc a_md_, b_md_, dst_md_, scratch_md_;
   dnnl::memory weights_, bias_;
   std::string impl_;
+  const float* panels_ = nullptr;
   uint64_t site_ = next_execution_sites();
 };
 

@@ -10,6 +10,7 @@
 #include "kernels/batch_norm.h"
 #include "kernels/dnnl_ops.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemv.h"
 #include "kernels/layer_norm.h"
 #include "kernels/pool.h"
 #include "kernels/softmax.h"
@@ -521,6 +522,70 @@ TEST(MatMulKernel, ReleasedWeightsAreRebuiltFromTheirPackedCopy) {
     kernels::WeightCache empty;
     EXPECT_THROW(empty.get(bare, nullptr, from, plain), std::logic_error);
   }
+}
+
+// One row times B in 64-column panels (packed here by hand, padding filled
+// with NaN where the kernel must not read it, zeros where oneDNN puts zeros)
+// against float64, on every ISA, with and without a bias; bitwise the same
+// at 1 and 2 threads. And the panels oneDNN packs for a one-row product on
+// this machine, when it packs that layout, hold exactly B.
+TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
+  using kernels::kGemvKBlock;
+  using kernels::kGemvPanel;
+  const std::pair<int64_t, int64_t> shapes[] = {{1, 1}, {3, 5}, {16, 64}, {17, 65}, {33, 200}, {100, 130}, {1280, 1000}, {4099, 7}};
+  for (auto [K, N] : shapes) {
+    const int64_t kp = (K + kGemvKBlock - 1) / kGemvKBlock * kGemvKBlock, np = (N + kGemvPanel - 1) / kGemvPanel;
+    Tensor b = random_tensor({K, N}, unsigned(K * 7 + N)), x = random_tensor({K}, unsigned(K), -2, 2),
+           bias = random_tensor({N}, unsigned(N) + 3);
+    std::vector<float> panels(size_t(np * kp * kGemvPanel), 0.f);
+    for (int64_t p = 0; p < np; ++p)
+      for (int64_t k = 0; k < kp; ++k)
+        for (int64_t j = 0; j < kGemvPanel; ++j) {
+          const int64_t n = p * kGemvPanel + j;
+          float& v = panels[size_t((p * kp + k) * kGemvPanel + j)];
+          if (k >= K) {
+            v = std::numeric_limits<float>::quiet_NaN();  // rows past K: never read
+          } else if (n < N) {
+            v = b.data<float>()[k * N + n];
+          }
+        }
+    for (Isa isa : machine_isas())
+      for (bool with_bias : {false, true}) {
+        const std::string what = std::string(isa_name(isa)) + " K " + std::to_string(K) + " N " + std::to_string(N) +
+                                 " bias " + std::to_string(with_bias);
+        std::vector<float> y1(size_t(N) + 1, -7.f), y2(size_t(N) + 1, -7.f);
+        const float* bp = with_bias ? bias.data<float>() : nullptr;
+        omp_set_num_threads(1);
+        kernels::gemv(isa, x.data<float>(), panels.data(), bp, y1.data(), K, N);
+        omp_set_num_threads(2);
+        kernels::gemv(isa, x.data<float>(), panels.data(), bp, y2.data(), K, N);
+        EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * 4), 0) << what;
+        EXPECT_EQ(y1[size_t(N)], -7.f) << what << ": wrote past N";
+        std::vector<double> want(static_cast<size_t>(N));
+        for (int64_t n = 0; n < N; ++n) {
+          double acc = with_bias ? bias.data<float>()[n] : 0.0;
+          for (int64_t k = 0; k < K; ++k) acc += double(x.data<float>()[k]) * b.data<float>()[k * N + n];
+          want[size_t(n)] = acc;
+        }
+        expect_close(y1.data(), want, 1e-5, 1e-5 * std::sqrt(double(K)), what);
+      }
+    // oneDNN's packing of the same B for one row.
+    auto owned = std::make_shared<Tensor>(b);
+    kernels::MatMulDesc d;
+    d.a_dims = {1, K};
+    d.b_dims = {K, N};
+    kernels::MatMul mm(d, {owned->data<float>(), nullptr, owned}, nullptr);
+    if (!mm.panels()) continue;  // another layout on this CPU: products run on oneDNN
+    int wrong = 0;
+    for (int64_t p = 0; p < np; ++p)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t j = 0; j < kGemvPanel; ++j) {
+          const size_t at = size_t((p * kp + k) * kGemvPanel + j);
+          wrong += mm.panels()[at] != panels[at];
+        }
+    EXPECT_EQ(wrong, 0) << "K " << K << " N " << N;
+  }
+  omp_set_num_threads(omp_get_num_procs());
 }
 
 }  // namespace

@@ -607,6 +607,71 @@ TEST(Session, MatMulWeightsAreHeldPackedOnly) {
       << "planned a released weight without its cache: " << error;
 }
 
+// Products of one row run as normrt's gemv on the panels oneDNN packed (where
+// it packs that layout): MatMul + bias + Relu fused, with A of rank 1, 2 and
+// 3, and Gemm with transB, alpha and C; each against float64, at 1 and 2
+// threads, and with the rewrites off (plain MatMul then Add).
+TEST(Session, OneRowProductsRunAsGemvAndMatchFloat64) {
+  const int64_t K = 300, N = 130;
+  Tensor w = test::random_tensor({K, N}, 31), wt = test::random_tensor({N, K}, 32), bias = test::random_tensor({N}, 33);
+  auto packed_as_panels = [&] {
+    auto owned = std::make_shared<Tensor>(w);
+    kernels::MatMulDesc d;
+    d.a_dims = {1, K};
+    d.b_dims = {K, N};
+    return kernels::MatMul(d, {owned->data<float>(), nullptr, owned}, nullptr).panels() != nullptr;
+  }();
+  for (const Shape& a_shape : {Shape{K}, Shape{1, K}, Shape{1, 1, K}}) {
+    ModelBuilder b;
+    b.input("x", a_shape).output("y").output("g");
+    b.init("w", w).init("wt", wt).init("bias", bias);
+    b.node("MatMul", {"x", "w"}, {"m"});
+    b.node("Add", {"m", "bias"}, {"s"});
+    b.node("Relu", {"s"}, {"y"});
+    b.node("Reshape", {"x", "two_d"}, {"x2"});
+    b.init("two_d", test::int64_tensor({2}, {1, K}));
+    auto& gemm = b.node("Gemm", {"x2", "wt", "bias"}, {"g"});
+    test::set_attr(gemm, "transB", int64_t(1));
+    test::set_attr(gemm, "alpha", 0.5f);
+    test::set_attr(gemm, "beta", 2.f);
+    const std::string bytes = b.bytes();
+    Tensor x = test::random_tensor(a_shape, 34, -2, 2);
+    const float* xv = x.data<float>();
+    std::vector<double> want_y(static_cast<size_t>(N)), want_g(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) {
+      double m = 0, g = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        m += double(xv[k]) * w.data<float>()[k * N + n];
+        g += double(xv[k]) * wt.data<float>()[n * K + k];
+      }
+      want_y[size_t(n)] = std::max(m + bias.data<float>()[n], 0.0);
+      want_g[size_t(n)] = 0.5 * g + 2.0 * bias.data<float>()[n];
+    }
+    for (bool optimize : {true, false})
+      for (int threads : {1, 2}) {
+        SessionOptions o;
+        o.optimize = optimize;
+        o.threads = threads;
+        Session s(bytes.data(), bytes.size(), o);
+        auto out = s.run(std::vector<Tensor>{x});
+        const std::string what = "rank " + std::to_string(a_shape.size()) + " optimize " + std::to_string(optimize) +
+                                 " threads " + std::to_string(threads);
+        ASSERT_EQ(out[0].numel(), N) << what;
+        for (int64_t n = 0; n < N; ++n) {
+          EXPECT_NEAR(out[0].data<float>()[n], want_y[size_t(n)], 1e-5 * (1 + std::abs(want_y[size_t(n)]))) << what;
+          EXPECT_NEAR(out[1].data<float>()[n], want_g[size_t(n)], 1e-5 * (1 + std::abs(want_g[size_t(n)]))) << what;
+        }
+        int gemv = 0, products = 0;
+        for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) {
+          products += st.op.find("MatMul") != std::string::npos || st.op == "Gemm";
+          gemv += st.implementation.find("gemv") != std::string::npos;
+        }
+        EXPECT_EQ(products, 2) << what;
+        EXPECT_EQ(gemv, packed_as_panels ? 2 : 0) << what;
+      }
+  }
+}
+
 // A Transpose that only moves unit dims is a view too; one that swaps real
 // dims is not; a step read only by a Shape folded at plan time is dropped.
 TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {

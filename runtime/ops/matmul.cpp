@@ -8,6 +8,7 @@
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
+#include "kernels/gemv.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/registry.h"
 
@@ -22,6 +23,23 @@ Shape widened(Shape perm, size_t rank) {
   for (int64_t& p : perm) p += extra;
   for (int64_t i = extra; i-- > 0;) perm.insert(perm.begin(), i);
   return perm;
+}
+
+// A product of one row whose constant B oneDNN packed in 64-column panels
+// runs as kernels::gemv (see gemv.h), the bias and activation applied to its
+// N outputs; else null. `prim` is kept: it owns the panels.
+std::unique_ptr<Kernel> one_row(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim, int64_t rows,
+                                int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
+  if (rows != 1 || !prim->panels()) return nullptr;
+  std::vector<float> b(bias, bias ? bias + N : bias);
+  const Isa isa = c.isa;
+  return kernel_fn(
+      [=](const RunArgs& x) {
+        float* y = static_cast<float*>(x.out[0]);
+        kernels::gemv(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(), y, K, N);
+        if (act.present) kernels::unary(isa, act.unary, y, y, N);
+      },
+      0, std::string("normrt gemv:") + isa_name(isa));
 }
 
 std::unique_ptr<Kernel> matmul(const BindContext& c) {
@@ -77,6 +95,10 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
   const auto act = fused ? fused_activation(c.node, c.where) : FusedActivation{};
   auto prim = std::make_shared<const kernels::MatMul>(d, c.weight_source(1), bias ? bias->data<float>() : nullptr, act.post);
+  if (a_perm.empty() && y_perm.empty() && d.alpha == 1.f && d.a_dims.size() == 2) {
+    const int64_t N = b_perm.empty() ? b.back() : b[b.size() - 2];
+    if (auto k = one_row(c, prim, d.a_dims[0], d.a_dims[1], N, bias ? bias->data<float>() : nullptr, act)) return k;
+  }
   return kernel_fn(
       [prim](const RunArgs& x) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),
@@ -117,6 +139,8 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
   // B scaled by alpha here is a temporary: it gets a private packed copy.
   const kernels::WeightSource b_source = scaled_b.empty() ? c.weight_source(1) : kernels::WeightSource{scaled_b.data(), nullptr, nullptr};
   auto prim = std::make_shared<const kernels::MatMul>(d, b_source, bias.empty() ? nullptr : bias.data());
+  if (d.a_perm.empty() && d.alpha == 1.f && !add_c_after)
+    if (auto k = one_row(c, prim, M, d.a_dims[1], N, bias.empty() ? nullptr : bias.data(), {})) return k;
   const int64_t c_rs = cs[0] == 1 ? 0 : cs[1], c_cs = cs[1] == 1 ? 0 : 1;
   return kernel_fn(
       [=](const RunArgs& x) {
