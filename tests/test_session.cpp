@@ -1497,6 +1497,18 @@ TEST(Session, RecurrentLayersFollowTheOnnxEquations) {
   rnn.acts = {"Relu", "LeakyRelu"};
   rnn.alphas = {0.15f};
   check_recurrent(rnn);
+  // One batch entry: the recurrent products run on gemv where R is packed in
+  // its panels (H of 70: a second, partial panel of columns).
+  for (const char* op : {"LSTM", "GRU", "RNN"})
+    for (bool lbr : {false, true}) {
+      if (lbr && std::string(op) != "GRU") continue;
+      RecurrentCase one{op, "bidirectional"};
+      one.B = 1;
+      one.H = 70;
+      one.lbr = lbr;
+      one.lens = one.initial = true;
+      check_recurrent(one);
+    }
 }
 
 // A sequence length outside [0, T] is an error naming the node when it runs;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
+#include "kernels/gemv.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -107,7 +108,8 @@ struct Direction {
 
 class RecurrentKernel : public Kernel {
  public:
-  explicit RecurrentKernel(const BindContext& c) : where_(c.where), inputs_(c.in.size()), ew_(&kernels::elementwise_table_for(c.isa)) {
+  explicit RecurrentKernel(const BindContext& c)
+      : where_(c.where), inputs_(c.in.size()), isa_(c.isa), ew_(&kernels::elementwise_table_for(c.isa)) {
     const std::string& op = c.node.op_type;
     cell_ = op == "LSTM" ? Cell::lstm : op == "GRU" ? Cell::gru : Cell::rnn;
     G_ = cell_ == Cell::lstm ? 4 : cell_ == Cell::gru ? 3 : 1;
@@ -178,7 +180,9 @@ class RecurrentKernel : public Kernel {
       for (auto* m : {dd.project.get(), dd.recur.get(), dd.recur_h.get()})
         if (m) dnnl = std::max(dnnl, m->scratch_bytes());
     scratch_ = dnnl_at_ + dnnl;
-    if (!dirs_.empty() && dirs_[0].recur) impl_ = dirs_[0].recur->implementation();
+    if (!dirs_.empty() && dirs_[0].recur)
+      impl_ = B_ == 1 && dirs_[0].recur->panels() ? std::string("normrt gemv:") + isa_name(c.isa)
+                                                  : dirs_[0].recur->implementation();
   }
 
   size_t scratch_bytes() const override { return scratch_; }
@@ -207,6 +211,12 @@ class RecurrentKernel : public Kernel {
     if (T_ > 0) std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
     float *xw = s + xw_at_, *hr = s + hr_at_, *h = s + h_at_, *cs = s + c_at_, *t1 = s + t1_at_, *t2 = s + t2_at_;
     float *g = s + g_at_, *u = s + u_at_, *bias = s + bias_at_;
+    // A recurrent product: with one batch entry, on gemv where R is packed in
+    // its panels (each step streams all of R for one row; matmul.cpp's one_row).
+    auto recur = [&](const kernels::MatMul& m, const float* x, const float* r, float* y, int64_t n) {
+      if (B_ == 1 && m.panels()) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
+      else m.run(x, r, y, dnnl_scratch, *a.dnnl);
+    };
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
     auto state_at = [&](int64_t d, int64_t b) { return (batch_first_ ? b * D_ + d : d * B_ + b) * H_; };
     for (int64_t d = 0; d < D_; ++d) {
@@ -229,8 +239,8 @@ class RecurrentKernel : public Kernel {
       if (lbr_)
         for (int64_t j = 0; j < H_; ++j) bias[2 * H_ + j] = bias_w ? bias_w[2 * H_ + j] : 0.f;
       for (int64_t step = 0; step < T_; ++step) {
-        if (dd.recur) dd.recur->run(h, Rd, hr, dnnl_scratch, *a.dnnl);
         const int64_t hr_cols = cell_ == Cell::gru && !lbr_ ? 2 * H_ : GH;
+        if (dd.recur) recur(*dd.recur, h, Rd, hr, hr_cols);
         // Each batch entry runs its own length; reversed, its last step comes first.
         auto time_of = [&](int64_t b) {
           const int64_t len = lens ? lens[b] : T_;
@@ -261,7 +271,7 @@ class RecurrentKernel : public Kernel {
               t2[b * H_ + j] = g[j];
             }
           }
-          dd.recur_h->run(t1, Rd ? Rd + 2 * H_ * H_ : nullptr, hr, dnnl_scratch, *a.dnnl);
+          recur(*dd.recur_h, t1, Rd ? Rd + 2 * H_ * H_ : nullptr, hr, H_);
           for (int64_t b = 0; b < B_; ++b) {
             const int64_t t = time_of(b);
             if (t < 0) continue;
@@ -344,6 +354,7 @@ class RecurrentKernel : public Kernel {
 
   std::string where_;
   size_t inputs_ = 0;
+  Isa isa_;
   const kernels::ElementwiseTable* ew_;  // the ISA's element-wise kernels, for the gates
   Cell cell_ = Cell::rnn;
   int64_t G_ = 1, T_ = 0, B_ = 0, I_ = 0, D_ = 1, H_ = 0;
