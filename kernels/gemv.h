@@ -6,8 +6,8 @@
 // to 16 and N to 64 with zeros), so no second copy is made. One row reads
 // each weight once and does one FMA with it, so the product runs at the
 // speed B streams from memory; oneDNN's brgemm kernel, blocked for many rows,
-// reaches about half of that when B is not in cache (bench_matmul's
-// BM_Gemv* beside BM_OneDnnGemv*).
+// took 1.4-1.6x as long when B was not in cache (bench_matmul's BM_GemvCold
+// beside BM_MatMulCold).
 #include <cstdint>
 
 #include "kernels/isa.h"

@@ -1,6 +1,7 @@
 // MatMul (batch broadcasting), Gemm, and normrt.FusedMatMul (MatMul + bias +
 // activation, from graph/passes/fuse_matmul_bias) on oneDNN matmul; constant
 // right-hand sides are reordered once into the primitive's preferred layout.
+// Products of one row run on kernels::gemv over that same packed copy.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -95,10 +96,11 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
   const auto act = fused ? fused_activation(c.node, c.where) : FusedActivation{};
   auto prim = std::make_shared<const kernels::MatMul>(d, c.weight_source(1), bias ? bias->data<float>() : nullptr, act.post);
-  if (a_perm.empty() && y_perm.empty() && d.alpha == 1.f && d.a_dims.size() == 2) {
-    const int64_t N = b_perm.empty() ? b.back() : b[b.size() - 2];
-    if (auto k = one_row(c, prim, d.a_dims[0], d.a_dims[1], N, bias ? bias->data<float>() : nullptr, act)) return k;
-  }
+  // (One row: the output holds the N columns.)
+  if (a_perm.empty() && y_perm.empty() && d.alpha == 1.f && d.a_dims.size() == 2)
+    if (auto k = one_row(c, prim, d.a_dims[0], d.a_dims[1], shape_numel(c.out[0].shape),
+                         bias ? bias->data<float>() : nullptr, act))
+      return k;
   return kernel_fn(
       [prim](const RunArgs& x) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),

@@ -5,7 +5,8 @@
 //
 // Each direction first projects every step's input at once, X W^T, as one
 // oneDNN matmul (T*B rows); then each step multiplies the hidden state by
-// R^T (another matmul, B rows) and applies the gates element-wise.
+// R^T (another matmul, B rows; with one row, kernels::gemv) and applies the
+// gates element-wise.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
