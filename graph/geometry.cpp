@@ -157,7 +157,8 @@ std::vector<SliceDim> slice_dims(const Shape& x, std::vector<int64_t> starts, st
     int64_t count = 0;
     if (step > 0 && e > b) count = (e - b - 1) / step + 1;
     if (step < 0 && b > e) count = step == std::numeric_limits<int64_t>::min() ? 1 : (b - e - 1) / -step + 1;
-    dims[size_t(a)] = SliceDim{b, step, count};
+    // One element (or none) makes the step moot: 1, so step * stride cannot overflow.
+    dims[size_t(a)] = SliceDim{b, count > 1 ? step : 1, count};
   }
   return dims;
 }

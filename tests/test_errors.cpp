@@ -362,6 +362,24 @@ TEST(BadModel, SliceStepsAtTheInt64LimitsTakeOneElement) {
     ASSERT_EQ(y[0].shape, Shape{1}) << step;
     EXPECT_EQ(y[0].data<float>()[0], step > 0 ? 1.f : 5.f);
   }
+  // The same steps on the middle axis of [2, 5, 3], whose elements lie 3
+  // apart (a fuzz finding: step * 3 overflowed in the strided copy).
+  for (int64_t step : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
+    ModelBuilder b;
+    b.input("x", {2, 5, 3}).output("y");
+    b.init("starts", test::int64_tensor({1}, {step > 0 ? 1 : 3})).init("ends", test::int64_tensor({1}, {step > 0 ? 5 : -6}));
+    b.init("axes", test::int64_tensor({1}, {1})).init("steps", test::int64_tensor({1}, {step}));
+    b.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"});
+    std::string bytes = b.bytes();
+    Session s(bytes.data(), bytes.size());
+    Tensor x(DType::float32, {2, 5, 3});
+    for (int64_t i = 0; i < 30; ++i) x.data<float>()[i] = float(i);
+    auto y = s.run(std::vector<Tensor>{x});
+    ASSERT_EQ(y[0].shape, (Shape{2, 1, 3})) << step;
+    const int64_t row = step > 0 ? 1 : 3;
+    for (int64_t i = 0; i < 2; ++i)
+      for (int64_t j = 0; j < 3; ++j) EXPECT_EQ(y[0].data<float>()[i * 3 + j], float(i * 15 + row * 3 + j)) << step;
+  }
 }
 
 TEST(BadModel, ReduceAxesOfAScalarAreOutOfRange) {
