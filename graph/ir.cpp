@@ -1,5 +1,6 @@
 #include "graph/ir.h"
 
+#include <cmath>
 #include <cstring>
 
 namespace normrt {
@@ -18,6 +19,7 @@ size_t dtype_size(DType t) {
   switch (t) {
     case DType::float32: case DType::int32: return 4;
     case DType::int64: case DType::float64: return 8;
+    case DType::float16: return 2;
     case DType::uint8: case DType::int8: case DType::boolean: return 1;
     default: return 0;
   }
@@ -26,6 +28,57 @@ size_t dtype_size(DType t) {
 bool dtype_supported(int32_t t) {
   return t == int32_t(DType::float32) || t == int32_t(DType::int64) || t == int32_t(DType::int32) ||
          t == int32_t(DType::boolean);
+}
+
+bool dtype_held(int32_t t) { return dtype_supported(t) || t == int32_t(DType::float16); }
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000 | (mant << 13);  // inf, NaN (payload kept)
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {  // subnormal: mant * 2^-24, exact in float
+    const float v = float(mant) * 0x1p-24f;
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = uint16_t((x >> 16) & 0x8000);
+  const uint32_t abs = x & 0x7fffffff;
+  if (abs > 0x7f800000) return uint16_t(sign | 0x7e00 | ((abs >> 13) & 0x3ff));  // NaN stays NaN
+  if (abs >= 0x477ff000) return uint16_t(sign | 0x7c00);  // rounds past 65504: inf
+  if (abs < 0x38800000) {  // below the smallest normal: a multiple of 2^-24, rounded to even
+    float a;
+    std::memcpy(&a, &abs, 4);
+    return uint16_t(sign | uint16_t(std::nearbyint(a * 0x1p24f)));
+  }
+  // Normal: drop 13 mantissa bits, rounding to nearest even (a carry into
+  // the exponent is the right result).
+  const uint32_t rounded = abs + 0xfff + ((abs >> 13) & 1);
+  return uint16_t(sign | ((rounded - 0x38000000) >> 13));
+}
+
+Tensor widened_from_half(const Tensor& t) {
+  Tensor r(DType::float32, t.shape);
+  for (int64_t i = 0; i < t.numel(); ++i) r.data<float>()[i] = half_to_float(t.data<uint16_t>()[i]);
+  return r;
+}
+
+Tensor narrowed_to_half(const Tensor& t) {
+  Tensor r(DType::float16, t.shape);
+  for (int64_t i = 0; i < t.numel(); ++i) r.data<uint16_t>()[i] = float_to_half(t.data<float>()[i]);
+  return r;
 }
 
 int64_t shape_numel(const Shape& s) {

@@ -14,7 +14,7 @@ namespace normrt {
 
 // Values follow ONNX's TensorProto.DataType numbering.
 enum class DType : int32_t {
-  undefined = 0, float32 = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, boolean = 9, float64 = 11,
+  undefined = 0, float32 = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, boolean = 9, float16 = 10, float64 = 11,
 };
 const char* dtype_name(DType t);
 // Calls f(T{}) with T the element type a kernel uses for `t`: float, int64_t,
@@ -31,6 +31,12 @@ void with_element_type(DType t, F&& f) {
 const char* onnx_dtype_name(int32_t onnx_type);  // any ONNX type, for messages
 size_t dtype_size(DType t);                       // 0 for unsupported
 bool dtype_supported(int32_t onnx_type);          // the types normrt computes with
+// float16 is held as float32 inside a graph (weights widened exactly at
+// load, each Cast to float16 rounding to its precision) and appears only
+// where a model meets its caller: declared inputs and outputs, tensor files.
+bool dtype_held(int32_t onnx_type);               // dtype_supported, or float16
+float half_to_float(uint16_t h);
+uint16_t float_to_half(float f);                  // round to nearest even; NaN stays NaN
 
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& s);
@@ -55,6 +61,9 @@ struct Tensor {
   // Integer elements as int64 whatever the integer dtype (shape and axes inputs).
   std::vector<int64_t> as_int64() const;
 };
+// A float16 tensor as float32 (exactly), and a float32 one rounded to float16.
+Tensor widened_from_half(const Tensor& t);
+Tensor narrowed_to_half(const Tensor& t);
 
 struct Graph;
 
@@ -116,6 +125,7 @@ struct ValueType {
   DType dtype = DType::float32;
   Shape dims;
   std::vector<std::string> dim_names;  // symbolic name per dim, "" if none
+  bool half = false;  // declared float16 (dtype float32: see dtype_held)
 };
 
 // A node of this op type in `domain` ("" is the default ONNX domain).

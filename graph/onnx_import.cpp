@@ -80,9 +80,9 @@ void copy_typed(Tensor& t, const Src& src) {
 }  // namespace
 
 Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_dir, const std::string& what) {
-  if (!dtype_supported(p.data_type()))
+  if (!dtype_held(p.data_type()))
     throw Error(what + ": unsupported data type " + onnx_dtype_name(p.data_type()) +
-                " (normrt supports float32, int64, int32, bool)");
+                " (normrt supports float32, float16, int64, int32, bool)");
   // Every size is checked against the data before anything is allocated: a
   // corrupt shape must not ask for terabytes.
   const DType dtype = DType(p.data_type());
@@ -129,7 +129,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
   }
   const int typed = dtype == DType::float32 ? p.float_data_size()
                     : dtype == DType::int64 ? p.int64_data_size()
-                                            : p.int32_data_size();
+                                            : p.int32_data_size();  // (float16: one value's bits in each)
   if (typed != n)
     throw mismatch(size_t(typed), dtype == DType::float32 ? "float_data" : dtype == DType::int64 ? "int64_data" : "int32_data");
   Tensor t(dtype, shape);
@@ -138,6 +138,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
     case DType::int64: copy_typed<int64_t>(t, p.int64_data()); break;
     case DType::int32: copy_typed<int32_t>(t, p.int32_data()); break;
     case DType::boolean: copy_typed<uint8_t>(t, p.int32_data()); break;
+    case DType::float16: copy_typed<uint16_t>(t, p.int32_data()); break;
     default:
       throw Error(what + ": unsupported data type");
   }
@@ -154,13 +155,17 @@ Tensor load_tensor_pb(const std::string& path, std::string* name) {
 
 namespace {
 
+// A tensor as a graph holds it: float16 widened to float32 (see dtype_held).
+Tensor held(Tensor t) { return t.dtype == DType::float16 ? widened_from_half(t) : t; }
+
 ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
   if (!v.type().has_tensor_type()) throw Error(where + ": value '" + v.name() + "' is not a tensor");
   auto& tt = v.type().tensor_type();
-  if (!dtype_supported(tt.elem_type()))
+  if (!dtype_held(tt.elem_type()))
     throw Error(where + ": value '" + v.name() + "' has unsupported data type " + onnx_dtype_name(tt.elem_type()));
   ValueType r;
-  r.dtype = DType(tt.elem_type());
+  r.half = tt.elem_type() == int32_t(DType::float16);
+  r.dtype = r.half ? DType::float32 : DType(tt.elem_type());
   if (!tt.has_shape()) throw Error(where + ": value '" + v.name() + "' has no declared shape");
   for (auto& d : tt.shape().dim()) {
     if (d.has_dim_value()) {
@@ -185,7 +190,7 @@ Attribute attribute(const onnx::AttributeProto& a, const std::string& model_dir,
     case A::STRING: r.kind = Attribute::Kind::s; r.s = a.s(); break;
     case A::TENSOR:
       r.kind = Attribute::Kind::t;
-      r.t = std::make_shared<Tensor>(tensor_from_proto(a.t(), model_dir, where + " attribute '" + a.name() + "'"));
+      r.t = std::make_shared<Tensor>(held(tensor_from_proto(a.t(), model_dir, where + " attribute '" + a.name() + "'")));
       break;
     case A::FLOATS: r.kind = Attribute::Kind::fs; r.fs.assign(a.floats().begin(), a.floats().end()); break;
     case A::INTS: r.kind = Attribute::Kind::is; r.is.assign(a.ints().begin(), a.ints().end()); break;
@@ -383,7 +388,7 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     std::string what = source + ": initializer '" + init.name() + "'" + what_graph;
     if (init.name().empty()) throw Error(source + ": an initializer has no name");
     define(init.name(), what);
-    g.initializers[init.name()] = std::make_shared<Tensor>(tensor_from_proto(init, scope.model_dir, what));
+    g.initializers[init.name()] = std::make_shared<Tensor>(held(tensor_from_proto(init, scope.model_dir, what)));
     // The tensor holds the values now: the message's copy goes, so a model's
     // weights are not held twice while it loads.
     std::string().swap(*init.mutable_raw_data());
@@ -489,9 +494,11 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     if (!producer.count(out.name()) && !defined.count(out.name()) && !scope.outer.count(out.name()))
       throw Error(source + ": graph output '" + out.name() + "'" + what_graph + " is not produced by any node");
     g.outputs.push_back(out.name());
-    if (out.type().has_tensor_type() && dtype_supported(out.type().tensor_type().elem_type()) &&
+    if (out.type().has_tensor_type() && dtype_held(out.type().tensor_type().elem_type()) &&
         out.type().tensor_type().has_shape())
       g.declared[out.name()] = value_type(out, source + ": graph output");
+    else if (top && out.type().tensor_type().elem_type() == int32_t(DType::float16))
+      g.declared[out.name()].half = true;  // (its shape unknown: only the type is read, at the boundary)
   }
   if (g.outputs.empty()) throw Error(source + ": the graph" + what_graph + " has no outputs");
   return g;

@@ -42,13 +42,14 @@ struct Ctx {
       throw Error(where + ": input " + std::to_string(k) + " has shape " + shape_str(input(k).shape) +
                   ", needs rank >= " + std::to_string(r));
   }
-  // The type a dtype attribute names (Cast's `to`, EyeLike's `dtype`), or an
-  // Error: "<what><type name> is not supported" (codes past int32 refused, not wrapped).
+  // The type a dtype attribute names (Cast's `to`, EyeLike's `dtype`) as a
+  // graph holds it (float16 as float32), or an Error: "<what><type name> is
+  // not supported" (codes past int32 refused, not wrapped).
   DType dtype_attr(const char* attr, const std::string& what) const {
     const int64_t code = n.attr_i(attr, 0);
-    if (code < 0 || code > 1000 || !dtype_supported(int32_t(code)))
+    if (code < 0 || code > 1000 || !dtype_held(int32_t(code)))
       throw Error(where + ": " + what + onnx_dtype_name(int32_t(code)) + " is not supported");
-    return DType(code);
+    return code == int64_t(DType::float16) ? DType::float32 : DType(code);
   }
   Outs one(DType t, Shape s) const {
     Outs o(1);

@@ -150,6 +150,9 @@ struct Session::Impl : Settings {
     // Weights are packed now, not at the first run of each new shape.
     prepack_matmul_weights(g, weight_cache);
     root = std::make_unique<Stage>(*this, std::move(g));
+    for (auto& [name, type] : root->graph.declared)
+      half_boundary = half_boundary || (type.half && (root->graph.is_output(name) ||
+                                                      std::count(root->graph.inputs.begin(), root->graph.inputs.end(), name)));
     // Models with fully static inputs are planned now, so load reports shape errors.
     const Graph& graph = root->graph;
     std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
@@ -185,9 +188,35 @@ struct Session::Impl : Settings {
 
   std::vector<Tensor> run(const std::vector<const Tensor*>& in, StepTimes* steps = nullptr) const {
     std::vector<Tensor> out;
-    root->run_into(in.data(), in.size(), out, steps);
+    run_into(in.data(), in.size(), out, steps);
     return out;
   }
+
+  // The graph's run, with float16 where the model declares it (see
+  // dtype_held): such inputs are given as float16 (or float32, rounded to
+  // float16 first) and widened; such outputs are rounded to float16.
+  void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps = nullptr) const {
+    if (!half_boundary) return root->run_into(in, n, out, steps);
+    const Graph& g = graph();
+    std::vector<Tensor> widened(n);
+    std::vector<const Tensor*> held(in, in + n);
+    for (size_t i = 0; i < n && i < g.inputs.size(); ++i) {
+      if (!g.declared.at(g.inputs[i]).half) continue;
+      const Tensor& t = *in[i];
+      if (t.dtype == DType::float16) widened[i] = widened_from_half(t);
+      else if (t.dtype == DType::float32) widened[i] = widened_from_half(narrowed_to_half(t));
+      else
+        throw Error(g.source + ": input '" + g.inputs[i] + "': has type " + dtype_name(t.dtype) +
+                    ", the model expects float16");
+      held[i] = &widened[i];
+    }
+    root->run_into(held.data(), n, out, steps);
+    for (size_t k = 0; k < out.size() && k < g.outputs.size(); ++k) {
+      auto it = g.declared.find(g.outputs[k]);
+      if (it != g.declared.end() && it->second.half) out[k] = narrowed_to_half(out[k]);
+    }
+  }
+  bool half_boundary = false;  // some input or output is declared float16
 };
 
 namespace {
@@ -571,12 +600,12 @@ void Session::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& output
   if (inputs.size() > kMax) {
     std::vector<const Tensor*> in;
     for (auto& t : inputs) in.push_back(&t);
-    impl_->root->run_into(in.data(), in.size(), outputs);
+    impl_->run_into(in.data(), in.size(), outputs);
     return;
   }
   const Tensor* in[kMax];
   for (size_t i = 0; i < inputs.size(); ++i) in[i] = &inputs[i];
-  impl_->root->run_into(in, inputs.size(), outputs);
+  impl_->run_into(in, inputs.size(), outputs);
 }
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) const {

@@ -12,6 +12,7 @@ namespace {
 const char* npy_descr(DType t) {
   switch (t) {
     case DType::float32: return "<f4";
+    case DType::float16: return "<f2";
     case DType::int64: return "<i8";
     case DType::int32: return "<i4";
     case DType::boolean: return "|b1";
@@ -21,9 +22,9 @@ const char* npy_descr(DType t) {
 }
 
 DType dtype_of_descr(const std::string& d, const std::string& path) {
-  for (DType t : {DType::float32, DType::int64, DType::int32, DType::boolean})
+  for (DType t : {DType::float32, DType::float16, DType::int64, DType::int32, DType::boolean})
     if (d == npy_descr(t)) return t;
-  throw Error(path + ": .npy dtype '" + d + "' is not supported (use float32, int64, int32 or bool)");
+  throw Error(path + ": .npy dtype '" + d + "' is not supported (use float32, float16, int64, int32 or bool)");
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ int count_ops(const Graph& g, const std::string& op) {
   return n;
 }
 
-void check_model(const std::string& base, bool all_isas) {
+void check_model(const std::string& base, bool all_isas, double tolerance = 1e-4) {
   Tensor x = read_npy(base + ".input.npy"), want = read_npy(base + ".output.npy");
   std::vector<Isa> isas = all_isas ? test::machine_isas() : std::vector<Isa>{best_isa()};
   for (Isa isa : isas)
@@ -34,7 +34,7 @@ void check_model(const std::string& base, bool all_isas) {
         auto out = s.run(std::vector<Tensor>{x});
         ASSERT_EQ(out.size(), 1u);
         ASSERT_EQ(out[0].shape, want.shape);
-        EXPECT_LE(test::max_rel_diff(out[0], want), 1e-4)
+        EXPECT_LE(test::max_rel_diff(out[0], want), tolerance)
             << base << " isa " << isa_name(isa) << " optimize " << optimize << " threads " << threads;
       }
 }
@@ -49,6 +49,16 @@ TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/re
 TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/einsum"), true); }
 TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sampling"), true); }
 TEST(Models, DetectionPostProcessingMatchesPyTorch) { check_model(test::fixture("models/detection"), true); }
+// A float16 model (weights, input and output float16; see to_float16 in
+// export_models.py), held as float32: PyTorch's float32 output from the same
+// float16 values, rounded to float16, within float16's rounding.
+TEST(Models, Float16ModelMatchesPyTorch) {
+  check_model(test::fixture("models/resnet_half"), true, 1e-3);
+  Session s(test::fixture("models/resnet_half.onnx"));
+  Tensor x = read_npy(test::fixture("models/resnet_half.input.npy"));
+  EXPECT_EQ(x.dtype, DType::float16);
+  EXPECT_EQ(s.run(std::vector<Tensor>{x})[0].dtype, DType::float16);
+}
 TEST(Models, ScriptedBranchesMatchPyTorch) { check_model(test::fixture("models/branching"), true); }
 TEST(Models, ScriptedLoopMatchesPyTorch) { check_model(test::fixture("models/looping"), true); }
 

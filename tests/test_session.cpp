@@ -14,6 +14,7 @@
 #include <map>
 #include <new>
 #include <optional>
+#include <random>
 #include <thread>
 
 #include "graph/onnx_import.h"
@@ -688,6 +689,79 @@ TEST(Session, OneRowProductsRunAsGemvAndMatchFloat64) {
         EXPECT_EQ(gemv, !packed_as_panels ? 0 : config == 1 ? 3 : 5) << what << ran;
       }
   }
+}
+
+// float16 <-> float32 against an independent search: every float16 value
+// widens to itself and narrows back; floats narrow to the nearest float16
+// (ties to the even one, past 65504 + half an ulp to infinity, NaN to NaN).
+TEST(Float16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
+  std::vector<std::pair<double, uint16_t>> finite;  // non-negative finite halves, ascending
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = half_to_float(uint16_t(h));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(half_to_float(float_to_half(f)))) << h;
+      continue;
+    }
+    EXPECT_EQ(float_to_half(f), uint16_t(h)) << h;
+    if (h < 0x7c00) finite.emplace_back(f, uint16_t(h));
+  }
+  ASSERT_EQ(finite.back().first, 65504.0);
+  auto nearest = [&](float f) -> uint16_t {
+    const double a = std::fabs(double(f));
+    const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
+    if (a >= 65520.0) return sign | 0x7c00;
+    if (a >= 65504.0) return sign | finite.back().second;
+    auto hi = std::lower_bound(finite.begin(), finite.end(), std::pair<double, uint16_t>{a, 0});
+    if (hi->first == a || hi == finite.begin()) return sign | hi->second;
+    auto lo = hi - 1;
+    const double dl = a - lo->first, dh = hi->first - a;
+    return sign | (dl < dh ? lo->second : dh < dl ? hi->second : (lo->second % 2 == 0 ? lo->second : hi->second));
+  };
+  std::mt19937 rng(5);
+  std::vector<float> probes = {65519.99f, 65520.f, 65504.f, 1e-8f, 2.9802322e-8f, 5.9604645e-8f, 6.1035156e-5f,
+                               6.1e-5f, -3.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 2049.f, 2051.f};
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t bits = rng();
+    float f;
+    std::memcpy(&f, &bits, 4);
+    if (std::isnan(f) || std::fabs(f) > 1e6f || std::fabs(f) < 1e-9f) f = std::ldexp(float(rng() % 4096) - 2048, int(rng() % 44) - 30);
+    probes.push_back(f);
+  }
+  for (float f : probes) EXPECT_EQ(float_to_half(f), nearest(f)) << f;
+}
+
+// A model declaring float16 meets its caller in float16: inputs given as
+// float16 (or float32, rounded first), outputs float16; inside, float16
+// weights are float32 and a Cast to float16 rounds to its precision.
+TEST(Float16, ModelsTakeAndGiveFloat16AndCastsRound) {
+  ModelBuilder b;
+  b.input("x", {4}, 10).input("f", {3}).output("y", 10).output("r");
+  Tensor two(DType::float16, {1});
+  two.data<uint16_t>()[0] = float_to_half(2.5f);
+  b.init("two", two);
+  b.node("Mul", {"x", "two"}, {"y"});
+  test::set_attr(b.node("Cast", {"f"}, {"h"}), "to", int64_t(10));
+  test::set_attr(b.node("Cast", {"h"}, {"r"}), "to", int64_t(1));
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  const float xs[] = {1.f, -0.333251953125f, 1000.f, 30000.f};  // 30000 * 2.5 overflows float16
+  Tensor x16(DType::float16, {4});
+  for (int i = 0; i < 4; ++i) x16.data<uint16_t>()[i] = float_to_half(xs[i]);
+  Tensor f = test::float_tensor({3}, {1.0001f, 70000.f, 1e-8f});
+  for (bool given_half : {true, false}) {
+    Tensor x = given_half ? x16 : test::float_tensor({4}, {1.f, -0.3332519f, 1000.f, 30000.f});
+    auto out = s.run(std::vector<Tensor>{x, f});
+    ASSERT_EQ(out[0].dtype, DType::float16);
+    ASSERT_EQ(out[1].dtype, DType::float32);
+    const float want_y[] = {2.5f, -0.8330078125f, 2500.f, INFINITY};  // -0.83312988 rounded
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(half_to_float(out[0].data<uint16_t>()[i]), want_y[i]) << i << " given float16 " << given_half;
+    EXPECT_EQ(out[1].data<float>()[0], 1.f);  // 1.0001 is 1 in float16
+    EXPECT_EQ(out[1].data<float>()[1], INFINITY);
+    EXPECT_EQ(out[1].data<float>()[2], 0.f);
+  }
+  const std::string e = test::error_of([&] { s.run(std::vector<Tensor>{test::int64_tensor({4}, {1, 2, 3, 4}), f}); });
+  EXPECT_NE(e.find("input 'x': has type int64, the model expects float16"), std::string::npos) << e;
 }
 
 // A Transpose that only moves unit dims is a view too; one that swaps real

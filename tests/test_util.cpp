@@ -20,9 +20,11 @@ std::vector<Isa> machine_isas() {
 static double value_at(const Tensor& t, int64_t i) {
   switch (t.dtype) {
     case DType::float32: return t.data<float>()[i];
+    case DType::float16: return half_to_float(t.data<uint16_t>()[i]);
     case DType::int64: return double(t.data<int64_t>()[i]);
     case DType::int32: return t.data<int32_t>()[i];
-    default: return t.data<uint8_t>()[i];
+    case DType::boolean: case DType::uint8: return t.data<uint8_t>()[i];
+    default: throw Error(std::string("tests compare no ") + dtype_name(t.dtype) + " tensors");
   }
 }
 

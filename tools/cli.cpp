@@ -135,6 +135,7 @@ std::string summary(const Tensor& t) {
   for (size_t i = 0; i < v.size(); ++i) {
     switch (t.dtype) {
       case DType::float32: v[i] = t.data<float>()[i]; break;
+      case DType::float16: v[i] = half_to_float(t.data<uint16_t>()[i]); break;
       case DType::int64: v[i] = double(t.data<int64_t>()[i]); break;
       case DType::int32: v[i] = t.data<int32_t>()[i]; break;
       default: v[i] = t.data<uint8_t>()[i]; break;
