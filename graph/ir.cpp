@@ -70,12 +70,16 @@ uint16_t float_to_half(float f) {
 }
 
 Tensor widened_from_half(const Tensor& t) {
+  if (t.dtype != DType::float16 || t.bytes.size() != size_t(t.numel()) * 2)
+    throw Error(std::string("a ") + dtype_name(t.dtype) + " tensor widened as float16");
   Tensor r(DType::float32, t.shape);
   for (int64_t i = 0; i < t.numel(); ++i) r.data<float>()[i] = half_to_float(t.data<uint16_t>()[i]);
   return r;
 }
 
 Tensor narrowed_to_half(const Tensor& t) {
+  if (t.dtype != DType::float32 || t.bytes.size() != size_t(t.numel()) * 4)
+    throw Error(std::string("a ") + dtype_name(t.dtype) + " tensor narrowed to float16");
   Tensor r(DType::float16, t.shape);
   for (int64_t i = 0; i < t.numel(); ++i) r.data<uint16_t>()[i] = float_to_half(t.data<float>()[i]);
   return r;

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -61,7 +62,8 @@ struct Tensor {
   // Integer elements as int64 whatever the integer dtype (shape and axes inputs).
   std::vector<int64_t> as_int64() const;
 };
-// A float16 tensor as float32 (exactly), and a float32 one rounded to float16.
+// A float16 tensor as float32 (exactly), and a float32 one rounded to float16
+// (an Error for any other dtype).
 Tensor widened_from_half(const Tensor& t);
 Tensor narrowed_to_half(const Tensor& t);
 
@@ -125,7 +127,6 @@ struct ValueType {
   DType dtype = DType::float32;
   Shape dims;
   std::vector<std::string> dim_names;  // symbolic name per dim, "" if none
-  bool half = false;  // declared float16 (dtype float32: see dtype_held)
 };
 
 // A node of this op type in `domain` ("" is the default ONNX domain).
@@ -139,6 +140,8 @@ struct Graph {
   std::vector<std::string> inputs;   // graph inputs that are not initializers
   std::vector<std::string> outputs;
   std::map<std::string, ValueType> declared;  // types of inputs and outputs
+  // Inputs and outputs declared float16 (declared float32: see dtype_held).
+  std::set<std::string> float16_io;
 
   bool is_constant(const std::string& v) const { return initializers.count(v) != 0; }
   const Tensor* constant(const std::string& v) const {

@@ -156,7 +156,14 @@ Tensor load_tensor_pb(const std::string& path, std::string* name) {
 namespace {
 
 // A tensor as a graph holds it: float16 widened to float32 (see dtype_held).
-Tensor held(Tensor t) { return t.dtype == DType::float16 ? widened_from_half(t) : t; }
+Tensor held(Tensor t) {
+  if (t.dtype == DType::float16) return widened_from_half(t);
+  return t;
+}
+
+bool declared_float16(const onnx::ValueInfoProto& v) {
+  return v.type().has_tensor_type() && v.type().tensor_type().elem_type() == int32_t(DType::float16);
+}
 
 ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
   if (!v.type().has_tensor_type()) throw Error(where + ": value '" + v.name() + "' is not a tensor");
@@ -164,8 +171,7 @@ ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
   if (!dtype_held(tt.elem_type()))
     throw Error(where + ": value '" + v.name() + "' has unsupported data type " + onnx_dtype_name(tt.elem_type()));
   ValueType r;
-  r.half = tt.elem_type() == int32_t(DType::float16);
-  r.dtype = r.half ? DType::float32 : DType(tt.elem_type());
+  r.dtype = tt.elem_type() == int32_t(DType::float16) ? DType::float32 : DType(tt.elem_type());
   if (!tt.has_shape()) throw Error(where + ": value '" + v.name() + "' has no declared shape");
   for (auto& d : tt.shape().dim()) {
     if (d.has_dim_value()) {
@@ -393,11 +399,13 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     // weights are not held twice while it loads.
     std::string().swap(*init.mutable_raw_data());
     google::protobuf::RepeatedField<float>().Swap(init.mutable_float_data());
+    google::protobuf::RepeatedField<int32_t>().Swap(init.mutable_int32_data());
   }
   if (gp.sparse_initializer_size() > 0) throw Error(source + ": sparse initializers are not supported");
   for (auto& in : gp.input()) {
     if (g.initializers.count(in.name())) continue;  // old exports list initializers as inputs
     if (top) g.declared[in.name()] = value_type(in, source + ": graph input");
+    if (top && declared_float16(in)) g.float16_io.insert(in.name());
     g.inputs.push_back(in.name());
     define(in.name(), source + ": graph input '" + in.name() + "'" + what_graph);
   }
@@ -497,8 +505,7 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     if (out.type().has_tensor_type() && dtype_held(out.type().tensor_type().elem_type()) &&
         out.type().tensor_type().has_shape())
       g.declared[out.name()] = value_type(out, source + ": graph output");
-    else if (top && out.type().tensor_type().elem_type() == int32_t(DType::float16))
-      g.declared[out.name()].half = true;  // (its shape unknown: only the type is read, at the boundary)
+    if (top && declared_float16(out)) g.float16_io.insert(out.name());
   }
   if (g.outputs.empty()) throw Error(source + ": the graph" + what_graph + " has no outputs");
   return g;

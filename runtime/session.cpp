@@ -150,9 +150,6 @@ struct Session::Impl : Settings {
     // Weights are packed now, not at the first run of each new shape.
     prepack_matmul_weights(g, weight_cache);
     root = std::make_unique<Stage>(*this, std::move(g));
-    for (auto& [name, type] : root->graph.declared)
-      half_boundary = half_boundary || (type.half && (root->graph.is_output(name) ||
-                                                      std::count(root->graph.inputs.begin(), root->graph.inputs.end(), name)));
     // Models with fully static inputs are planned now, so load reports shape errors.
     const Graph& graph = root->graph;
     std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
@@ -194,29 +191,36 @@ struct Session::Impl : Settings {
 
   // The graph's run, with float16 where the model declares it (see
   // dtype_held): such inputs are given as float16 (or float32, rounded to
-  // float16 first) and widened; such outputs are rounded to float16.
+  // float16 first) and widened; such outputs are rounded to float16. (Each
+  // run of such a model allocates its widened inputs and rounded outputs.)
   void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps = nullptr) const {
-    if (!half_boundary) return root->run_into(in, n, out, steps);
     const Graph& g = graph();
+    if (g.float16_io.empty()) return root->run_into(in, n, out, steps);
     std::vector<Tensor> widened(n);
     std::vector<const Tensor*> held(in, in + n);
     for (size_t i = 0; i < n && i < g.inputs.size(); ++i) {
-      if (!g.declared.at(g.inputs[i]).half) continue;
+      if (!g.float16_io.count(g.inputs[i])) continue;
       const Tensor& t = *in[i];
-      if (t.dtype == DType::float16) widened[i] = widened_from_half(t);
-      else if (t.dtype == DType::float32) widened[i] = widened_from_half(narrowed_to_half(t));
-      else
-        throw Error(g.source + ": input '" + g.inputs[i] + "': has type " + dtype_name(t.dtype) +
-                    ", the model expects float16");
+      auto fail = [&](const std::string& why) { throw Error(g.source + ": input '" + g.inputs[i] + "': " + why); };
+      if (t.dtype != DType::float16 && t.dtype != DType::float32)
+        fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects float16");
+      if (std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; })) fail("has a negative dimension");
+      if (t.bytes.size() != size_t(checked_numel(t.shape, g.source + ": input '" + g.inputs[i] + "'")) * dtype_size(t.dtype))
+        fail("holds fewer bytes than its shape needs");
+      widened[i] = out_of_memory_as_error(g.source, [&] {
+        return t.dtype == DType::float16 ? widened_from_half(t) : widened_from_half(narrowed_to_half(t));
+      });
       held[i] = &widened[i];
     }
     root->run_into(held.data(), n, out, steps);
     for (size_t k = 0; k < out.size() && k < g.outputs.size(); ++k) {
-      auto it = g.declared.find(g.outputs[k]);
-      if (it != g.declared.end() && it->second.half) out[k] = narrowed_to_half(out[k]);
+      if (!g.float16_io.count(g.outputs[k])) continue;
+      if (out[k].dtype != DType::float32)
+        throw Error(g.source + ": output '" + g.outputs[k] + "' is declared float16, but the graph computes it as " +
+                    dtype_name(out[k].dtype));
+      out[k] = narrowed_to_half(out[k]);
     }
   }
-  bool half_boundary = false;  // some input or output is declared float16
 };
 
 namespace {

@@ -51,13 +51,16 @@ TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sam
 TEST(Models, DetectionPostProcessingMatchesPyTorch) { check_model(test::fixture("models/detection"), true); }
 // A float16 model (weights, input and output float16; see to_float16 in
 // export_models.py), held as float32: PyTorch's float32 output from the same
-// float16 values, rounded to float16, within float16's rounding.
+// float16 values, rounded to float16; each element within one float16 step.
 TEST(Models, Float16ModelMatchesPyTorch) {
-  check_model(test::fixture("models/resnet_half"), true, 1e-3);
-  Session s(test::fixture("models/resnet_half.onnx"));
-  Tensor x = read_npy(test::fixture("models/resnet_half.input.npy"));
-  EXPECT_EQ(x.dtype, DType::float16);
-  EXPECT_EQ(s.run(std::vector<Tensor>{x})[0].dtype, DType::float16);
+  const std::string base = test::fixture("models/resnet_half");
+  check_model(base, true, 1e-3);
+  Session s(base + ".onnx");
+  Tensor x = read_npy(base + ".input.npy"), want = read_npy(base + ".output.npy");
+  ASSERT_EQ(x.dtype, DType::float16);
+  auto out = s.run(std::vector<Tensor>{x});
+  ASSERT_EQ(out[0].dtype, DType::float16);
+  EXPECT_EQ(test::compare(out[0], want, 1.0 / 1024, 6e-8), "");
 }
 TEST(Models, ScriptedBranchesMatchPyTorch) { check_model(test::fixture("models/branching"), true); }
 TEST(Models, ScriptedLoopMatchesPyTorch) { check_model(test::fixture("models/looping"), true); }

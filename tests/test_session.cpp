@@ -762,6 +762,18 @@ TEST(Float16, ModelsTakeAndGiveFloat16AndCastsRound) {
   }
   const std::string e = test::error_of([&] { s.run(std::vector<Tensor>{test::int64_tensor({4}, {1, 2, 3, 4}), f}); });
   EXPECT_NE(e.find("input 'x': has type int64, the model expects float16"), std::string::npos) << e;
+  Tensor short_x = x16;
+  short_x.bytes.resize(6);
+  const std::string e2 = test::error_of([&] { s.run(std::vector<Tensor>{short_x, f}); });
+  EXPECT_NE(e2.find("input 'x': holds fewer bytes than its shape needs"), std::string::npos) << e2;
+  // An output declared float16 that the graph computes as bool is an error, not a misread.
+  ModelBuilder bad;
+  bad.input("a", {3}).output("y", 10);
+  bad.node("Equal", {"a", "a"}, {"y"});
+  const std::string bytes2 = bad.bytes();
+  Session s2(bytes2.data(), bytes2.size());
+  const std::string e3 = test::error_of([&] { s2.run(std::vector<Tensor>{f}); });
+  EXPECT_NE(e3.find("output 'y' is declared float16, but the graph computes it as bool"), std::string::npos) << e3;
 }
 
 // A Transpose that only moves unit dims is a view too; one that swaps real

@@ -25,10 +25,13 @@ struct Deviation {
 Deviation deviation(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
   Deviation d;
   for (size_t k = 0; k < a.size(); ++k) {
-    if (a[k].dtype != DType::float32) continue;
+    if (a[k].dtype != DType::float32 && a[k].dtype != DType::float16) continue;
+    auto at = [&](const Tensor& t, int64_t i) {
+      return t.dtype == DType::float16 ? double(half_to_float(t.data<uint16_t>()[i])) : double(t.data<float>()[i]);
+    };
     double scale = 1e-30, worst = 0;
     for (int64_t i = 0; i < a[k].numel(); ++i) {
-      const double x = a[k].data<float>()[i], y = b[k].data<float>()[i];
+      const double x = at(a[k], i), y = at(b[k], i);
       if (std::isnan(x) && std::isnan(y)) continue;
       worst = std::max(worst, std::abs(x - y));
       scale = std::max(scale, std::abs(y));
