@@ -5,9 +5,9 @@ namespace {
 using normrt::kernels::kGemvPanel;
 constexpr int64_t kAcc = kGemvPanel / kLanes;
 // A panel's rows in this many consecutive parts, each its own stream from
-// memory and its own accumulators: more reads in flight than one stream
-// (AVX-512, 1×1280×1000 with B not in cache, Zen 4: 18 GB/s against 15 with
-// one), and independent FMA chains. 16 accumulators fit AVX-512's registers;
+// memory and its own accumulators: more reads in flight (AVX-512,
+// 1×1280×1000 with B not in cache, Zen 4: 18 GB/s with four parts, 16 with
+// two), and independent FMA chains. 16 accumulators fit AVX-512's registers;
 // AVX2's 16 registers hold one part.
 constexpr int64_t kStreams = kAcc <= 4 ? 4 : 1;
 
