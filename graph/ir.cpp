@@ -32,6 +32,8 @@ bool dtype_supported(int32_t t) {
 
 bool dtype_held(int32_t t) { return dtype_supported(t) || t == int32_t(DType::float16); }
 
+DType held_dtype(int32_t t) { return t == int32_t(DType::float16) ? DType::float32 : DType(t); }
+
 float half_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
   uint32_t bits;
@@ -69,20 +71,24 @@ uint16_t float_to_half(float f) {
   return uint16_t(sign | ((rounded - 0x38000000) >> 13));
 }
 
-Tensor widened_from_half(const Tensor& t) {
-  if (t.dtype != DType::float16 || t.bytes.size() != size_t(t.numel()) * 2)
-    throw Error(std::string("a ") + dtype_name(t.dtype) + " tensor widened as float16");
-  Tensor r(DType::float32, t.shape);
-  for (int64_t i = 0; i < t.numel(); ++i) r.data<float>()[i] = half_to_float(t.data<uint16_t>()[i]);
+namespace {
+// t (of dtype `from`, elements From) with each element f'd into dtype `to`.
+template <class From, class To, class F>
+Tensor converted(const Tensor& t, DType from, DType to, F f) {
+  if (t.dtype != from || t.bytes.size() != size_t(t.numel()) * sizeof(From))
+    throw Error(std::string("a ") + dtype_name(t.dtype) + " tensor converted as " + dtype_name(from));
+  Tensor r(to, t.shape);
+  for (int64_t i = 0; i < t.numel(); ++i) r.data<To>()[i] = f(t.data<From>()[i]);
   return r;
+}
+}  // namespace
+
+Tensor widened_from_half(const Tensor& t) {
+  return converted<uint16_t, float>(t, DType::float16, DType::float32, half_to_float);
 }
 
 Tensor narrowed_to_half(const Tensor& t) {
-  if (t.dtype != DType::float32 || t.bytes.size() != size_t(t.numel()) * 4)
-    throw Error(std::string("a ") + dtype_name(t.dtype) + " tensor narrowed to float16");
-  Tensor r(DType::float16, t.shape);
-  for (int64_t i = 0; i < t.numel(); ++i) r.data<uint16_t>()[i] = float_to_half(t.data<float>()[i]);
-  return r;
+  return converted<float, uint16_t>(t, DType::float32, DType::float16, float_to_half);
 }
 
 int64_t shape_numel(const Shape& s) {

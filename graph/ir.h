@@ -36,6 +36,7 @@ bool dtype_supported(int32_t onnx_type);          // the types normrt computes w
 // load, each Cast to float16 rounding to its precision) and appears only
 // where a model meets its caller: declared inputs and outputs, tensor files.
 bool dtype_held(int32_t onnx_type);               // dtype_supported, or float16
+DType held_dtype(int32_t onnx_type);              // the dtype a graph holds it as (float16: float32)
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);                  // round to nearest even; NaN stays NaN
 

@@ -171,7 +171,7 @@ ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
   if (!dtype_held(tt.elem_type()))
     throw Error(where + ": value '" + v.name() + "' has unsupported data type " + onnx_dtype_name(tt.elem_type()));
   ValueType r;
-  r.dtype = tt.elem_type() == int32_t(DType::float16) ? DType::float32 : DType(tt.elem_type());
+  r.dtype = held_dtype(tt.elem_type());
   if (!tt.has_shape()) throw Error(where + ": value '" + v.name() + "' has no declared shape");
   for (auto& d : tt.shape().dim()) {
     if (d.has_dim_value()) {

@@ -49,7 +49,7 @@ struct Ctx {
     const int64_t code = n.attr_i(attr, 0);
     if (code < 0 || code > 1000 || !dtype_held(int32_t(code)))
       throw Error(where + ": " + what + onnx_dtype_name(int32_t(code)) + " is not supported");
-    return code == int64_t(DType::float16) ? DType::float32 : DType(code);
+    return held_dtype(int32_t(code));
   }
   Outs one(DType t, Shape s) const {
     Outs o(1);

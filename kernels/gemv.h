@@ -17,10 +17,10 @@ namespace normrt::kernels {
 constexpr int64_t kGemvPanel = 64, kGemvKBlock = 16;
 
 struct GemvTable {
-  // Panels [p0, p1) of y: columns [64 p0, min(N, 64 p1)). `w` is the whole
+  // Panel p of y: columns [64 p, min(N, 64 (p + 1))). `w` is the whole
   // packed B, `kp` its padded row count; bias may be null.
-  void (*panels)(const float* x, const float* w, const float* bias, float* y, int64_t K, int64_t kp, int64_t N,
-                 int64_t p0, int64_t p1);
+  void (*panel)(const float* x, const float* w, const float* bias, float* y, int64_t K, int64_t kp, int64_t N,
+                int64_t p);
 };
 NORMRT_ISA_TABLE(GemvTable, gemv_table)
 

@@ -78,6 +78,7 @@ struct Stage {
   Graph graph;  // plans point into its nodes: it never moves
   std::vector<bool> value_input;
   bool any_value_input = false;  // some input's contents decide shapes
+  std::vector<bool> half_input;  // declared float16: taken as float16 or float32 (see Session::Impl::run_into)
 
   int depth = 0;  // stages before this one in a run
   // `known`: inputs whose contents the plans may use, as for inputs that decide shapes.
@@ -104,7 +105,7 @@ struct Stage {
 
   std::shared_ptr<const Plan> plan_for(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const;
   std::shared_ptr<const Plan> build_plan(const std::vector<Shape>& shapes, const std::vector<const Tensor*>& in) const;
-  void check_input(const std::string& name, const Tensor& t) const;
+  void check_input(size_t i, const Tensor& t) const;
   std::shared_ptr<const Plan> checked_plan(const Tensor* const* in, size_t n) const;
   // Outputs already of the plan's dtypes and shapes are written in place.
   // `steps`: each plan run and the seconds of its steps, for profiles.
@@ -150,6 +151,10 @@ struct Session::Impl : Settings {
     // Weights are packed now, not at the first run of each new shape.
     prepack_matmul_weights(g, weight_cache);
     root = std::make_unique<Stage>(*this, std::move(g));
+    for (size_t i = 0; i < root->graph.inputs.size(); ++i)
+      if (root->half_input[i]) half_inputs.push_back(i);
+    for (size_t k = 0; k < root->graph.outputs.size(); ++k)
+      if (root->graph.float16_io.count(root->graph.outputs[k])) half_outputs.push_back(k);
     // Models with fully static inputs are planned now, so load reports shape errors.
     const Graph& graph = root->graph;
     std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
@@ -194,33 +199,31 @@ struct Session::Impl : Settings {
   // float16 first) and widened; such outputs are rounded to float16. (Each
   // run of such a model allocates its widened inputs and rounded outputs.)
   void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps = nullptr) const {
+    if (half_inputs.empty() && half_outputs.empty()) return root->run_into(in, n, out, steps);
     const Graph& g = graph();
-    if (g.float16_io.empty()) return root->run_into(in, n, out, steps);
     std::vector<Tensor> widened(n);
     std::vector<const Tensor*> held(in, in + n);
-    for (size_t i = 0; i < n && i < g.inputs.size(); ++i) {
-      if (!g.float16_io.count(g.inputs[i])) continue;
-      const Tensor& t = *in[i];
-      auto fail = [&](const std::string& why) { throw Error(g.source + ": input '" + g.inputs[i] + "': " + why); };
-      if (t.dtype != DType::float16 && t.dtype != DType::float32)
-        fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects float16");
-      if (std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; })) fail("has a negative dimension");
-      if (t.bytes.size() != size_t(checked_numel(t.shape, g.source + ": input '" + g.inputs[i] + "'")) * dtype_size(t.dtype))
-        fail("holds fewer bytes than its shape needs");
+    for (size_t i : half_inputs) {
+      if (i >= n) continue;  // (Session's run checks the count)
+      root->check_input(i, *in[i]);
       widened[i] = out_of_memory_as_error(g.source, [&] {
-        return t.dtype == DType::float16 ? widened_from_half(t) : widened_from_half(narrowed_to_half(t));
+        if (in[i]->dtype == DType::float16) return widened_from_half(*in[i]);
+        Tensor t = *in[i];
+        for (int64_t e = 0; e < t.numel(); ++e) t.data<float>()[e] = half_to_float(float_to_half(t.data<float>()[e]));
+        return t;
       });
       held[i] = &widened[i];
     }
     root->run_into(held.data(), n, out, steps);
-    for (size_t k = 0; k < out.size() && k < g.outputs.size(); ++k) {
-      if (!g.float16_io.count(g.outputs[k])) continue;
+    for (size_t k : half_outputs) {
+      if (k >= out.size()) continue;
       if (out[k].dtype != DType::float32)
         throw Error(g.source + ": output '" + g.outputs[k] + "' is declared float16, but the graph computes it as " +
                     dtype_name(out[k].dtype));
       out[k] = narrowed_to_half(out[k]);
     }
   }
+  std::vector<size_t> half_inputs, half_outputs;  // positions declared float16, found at load
 };
 
 namespace {
@@ -228,6 +231,7 @@ namespace {
 Stage::Stage(const Settings& s, Graph g, int depth, const std::set<std::string>& known)
     : session(s), graph(std::move(g)), depth(depth) {
   value_input.assign(graph.inputs.size(), false);
+  for (auto& name : graph.inputs) half_input.push_back(graph.float16_io.count(name) != 0);
   for (size_t i = 0; i < graph.inputs.size(); ++i)
     if (known.count(graph.inputs[i])) value_input[i] = any_value_input = true;
   for (auto& n : graph.nodes)
@@ -269,25 +273,27 @@ std::shared_ptr<const Plan> Stage::build_plan(const std::vector<Shape>& shapes,
                                       &session.weight_cache, session.winograd, session.max_tensor_bytes);
 }
 
-void Stage::check_input(const std::string& name, const Tensor& t) const {
+void Stage::check_input(size_t i, const Tensor& t) const {
+  const std::string& name = graph.inputs[i];
   const ValueType& want = graph.declared.at(name);
   auto fail = [&](const std::string& why) { throw Error(graph.source + ": input '" + name + "': " + why); };
-  if (t.dtype != want.dtype)
-    fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects " + dtype_name(want.dtype));
+  if (half_input[i] ? t.dtype != DType::float16 && t.dtype != DType::float32 : t.dtype != want.dtype)
+    fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects " +
+         (half_input[i] ? "float16" : dtype_name(want.dtype)));
   if (t.shape.size() != want.dims.size())
     fail("has shape " + shape_str(t.shape) + ", the model expects rank " + std::to_string(want.dims.size()) + " " +
          shape_str(want.dims));
-  for (size_t i = 0; i < t.shape.size(); ++i)
-    if (want.dims[i] >= 0 && t.shape[i] != want.dims[i])
+  for (size_t d = 0; d < t.shape.size(); ++d)
+    if (want.dims[d] >= 0 && t.shape[d] != want.dims[d])
       fail("has shape " + shape_str(t.shape) + ", the model expects " + shape_str(want.dims) + " (dim " +
-           std::to_string(i) + " must be " + std::to_string(want.dims[i]) + ")");
+           std::to_string(d) + " must be " + std::to_string(want.dims[d]) + ")");
   if (t.shape.size() != 0 && std::any_of(t.shape.begin(), t.shape.end(), [](int64_t d) { return d < 0; }))
     fail("has a negative dimension");
   if (t.bytes.size() != size_t(t.numel()) * dtype_size(t.dtype)) fail("holds fewer bytes than its shape needs");
 }
 
 std::shared_ptr<const Plan> Stage::checked_plan(const Tensor* const* in, size_t n) const {
-  for (size_t i = 0; i < n; ++i) check_input(graph.inputs[i], *in[i]);
+  for (size_t i = 0; i < n; ++i) check_input(i, *in[i]);
   if (!any_value_input) {
     std::lock_guard<std::mutex> lock(plans_mutex);
     bool same = last != plans.end();

@@ -32,7 +32,7 @@ Shape widened(Shape perm, size_t rank) {
 std::unique_ptr<Kernel> one_row(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim, int64_t rows,
                                 int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
   if (rows != 1 || !prim->panels()) return nullptr;
-  std::vector<float> b(bias, bias ? bias + N : bias);
+  const std::vector<float> b = bias ? std::vector<float>(bias, bias + N) : std::vector<float>{};
   const Isa isa = c.isa;
   return kernel_fn(
       [=](const RunArgs& x) {
