@@ -12,6 +12,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/gemv.h"
 #include "kernels/layer_norm.h"
+#include "kernels/machine_limits.h"
 #include "kernels/pool.h"
 #include "kernels/softmax.h"
 #include "tests/test_util.h"
@@ -586,6 +587,26 @@ TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
     EXPECT_EQ(wrong, 0) << "K " << K << " N " << N;
   }
   omp_set_num_threads(omp_get_num_procs());
+}
+
+// profile holds a memory-bound kernel to the copy bandwidth of the smallest
+// footprint that holds its bytes, and to the largest beyond them.
+TEST(MachineLimits, CopyLevelIsTheSmallestFootprintHoldingTheBytes) {
+  const std::vector<kernels::CopyLevel> levels{{1024, 300.0}, {65536, 100.0}, {1 << 24, 20.0}};
+  EXPECT_EQ(kernels::copy_level_for(levels, 1.0).footprint, 1024u);
+  EXPECT_EQ(kernels::copy_level_for(levels, 1024.0).footprint, 1024u);
+  EXPECT_EQ(kernels::copy_level_for(levels, 1025.0).footprint, 65536u);
+  EXPECT_EQ(kernels::copy_level_for(levels, double(1 << 24)).footprint, size_t(1) << 24);
+  EXPECT_EQ(kernels::copy_level_for(levels, 1e12).footprint, size_t(1) << 24);
+  // Each level is measured: footprints rising from L1's size, every rate a
+  // finite positive number; a footprint smaller than a line per thread still copies.
+  const auto measured = kernels::measure_copy_levels(2);
+  ASSERT_EQ(measured.size(), 5u);
+  for (size_t i = 0; i < measured.size(); ++i) {
+    EXPECT_TRUE(std::isfinite(measured[i].gbps) && measured[i].gbps > 0) << measured[i].footprint;
+    if (i) EXPECT_GT(measured[i].footprint, measured[i - 1].footprint);
+  }
+  EXPECT_GT(kernels::measure_copy_gbps(2, 64), 0.0);
 }
 
 }  // namespace

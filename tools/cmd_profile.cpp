@@ -3,7 +3,8 @@
 // (oneDNN's implementation and layouts, or normrt's own at its ISA), shapes, median time,
 // share of the total, and achieved GFLOP/s (convolutions, matmuls) or GB/s
 // (everything else) as a fraction of the machine's limits measured at start
-// (peak FMA throughput, copy bandwidth).
+// (peak FMA throughput; copy bandwidth at the footprint of the kernel's
+// bytes, so a kernel on cached data is held to the cache's speed).
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -21,6 +22,13 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
     r += shape_str(s);
   }
   return r;
+}
+
+std::string bytes_str(double b) {
+  char s[32];
+  if (b >= double(1 << 20)) std::snprintf(s, sizeof s, "%.0f MB", b / double(1 << 20));
+  else std::snprintf(s, sizeof s, "%.0f KB", b / 1024);
+  return s;
 }
 
 }  // namespace
@@ -42,7 +50,7 @@ int cmd_profile(int argc, char** argv) {
   Session s(model, opt);
   const auto in = make_inputs(s, inputs);
   const double peak_gflops = kernels::measure_fma_gflops(s.isa(), s.threads());
-  const double copy_gbps = kernels::measure_copy_gbps(s.threads());
+  const auto copy = kernels::measure_copy_levels(s.threads());
   for (int k = 0; k < 5; ++k) s.run(in);  // warm up
   const auto steps = s.profile(in, iters);
 
@@ -55,7 +63,9 @@ int cmd_profile(int argc, char** argv) {
 
   std::printf("model %s   isa %s   threads %d   %zu kernels per run, %.3f ms summed (median per kernel, %d runs)\n",
               model.c_str(), isa_name(s.isa()), s.threads(), steps.size(), total * 1e3, iters);
-  std::printf("machine limits (measured now): FMA peak %.1f GFLOP/s, copy bandwidth %.1f GB/s\n\n", peak_gflops, copy_gbps);
+  std::printf("machine limits (measured now): FMA peak %.1f GFLOP/s; copy bandwidth by bytes touched:", peak_gflops);
+  for (const auto& l : copy) std::printf(" %s %.1f GB/s", bytes_str(double(l.footprint)).c_str(), l.gbps);
+  std::printf(" (a memory-bound kernel is held to the first level that holds its bytes read + written)\n\n");
   std::printf("%-24s %-40s %10s %7s %14s %7s  %-44s %s\n", "op", "node", "median ms", "share", "achieved", "of max",
               "kernel", "shapes (in -> out)");
   for (size_t i : order) {
@@ -67,7 +77,7 @@ int cmd_profile(int argc, char** argv) {
       std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.flops / t / 1e9 / peak_gflops);
     } else {
       std::snprintf(achieved, sizeof achieved, "%.1f GB/s", st.bytes / t / 1e9);
-      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.bytes / t / 1e9 / copy_gbps);
+      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.bytes / t / 1e9 / kernels::copy_level_for(copy, st.bytes).gbps);
     }
     std::string op = st.domain.empty() ? st.op : st.domain + "." + st.op;
     std::string name = st.name.size() > 40 ? "..." + st.name.substr(st.name.size() - 37) : st.name;
