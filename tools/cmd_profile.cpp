@@ -1,7 +1,8 @@
 // normrt profile MODEL [-i ...] [--threads N] [--isa ...] [--iters K] [--trace FILE.json]
 // Per kernel of the plan (after the passes): op, the kernel that runs it
 // (oneDNN's implementation and layouts, or normrt's own at its ISA), shapes, median time,
-// share of the total, and achieved GFLOP/s (convolutions, matmuls) or GB/s
+// share of the total, and achieved GFLOP/s (convolutions, matmuls with more
+// FLOPs per byte than the machine's peak over its bandwidth) or GB/s
 // (everything else) as a fraction of the machine's limits measured at start
 // (peak FMA throughput; copy bandwidth at the footprint of the kernel's
 // bytes, so a kernel on cached data is held to the cache's speed).
@@ -65,23 +66,28 @@ int cmd_profile(int argc, char** argv) {
               model.c_str(), isa_name(s.isa()), s.threads(), steps.size(), total * 1e3, iters);
   std::printf("machine limits (measured now): FMA peak %.1f GFLOP/s; copy bandwidth by bytes touched:", peak_gflops);
   for (const auto& l : copy) std::printf(" %s %.1f GB/s", bytes_str(double(l.footprint)).c_str(), l.gbps);
-  std::printf(" (a memory-bound kernel is held to the first level that holds its bytes read + written)\n\n");
-  std::printf("%-24s %-40s %10s %7s %14s %7s  %-44s %s\n", "op", "node", "median ms", "share", "achieved", "of max",
+  std::printf("\n(a memory-bound kernel is held to the smallest of these that holds the bytes it reads and writes: "
+              "\"of max\" names it)\n\n");
+  std::printf("%-24s %-40s %10s %7s %14s %12s  %-44s %s\n", "op", "node", "median ms", "share", "achieved", "of max",
               "kernel", "shapes (in -> out)");
   for (size_t i : order) {
     const auto& st = steps[i];
     const double t = med[i];
-    char achieved[64], frac[16];
-    if (st.flops > 0) {
+    char achieved[64], frac[32];
+    const auto& level = kernels::copy_level_for(copy, st.bytes);
+    // A kernel with fewer FLOPs per byte than the peak over the bandwidth
+    // (a one-row product, a depthwise convolution) is bound by memory.
+    if (st.flops > 0 && st.flops >= st.bytes * peak_gflops / level.gbps) {
       std::snprintf(achieved, sizeof achieved, "%.1f GFLOP/s", st.flops / t / 1e9);
       std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.flops / t / 1e9 / peak_gflops);
     } else {
       std::snprintf(achieved, sizeof achieved, "%.1f GB/s", st.bytes / t / 1e9);
-      std::snprintf(frac, sizeof frac, "%.0f%%", 100 * st.bytes / t / 1e9 / kernels::copy_level_for(copy, st.bytes).gbps);
+      std::snprintf(frac, sizeof frac, "%.0f%% @%s", 100 * st.bytes / t / 1e9 / level.gbps,
+                    bytes_str(double(level.footprint)).c_str());
     }
     std::string op = st.domain.empty() ? st.op : st.domain + "." + st.op;
     std::string name = st.name.size() > 40 ? "..." + st.name.substr(st.name.size() - 37) : st.name;
-    std::printf("%-24s %-40s %10.4f %6.1f%% %14s %7s  %-44s %s -> %s\n", op.c_str(), name.c_str(), t * 1e3,
+    std::printf("%-24s %-40s %10.4f %6.1f%% %14s %12s  %-44s %s -> %s\n", op.c_str(), name.c_str(), t * 1e3,
                 100 * t / std::max(total, 1e-12), achieved, frac, st.implementation.c_str(),
                 shapes_str(st.in_shapes).c_str(), shapes_str(st.out_shapes).c_str());
   }
