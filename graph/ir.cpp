@@ -19,7 +19,7 @@ size_t dtype_size(DType t) {
   switch (t) {
     case DType::float32: case DType::int32: return 4;
     case DType::int64: case DType::float64: return 8;
-    case DType::float16: return 2;
+    case DType::float16: case DType::bfloat16: return 2;
     case DType::uint8: case DType::int8: case DType::boolean: return 1;
     default: return 0;
   }
@@ -30,9 +30,11 @@ bool dtype_supported(int32_t t) {
          t == int32_t(DType::boolean);
 }
 
-bool dtype_held(int32_t t) { return dtype_supported(t) || t == int32_t(DType::float16); }
+bool narrow_float(DType t) { return t == DType::float16 || t == DType::bfloat16; }
 
-DType held_dtype(int32_t t) { return t == int32_t(DType::float16) ? DType::float32 : DType(t); }
+bool dtype_held(int32_t t) { return dtype_supported(t) || narrow_float(DType(t)); }
+
+DType held_dtype(int32_t t) { return narrow_float(DType(t)) ? DType::float32 : DType(t); }
 
 float half_to_float(uint16_t h) {
   const uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
@@ -71,6 +73,26 @@ uint16_t float_to_half(float f) {
   return uint16_t(sign | ((rounded - 0x38000000) >> 13));
 }
 
+float bfloat16_to_float(uint16_t b) {
+  const uint32_t bits = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t float_to_bfloat16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffff) > 0x7f800000) return uint16_t((x >> 16) | 0x40);  // NaN stays NaN (quiet)
+  // Drop 16 mantissa bits, rounding to nearest even; a carry into the
+  // exponent is the right result, up to inf.
+  return uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+float rounded_to(DType t, float f) {
+  return t == DType::bfloat16 ? bfloat16_to_float(float_to_bfloat16(f)) : half_to_float(float_to_half(f));
+}
+
 namespace {
 // t (of dtype `from`, elements From) with each element f'd into dtype `to`.
 template <class From, class To, class F>
@@ -83,12 +105,15 @@ Tensor converted(const Tensor& t, DType from, DType to, F f) {
 }
 }  // namespace
 
-Tensor widened_from_half(const Tensor& t) {
+Tensor widened(const Tensor& t) {
+  if (t.dtype == DType::bfloat16) return converted<uint16_t, float>(t, DType::bfloat16, DType::float32, bfloat16_to_float);
   return converted<uint16_t, float>(t, DType::float16, DType::float32, half_to_float);
 }
 
-Tensor narrowed_to_half(const Tensor& t) {
-  return converted<float, uint16_t>(t, DType::float32, DType::float16, float_to_half);
+Tensor narrowed(const Tensor& t, DType to) {
+  if (to == DType::bfloat16) return converted<float, uint16_t>(t, DType::float32, DType::bfloat16, float_to_bfloat16);
+  if (to == DType::float16) return converted<float, uint16_t>(t, DType::float32, DType::float16, float_to_half);
+  throw Error(std::string("a tensor narrowed to ") + dtype_name(to));
 }
 
 int64_t shape_numel(const Shape& s) {

@@ -16,6 +16,7 @@ namespace normrt {
 // Values follow ONNX's TensorProto.DataType numbering.
 enum class DType : int32_t {
   undefined = 0, float32 = 1, uint8 = 2, int8 = 3, int32 = 6, int64 = 7, boolean = 9, float16 = 10, float64 = 11,
+  bfloat16 = 16,
 };
 const char* dtype_name(DType t);
 // Calls f(T{}) with T the element type a kernel uses for `t`: float, int64_t,
@@ -32,13 +33,19 @@ void with_element_type(DType t, F&& f) {
 const char* onnx_dtype_name(int32_t onnx_type);  // any ONNX type, for messages
 size_t dtype_size(DType t);                       // 0 for unsupported
 bool dtype_supported(int32_t onnx_type);          // the types normrt computes with
-// float16 is held as float32 inside a graph (weights widened exactly at
-// load, each Cast to float16 rounding to its precision) and appears only
-// where a model meets its caller: declared inputs and outputs, tensor files.
-bool dtype_held(int32_t onnx_type);               // dtype_supported, or float16
-DType held_dtype(int32_t onnx_type);              // the dtype a graph holds it as (float16: float32)
+// The 16-bit floats (float16, bfloat16) are held as float32 inside a graph
+// (weights widened exactly at load, each Cast to them rounding to their
+// precision) and appear only where a model meets its caller: declared
+// inputs and outputs, tensor files.
+bool narrow_float(DType t);                       // float16 or bfloat16
+bool dtype_held(int32_t onnx_type);               // dtype_supported, or a narrow float
+DType held_dtype(int32_t onnx_type);              // the dtype a graph holds it as (narrow floats: float32)
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);                  // round to nearest even; NaN stays NaN
+float bfloat16_to_float(uint16_t b);
+uint16_t float_to_bfloat16(float f);              // round to nearest even; NaN stays NaN
+// f rounded to the narrow float `t`'s precision and range, as float32.
+float rounded_to(DType t, float f);
 
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& s);
@@ -63,10 +70,10 @@ struct Tensor {
   // Integer elements as int64 whatever the integer dtype (shape and axes inputs).
   std::vector<int64_t> as_int64() const;
 };
-// A float16 tensor as float32 (exactly), and a float32 one rounded to float16
-// (an Error for any other dtype).
-Tensor widened_from_half(const Tensor& t);
-Tensor narrowed_to_half(const Tensor& t);
+// A narrow float tensor as float32 (exactly), and a float32 one rounded to
+// the narrow float `to` (an Error for any other dtype).
+Tensor widened(const Tensor& t);
+Tensor narrowed(const Tensor& t, DType to);
 
 struct Graph;
 
@@ -141,8 +148,9 @@ struct Graph {
   std::vector<std::string> inputs;   // graph inputs that are not initializers
   std::vector<std::string> outputs;
   std::map<std::string, ValueType> declared;  // types of inputs and outputs
-  // Inputs and outputs declared float16 (declared float32: see dtype_held).
-  std::set<std::string> float16_io;
+  // Inputs and outputs declared a narrow float, and which (declared float32:
+  // see dtype_held).
+  std::map<std::string, DType> narrow_io;
 
   bool is_constant(const std::string& v) const { return initializers.count(v) != 0; }
   const Tensor* constant(const std::string& v) const {

@@ -82,7 +82,7 @@ void copy_typed(Tensor& t, const Src& src) {
 Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_dir, const std::string& what) {
   if (!dtype_held(p.data_type()))
     throw Error(what + ": unsupported data type " + onnx_dtype_name(p.data_type()) +
-                " (normrt supports float32, float16, int64, int32, bool)");
+                " (normrt supports float32, float16, bfloat16, int64, int32, bool)");
   // Every size is checked against the data before anything is allocated: a
   // corrupt shape must not ask for terabytes.
   const DType dtype = DType(p.data_type());
@@ -129,7 +129,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
   }
   const int typed = dtype == DType::float32 ? p.float_data_size()
                     : dtype == DType::int64 ? p.int64_data_size()
-                                            : p.int32_data_size();  // (float16: one value's bits in each)
+                                            : p.int32_data_size();  // (float16, bfloat16: one value's bits in each)
   if (typed != n)
     throw mismatch(size_t(typed), dtype == DType::float32 ? "float_data" : dtype == DType::int64 ? "int64_data" : "int32_data");
   Tensor t(dtype, shape);
@@ -138,7 +138,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& p, const std::string& model_di
     case DType::int64: copy_typed<int64_t>(t, p.int64_data()); break;
     case DType::int32: copy_typed<int32_t>(t, p.int32_data()); break;
     case DType::boolean: copy_typed<uint8_t>(t, p.int32_data()); break;
-    case DType::float16: copy_typed<uint16_t>(t, p.int32_data()); break;
+    case DType::float16: case DType::bfloat16: copy_typed<uint16_t>(t, p.int32_data()); break;
     default:
       throw Error(what + ": unsupported data type");
   }
@@ -155,14 +155,16 @@ Tensor load_tensor_pb(const std::string& path, std::string* name) {
 
 namespace {
 
-// A tensor as a graph holds it: float16 widened to float32 (see dtype_held).
+// A tensor as a graph holds it: narrow floats widened to float32 (see dtype_held).
 Tensor held(Tensor t) {
-  if (t.dtype == DType::float16) return widened_from_half(t);
+  if (narrow_float(t.dtype)) return widened(t);
   return t;
 }
 
-bool declared_float16(const onnx::ValueInfoProto& v) {
-  return v.type().has_tensor_type() && v.type().tensor_type().elem_type() == int32_t(DType::float16);
+// Records a top-level input or output declared a narrow float.
+void note_narrow(Graph& g, const onnx::ValueInfoProto& v) {
+  if (v.type().has_tensor_type() && narrow_float(DType(v.type().tensor_type().elem_type())))
+    g.narrow_io[v.name()] = DType(v.type().tensor_type().elem_type());
 }
 
 ValueType value_type(const onnx::ValueInfoProto& v, const std::string& where) {
@@ -405,7 +407,7 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
   for (auto& in : gp.input()) {
     if (g.initializers.count(in.name())) continue;  // old exports list initializers as inputs
     if (top) g.declared[in.name()] = value_type(in, source + ": graph input");
-    if (top && declared_float16(in)) g.float16_io.insert(in.name());
+    if (top) note_narrow(g, in);
     g.inputs.push_back(in.name());
     define(in.name(), source + ": graph input '" + in.name() + "'" + what_graph);
   }
@@ -505,7 +507,7 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
     if (out.type().has_tensor_type() && dtype_held(out.type().tensor_type().elem_type()) &&
         out.type().tensor_type().has_shape())
       g.declared[out.name()] = value_type(out, source + ": graph output");
-    if (top && declared_float16(out)) g.float16_io.insert(out.name());
+    if (top) note_narrow(g, out);
   }
   if (g.outputs.empty()) throw Error(source + ": the graph" + what_graph + " has no outputs");
   return g;

@@ -43,7 +43,7 @@ struct Ctx {
                   ", needs rank >= " + std::to_string(r));
   }
   // The type a dtype attribute names (Cast's `to`, EyeLike's `dtype`) as a
-  // graph holds it (float16 as float32), or an Error: "<what><type name> is
+  // graph holds it (float16 and bfloat16 as float32), or an Error: "<what><type name> is
   // not supported" (codes past int32 refused, not wrapped).
   DType dtype_attr(const char* attr, const std::string& what) const {
     const int64_t code = n.attr_i(attr, 0);

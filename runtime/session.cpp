@@ -78,7 +78,9 @@ struct Stage {
   Graph graph;  // plans point into its nodes: it never moves
   std::vector<bool> value_input;
   bool any_value_input = false;  // some input's contents decide shapes
-  std::vector<bool> half_input;  // declared float16: taken as float16 or float32 (see Session::Impl::run_into)
+  // Per input, the narrow float it is declared (else undefined): taken as
+  // that type or float32 (see Session::Impl::run_into).
+  std::vector<DType> narrow_input;
 
   int depth = 0;  // stages before this one in a run
   // `known`: inputs whose contents the plans may use, as for inputs that decide shapes.
@@ -152,9 +154,11 @@ struct Session::Impl : Settings {
     prepack_matmul_weights(g, weight_cache);
     root = std::make_unique<Stage>(*this, std::move(g));
     for (size_t i = 0; i < root->graph.inputs.size(); ++i)
-      if (root->half_input[i]) half_inputs.push_back(i);
-    for (size_t k = 0; k < root->graph.outputs.size(); ++k)
-      if (root->graph.float16_io.count(root->graph.outputs[k])) half_outputs.push_back(k);
+      if (root->narrow_input[i] != DType::undefined) narrow_inputs.push_back(i);
+    for (size_t k = 0; k < root->graph.outputs.size(); ++k) {
+      auto it = root->graph.narrow_io.find(root->graph.outputs[k]);
+      if (it != root->graph.narrow_io.end()) narrow_outputs.push_back({k, it->second});
+    }
     // Models with fully static inputs are planned now, so load reports shape errors.
     const Graph& graph = root->graph;
     std::vector<const Tensor*> none(graph.inputs.size(), nullptr);
@@ -194,36 +198,39 @@ struct Session::Impl : Settings {
     return out;
   }
 
-  // The graph's run, with float16 where the model declares it (see
-  // dtype_held): such inputs are given as float16 (or float32, rounded to
-  // float16 first) and widened; such outputs are rounded to float16. (Each
+  // The graph's run, with float16 or bfloat16 where the model declares it
+  // (see dtype_held): such inputs are given in that type (or as float32,
+  // rounded to it first) and widened; such outputs are rounded to it. (Each
   // run of such a model allocates its widened inputs and rounded outputs.)
   void run_into(const Tensor* const* in, size_t n, std::vector<Tensor>& out, StepTimes* steps = nullptr) const {
-    if (half_inputs.empty() && half_outputs.empty()) return root->run_into(in, n, out, steps);
+    if (narrow_inputs.empty() && narrow_outputs.empty()) return root->run_into(in, n, out, steps);
     const Graph& g = graph();
-    std::vector<Tensor> widened(n);
+    std::vector<Tensor> wide(n);
     std::vector<const Tensor*> held(in, in + n);
-    for (size_t i : half_inputs) {
+    for (size_t i : narrow_inputs) {
       if (i >= n) continue;  // (Session's run checks the count)
       root->check_input(i, *in[i]);
-      widened[i] = out_of_memory_as_error(g.source, [&] {
-        if (in[i]->dtype == DType::float16) return widened_from_half(*in[i]);
+      const DType declared = root->narrow_input[i];
+      wide[i] = out_of_memory_as_error(g.source, [&] {
+        if (in[i]->dtype == declared) return widened(*in[i]);
         Tensor t = *in[i];
-        for (int64_t e = 0; e < t.numel(); ++e) t.data<float>()[e] = half_to_float(float_to_half(t.data<float>()[e]));
+        for (int64_t e = 0; e < t.numel(); ++e) t.data<float>()[e] = rounded_to(declared, t.data<float>()[e]);
         return t;
       });
-      held[i] = &widened[i];
+      held[i] = &wide[i];
     }
     root->run_into(held.data(), n, out, steps);
-    for (size_t k : half_outputs) {
+    for (auto [k, declared] : narrow_outputs) {
       if (k >= out.size()) continue;
       if (out[k].dtype != DType::float32)
-        throw Error(g.source + ": output '" + g.outputs[k] + "' is declared float16, but the graph computes it as " +
-                    dtype_name(out[k].dtype));
-      out[k] = narrowed_to_half(out[k]);
+        throw Error(g.source + ": output '" + g.outputs[k] + "' is declared " + dtype_name(declared) +
+                    ", but the graph computes it as " + dtype_name(out[k].dtype));
+      out[k] = narrowed(out[k], declared);
     }
   }
-  std::vector<size_t> half_inputs, half_outputs;  // positions declared float16, found at load
+  // Positions declared a narrow float (with the type, for outputs), found at load.
+  std::vector<size_t> narrow_inputs;
+  std::vector<std::pair<size_t, DType>> narrow_outputs;
 };
 
 namespace {
@@ -231,7 +238,10 @@ namespace {
 Stage::Stage(const Settings& s, Graph g, int depth, const std::set<std::string>& known)
     : session(s), graph(std::move(g)), depth(depth) {
   value_input.assign(graph.inputs.size(), false);
-  for (auto& name : graph.inputs) half_input.push_back(graph.float16_io.count(name) != 0);
+  for (auto& name : graph.inputs) {
+    auto it = graph.narrow_io.find(name);
+    narrow_input.push_back(it == graph.narrow_io.end() ? DType::undefined : it->second);
+  }
   for (size_t i = 0; i < graph.inputs.size(); ++i)
     if (known.count(graph.inputs[i])) value_input[i] = any_value_input = true;
   for (auto& n : graph.nodes)
@@ -277,9 +287,10 @@ void Stage::check_input(size_t i, const Tensor& t) const {
   const std::string& name = graph.inputs[i];
   const ValueType& want = graph.declared.at(name);
   auto fail = [&](const std::string& why) { throw Error(graph.source + ": input '" + name + "': " + why); };
-  if (half_input[i] ? t.dtype != DType::float16 && t.dtype != DType::float32 : t.dtype != want.dtype)
+  const DType narrow = narrow_input[i];
+  if (narrow != DType::undefined ? t.dtype != narrow && t.dtype != DType::float32 : t.dtype != want.dtype)
     fail(std::string("has type ") + dtype_name(t.dtype) + ", the model expects " +
-         (half_input[i] ? "float16" : dtype_name(want.dtype)));
+         dtype_name(narrow != DType::undefined ? narrow : want.dtype));
   if (t.shape.size() != want.dims.size())
     fail("has shape " + shape_str(t.shape) + ", the model expects rank " + std::to_string(want.dims.size()) + " " +
          shape_str(want.dims));

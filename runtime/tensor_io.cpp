@@ -71,6 +71,7 @@ Tensor read_npy(const std::string& path) {
 }
 
 void write_npy(const std::string& path, const Tensor& t) {
+  if (t.dtype == DType::bfloat16) return write_npy(path, widened(t));  // numpy has no bfloat16; float32 holds it exactly
   const char* descr = npy_descr(t.dtype);
   if (!descr) throw Error(path + ": cannot write dtype " + dtype_name(t.dtype) + " as .npy");
   std::string shape = "(";

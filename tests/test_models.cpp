@@ -49,7 +49,7 @@ TEST(Models, RecurrentLayersMatchPyTorch) { check_model(test::fixture("models/re
 TEST(Models, EinsumAttentionMatchesPyTorch) { check_model(test::fixture("models/einsum"), true); }
 TEST(Models, GridSamplingMatchesPyTorch) { check_model(test::fixture("models/sampling"), true); }
 TEST(Models, DetectionPostProcessingMatchesPyTorch) { check_model(test::fixture("models/detection"), true); }
-// A float16 model (weights, input and output float16; see to_float16 in
+// A float16 model (weights, input and output float16; see to_narrow in
 // export_models.py), held as float32: PyTorch's float32 output from the same
 // float16 values, rounded to float16; each element within one float16 step.
 TEST(Models, Float16ModelMatchesPyTorch) {
@@ -61,6 +61,23 @@ TEST(Models, Float16ModelMatchesPyTorch) {
   auto out = s.run(std::vector<Tensor>{x});
   ASSERT_EQ(out[0].dtype, DType::float16);
   EXPECT_EQ(test::compare(out[0], want, 1.0 / 1024, 6e-8), "");
+}
+// A bfloat16 model, as the float16 one: PyTorch's float32 output from the
+// same bfloat16 values, rounded to bfloat16 by PyTorch (the .npy files hold
+// bfloat16 values as float32, numpy having no bfloat16); the input is given
+// as float32, which a bfloat16 input takes; each element within one step.
+TEST(Models, BFloat16ModelMatchesPyTorch) {
+  const std::string base = test::fixture("models/resnet_bf16");
+  check_model(base, true, 1.0 / 128);
+  Session s(base + ".onnx");
+  Tensor x = read_npy(base + ".input.npy"), want = read_npy(base + ".output.npy");
+  ASSERT_EQ(x.dtype, DType::float32);
+  auto out = s.run(std::vector<Tensor>{x});
+  ASSERT_EQ(out[0].dtype, DType::bfloat16);
+  EXPECT_EQ(test::compare(widened(out[0]), want, 1.0 / 128, 1e-38), "");
+  Tensor x16 = narrowed(x, DType::bfloat16);  // the same values given as bfloat16
+  auto out16 = s.run(std::vector<Tensor>{x16});
+  EXPECT_EQ(out16[0].bytes, out[0].bytes);
 }
 TEST(Models, ScriptedBranchesMatchPyTorch) { check_model(test::fixture("models/branching"), true); }
 TEST(Models, ScriptedLoopMatchesPyTorch) { check_model(test::fixture("models/looping"), true); }

@@ -776,6 +776,94 @@ TEST(Float16, ModelsTakeAndGiveFloat16AndCastsRound) {
   EXPECT_NE(e3.find("output 'y' is declared float16, but the graph computes it as bool"), std::string::npos) << e3;
 }
 
+// bfloat16 <-> float32 against an independent search, as for float16: every
+// bfloat16 value widens to itself and narrows back; floats narrow to the
+// nearest bfloat16 (ties to the even one, from the largest finite value plus
+// half an ulp to infinity, NaN to NaN).
+TEST(BFloat16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
+  std::vector<std::pair<double, uint16_t>> finite;  // non-negative finite bfloat16s, ascending
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = bfloat16_to_float(uint16_t(h));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(bfloat16_to_float(float_to_bfloat16(f)))) << h;
+      continue;
+    }
+    EXPECT_EQ(float_to_bfloat16(f), uint16_t(h)) << h;
+    if (h < 0x7f80) finite.emplace_back(f, uint16_t(h));
+  }
+  const double largest = finite.back().first, overflow = largest + std::ldexp(1.0, 119);  // + half an ulp (2^120)
+  auto nearest = [&](float f) -> uint16_t {
+    const double a = std::fabs(double(f));
+    const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
+    if (std::isinf(f) || a >= overflow) return sign | 0x7f80;
+    if (a >= largest) return sign | finite.back().second;
+    auto hi = std::lower_bound(finite.begin(), finite.end(), std::pair<double, uint16_t>{a, 0});
+    if (hi->first == a || hi == finite.begin()) return sign | hi->second;
+    auto lo = hi - 1;
+    const double dl = a - lo->first, dh = hi->first - a;
+    return sign | (dl < dh ? lo->second : dh < dl ? hi->second : (lo->second % 2 == 0 ? lo->second : hi->second));
+  };
+  std::mt19937 rng(6);
+  std::vector<float> probes = {3.3895314e38f, 3.3961776e38f, 3.40e38f, INFINITY, -INFINITY, 1.0f + 1.0f / 256,
+                               1.0f + 3.0f / 256, 1e-40f, 1.0e-45f, -2.5f, 0.48033667f};
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t bits = rng();
+    float f;
+    std::memcpy(&f, &bits, 4);
+    if (std::isnan(f)) continue;
+    probes.push_back(f);
+  }
+  for (float f : probes) EXPECT_EQ(float_to_bfloat16(f), nearest(f)) << f;
+  // Rounding through bfloat16 as float32 is the same value.
+  for (float f : probes) EXPECT_EQ(rounded_to(DType::bfloat16, f), bfloat16_to_float(nearest(f))) << f;
+}
+
+// A model declaring bfloat16 meets its caller in bfloat16, as float16 does:
+// inputs given as bfloat16 (or float32, rounded first), outputs bfloat16;
+// inside, bfloat16 weights are float32 and a Cast to bfloat16 rounds.
+TEST(BFloat16, ModelsTakeAndGiveBFloat16AndCastsRound) {
+  ModelBuilder b;
+  b.input("x", {3}, 16).input("f", {3}).output("y", 16).output("r");
+  Tensor three(DType::bfloat16, {1});
+  three.data<uint16_t>()[0] = float_to_bfloat16(3.f);
+  b.init("three", three);
+  b.node("Mul", {"x", "three"}, {"y"});
+  test::set_attr(b.node("Cast", {"f"}, {"h"}), "to", int64_t(16));
+  test::set_attr(b.node("Cast", {"h"}, {"r"}), "to", int64_t(1));
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  Tensor x16(DType::bfloat16, {3});
+  const float xs[] = {1.5f, -0.33203125f, 3e38f};  // exact bfloat16 values but the last; 3e38 * 3 overflows
+  for (int i = 0; i < 3; ++i) x16.data<uint16_t>()[i] = float_to_bfloat16(xs[i]);
+  Tensor f = test::float_tensor({3}, {1.001f, 1.0f + 3.0f / 256, 3.3961776e38f});
+  for (bool given_narrow : {true, false}) {
+    // Given as float32, 1.5 and -0.332 (-0.33203125 after rounding) are as above.
+    Tensor x = given_narrow ? x16 : test::float_tensor({3}, {1.5f, -0.3321f, 3e38f});
+    auto out = s.run(std::vector<Tensor>{x, f});
+    ASSERT_EQ(out[0].dtype, DType::bfloat16);
+    ASSERT_EQ(out[1].dtype, DType::float32);
+    // 1.5 * 3 = 4.5; -0.33203125 * 3 = -0.99609375 (exact in bfloat16); the last overflows.
+    const float want_y[] = {4.5f, -0.99609375f, INFINITY};
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(bfloat16_to_float(out[0].data<uint16_t>()[i]), want_y[i]) << i << " given bfloat16 " << given_narrow;
+    EXPECT_EQ(out[1].data<float>()[0], 1.f);                 // 1.001 is 1 in bfloat16
+    EXPECT_EQ(out[1].data<float>()[1], 1.0f + 4.0f / 256);  // a tie, to the even neighbour
+    EXPECT_EQ(out[1].data<float>()[2], INFINITY);           // past the largest plus half an ulp
+  }
+  const std::string e = test::error_of([&] { s.run(std::vector<Tensor>{test::float_tensor({3}, {1, 2, 3}), x16}); });
+  EXPECT_NE(e.find("input 'f': has type bfloat16, the model expects float32"), std::string::npos) << e;
+  Tensor half(DType::float16, {3});
+  const std::string e2 = test::error_of([&] { s.run(std::vector<Tensor>{half, f}); });
+  EXPECT_NE(e2.find("input 'x': has type float16, the model expects bfloat16"), std::string::npos) << e2;
+  ModelBuilder bad;
+  bad.input("a", {3}).output("y", 16);
+  bad.node("Equal", {"a", "a"}, {"y"});
+  const std::string bytes2 = bad.bytes();
+  Session s2(bytes2.data(), bytes2.size());
+  const std::string e3 = test::error_of([&] { s2.run(std::vector<Tensor>{f}); });
+  EXPECT_NE(e3.find("output 'y' is declared bfloat16, but the graph computes it as bool"), std::string::npos) << e3;
+}
+
 // A Transpose that only moves unit dims is a view too; one that swaps real
 // dims is not; a step read only by a Shape folded at plan time is dropped.
 TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {

@@ -21,6 +21,7 @@ static double value_at(const Tensor& t, int64_t i) {
   switch (t.dtype) {
     case DType::float32: return t.data<float>()[i];
     case DType::float16: return half_to_float(t.data<uint16_t>()[i]);
+    case DType::bfloat16: return bfloat16_to_float(t.data<uint16_t>()[i]);
     case DType::int64: return double(t.data<int64_t>()[i]);
     case DType::int32: return t.data<int32_t>()[i];
     case DType::boolean: case DType::uint8: return t.data<uint8_t>()[i];

@@ -106,7 +106,10 @@ void write_outputs(const std::string& dir, const Session& s, const std::vector<T
       json << (k ? ", " : "") << "{\"name\": \"" << s.output_names()[k] << "\", \"file\": \"output_" << k
            << ".npy\", \"shape\": [";
       for (size_t i = 0; i < outputs[k].shape.size(); ++i) json << (i ? ", " : "") << outputs[k].shape[i];
-      json << "], \"dtype\": \"" << dtype_name(outputs[k].dtype) << "\"}";
+      json << "], \"dtype\": \"" << dtype_name(outputs[k].dtype) << "\"";
+      // numpy has no bfloat16: write_npy stores such values as float32, exactly.
+      if (outputs[k].dtype == DType::bfloat16) json << ", \"stored_as\": \"float32\"";
+      json << "}";
     }
     json << "]}\n";
     std::ofstream f(tmp / "outputs.json");
@@ -136,6 +139,7 @@ std::string summary(const Tensor& t) {
     switch (t.dtype) {
       case DType::float32: v[i] = t.data<float>()[i]; break;
       case DType::float16: v[i] = half_to_float(t.data<uint16_t>()[i]); break;
+      case DType::bfloat16: v[i] = bfloat16_to_float(t.data<uint16_t>()[i]); break;
       case DType::int64: v[i] = double(t.data<int64_t>()[i]); break;
       case DType::int32: v[i] = t.data<int32_t>()[i]; break;
       default: v[i] = t.data<uint8_t>()[i]; break;

@@ -25,9 +25,11 @@ struct Deviation {
 Deviation deviation(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
   Deviation d;
   for (size_t k = 0; k < a.size(); ++k) {
-    if (a[k].dtype != DType::float32 && a[k].dtype != DType::float16) continue;
+    if (a[k].dtype != DType::float32 && !narrow_float(a[k].dtype)) continue;
     auto at = [&](const Tensor& t, int64_t i) {
-      return t.dtype == DType::float16 ? double(half_to_float(t.data<uint16_t>()[i])) : double(t.data<float>()[i]);
+      if (t.dtype == DType::float16) return double(half_to_float(t.data<uint16_t>()[i]));
+      if (t.dtype == DType::bfloat16) return double(bfloat16_to_float(t.data<uint16_t>()[i]));
+      return double(t.data<float>()[i]);
     };
     double scale = 1e-30, worst = 0;
     for (int64_t i = 0; i < a[k].numel(); ++i) {

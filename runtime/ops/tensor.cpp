@@ -362,13 +362,14 @@ To convert(From v) {
 std::unique_ptr<Kernel> cast(const BindContext& c) {
   const DType from = c.in[0]->dtype, to = c.out[0].dtype;
   const int64_t n = shape_numel(c.out[0].shape);
-  if (c.node.attr_i("to", 0) == int64_t(DType::float16))
-    // To float16, held as float32: rounded to float16's precision and range.
+  const DType target = DType(c.node.attr_i("to", 0));
+  if (narrow_float(target))
+    // To float16 or bfloat16, held as float32: rounded to its precision and range.
     return kernel_fn([=](const RunArgs& a) {
       auto* y = static_cast<float*>(a.out[0]);
       with_element_type(from, [&](auto src_tag) {
         auto* x = static_cast<const decltype(src_tag)*>(a.in[0]);
-        for (int64_t i = 0; i < n; ++i) y[i] = half_to_float(float_to_half(convert<float>(x[i])));
+        for (int64_t i = 0; i < n; ++i) y[i] = rounded_to(target, convert<float>(x[i]));
       });
     });
   return kernel_fn([=](const RunArgs& a) {
