@@ -90,7 +90,9 @@ uint16_t float_to_bfloat16(float f) {
 }
 
 float rounded_to(DType t, float f) {
-  return t == DType::bfloat16 ? bfloat16_to_float(float_to_bfloat16(f)) : half_to_float(float_to_half(f));
+  if (t == DType::bfloat16) return bfloat16_to_float(float_to_bfloat16(f));
+  if (t == DType::float16) return half_to_float(float_to_half(f));
+  throw Error(std::string("a value rounded to ") + dtype_name(t));
 }
 
 namespace {
@@ -107,7 +109,8 @@ Tensor converted(const Tensor& t, DType from, DType to, F f) {
 
 Tensor widened(const Tensor& t) {
   if (t.dtype == DType::bfloat16) return converted<uint16_t, float>(t, DType::bfloat16, DType::float32, bfloat16_to_float);
-  return converted<uint16_t, float>(t, DType::float16, DType::float32, half_to_float);
+  if (t.dtype == DType::float16) return converted<uint16_t, float>(t, DType::float16, DType::float32, half_to_float);
+  throw Error(std::string("a ") + dtype_name(t.dtype) + " tensor widened as a 16-bit float");
 }
 
 Tensor narrowed(const Tensor& t, DType to) {

@@ -24,7 +24,9 @@ const char* npy_descr(DType t) {
 DType dtype_of_descr(const std::string& d, const std::string& path) {
   for (DType t : {DType::float32, DType::float16, DType::int64, DType::int32, DType::boolean})
     if (d == npy_descr(t)) return t;
-  throw Error(path + ": .npy dtype '" + d + "' is not supported (use float32, float16, int64, int32 or bool)");
+  throw Error(path + ": .npy dtype '" + d +
+              "' is not supported (use float32, float16, int64, int32 or bool; numpy has no bfloat16: give a bfloat16 "
+              "input as float32)");
 }
 
 }  // namespace

@@ -42,7 +42,10 @@ float nearest_bfloat16(float f) {
   float lo, hi;
   std::memcpy(&lo, &low, 4);
   std::memcpy(&hi, &high, 4);
-  const double dl = std::fabs(double(f) - double(lo)), dh = std::fabs(double(hi) - double(f));
+  // Past the largest bfloat16 the next one out is infinity, whose place for
+  // rounding is 2^128.
+  const double hi_at = std::isinf(hi) ? std::copysign(std::ldexp(1.0, 128), double(f)) : double(hi);
+  const double dl = std::fabs(double(f) - double(lo)), dh = std::fabs(hi_at - double(f));
   if (dl != dh) return dl < dh ? lo : hi;
   return (low >> 16) % 2 == 0 ? lo : hi;
 }

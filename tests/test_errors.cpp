@@ -703,5 +703,23 @@ TEST(Cli, RunWritesEveryOutputAsNpyAndJson) {
   EXPECT_NE(out.find("isa"), std::string::npos);
 }
 
+// numpy has no bfloat16: a bfloat16 output is written as float32 (exactly),
+// and outputs.json says which it is and how it is stored.
+TEST(Cli, RunWritesBFloat16OutputsAsFloat32Npy) {
+  TempDir d;
+  std::string out;
+  std::string base = test::fixture("models/resnet_bf16");
+  ASSERT_EQ(test::run_cli("run " + base + ".onnx -i " + base + ".input.npy -o " + d.file("out"), &out), 0) << out;
+  Tensor y = read_npy(d.file("out/output_0.npy"));
+  ASSERT_EQ(y.dtype, DType::float32);
+  for (int64_t i = 0; i < y.numel(); ++i)  // bfloat16 values: the low 16 bits are zero
+    EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(y.data<float>()[i])), y.data<float>()[i]) << i;
+  EXPECT_LE(test::max_rel_diff(y, read_npy(base + ".output.npy")), 1.0 / 128);
+  std::ifstream j(d.file("out/outputs.json"));
+  std::string json((std::istreambuf_iterator<char>(j)), std::istreambuf_iterator<char>());
+  EXPECT_NE(json.find("\"dtype\": \"bfloat16\", \"stored_as\": \"float32\""), std::string::npos) << json;
+  EXPECT_NE(out.find("bfloat16[1,10]"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace normrt
