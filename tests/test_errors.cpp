@@ -349,6 +349,34 @@ TEST(BadInput, EmptyTensorsAnswerEmptyOutputsWithoutRunningKernels) {
 // an empty axis mask. A scalar has no axes to reduce over.
 // Fuzz finding: a Slice step of INT64_MAX (or INT64_MIN) overflowed while
 // rounding the count up. One element is taken, as numpy would.
+// Unique along an axis whose slices hold no elements: all equal, one group,
+// as numpy.unique(np.zeros((3, 0)), axis=0, ...) gives (a fuzz finding:
+// the empty slices were copied from a null buffer, UB under UBSan; Compress
+// had the same copy).
+TEST(BadModel, UniqueAndCompressOfEmptySlices) {
+  ModelBuilder b;
+  b.input("x", {3, 0}).output("y").output("indices", 7).output("inverse", 7).output("counts", 7);
+  test::set_attr(b.node("Unique", {"x"}, {"y", "indices", "inverse", "counts"}), "axis", int64_t(0));
+  std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  auto out = s.run(std::vector<Tensor>{Tensor(DType::float32, {3, 0})});
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].shape, (Shape{1, 0}));
+  EXPECT_EQ(out[1].as_int64(), (std::vector<int64_t>{0}));
+  EXPECT_EQ(out[2].as_int64(), (std::vector<int64_t>{0, 0, 0}));
+  EXPECT_EQ(out[3].as_int64(), (std::vector<int64_t>{3}));
+  // Compress keeps such slices the same way.
+  ModelBuilder c;
+  c.input("x", {3, 0}).input("keep", {3}, 9).output("y");
+  test::set_attr(c.node("Compress", {"x", "keep"}, {"y"}), "axis", int64_t(0));
+  std::string bytes2 = c.bytes();
+  Session s2(bytes2.data(), bytes2.size());
+  Tensor keep(DType::boolean, {3});
+  keep.data<uint8_t>()[0] = 1, keep.data<uint8_t>()[1] = 0, keep.data<uint8_t>()[2] = 1;
+  auto y = s2.run(std::vector<Tensor>{Tensor(DType::float32, {3, 0}), keep});
+  EXPECT_EQ(y[0].shape, (Shape{2, 0}));
+}
+
 TEST(BadModel, SliceStepsAtTheInt64LimitsTakeOneElement) {
   for (int64_t step : {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}) {
     ModelBuilder b;

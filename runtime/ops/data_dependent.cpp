@@ -86,6 +86,7 @@ Results compress(const Node& n, const Inputs& in, int64_t, const std::string& wh
   out_dims[size_t(axis)] = int64_t(kept.size());
   auto y = output(x.dtype, out_dims, max_bytes, where);
   const size_t row = size_t(s.inner) * dtype_size(x.dtype);
+  if (row == 0) return {y};  // slices of no elements (their buffers may be null)
   uint8_t* dst = y->bytes.data();
   for (int64_t o = 0; o < s.outer; ++o)
     for (int64_t i : kept) {
@@ -168,6 +169,7 @@ Results unique(const Node& n, const Inputs& in, int64_t, const std::string& wher
     const int64_t r = rank[size_t(g)];
     indices->data<int64_t>()[r] = first[size_t(g)];
     counts->data<int64_t>()[r] = count[size_t(g)];
+    if (row == 0) continue;  // slices of no elements (their buffers may be null)
     for (int64_t o = 0; o < s.outer; ++o)
       std::memcpy(y->bytes.data() + size_t(o * u + r) * row, x.bytes.data() + size_t(o * s.n + first[size_t(g)]) * row,
                   row);
