@@ -240,12 +240,29 @@ def branches():
     return model(nodes, [scalar("zero", 0.0), scalar("two", 2.0), const("w", [3])], [2, 3])
 
 
+def narrow_floats():
+    """16-bit floats at the model's edge and inside: an input declared
+    bfloat16, float16 and bfloat16 weights (raw and int32_data), Casts to
+    both, and an output declared bfloat16."""
+    half = numpy_helper.from_array(rng.standard_normal([3]).astype(np.float16), "h")
+    bits = (rng.standard_normal([3]).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    bf_raw = onnx.TensorProto(name="b", data_type=TensorProto.BFLOAT16, dims=[3], raw_data=bits.tobytes())
+    bf_ints = onnx.TensorProto(name="c", data_type=TensorProto.BFLOAT16, dims=[3])
+    bf_ints.int32_data.extend(bits.astype(np.int32).tolist())  # each holds one value's bits
+    nodes = [N("Mul", ["x", "h"], ["m"]), N("Add", ["m", "b"], ["a"]), N("Cast", ["a"], ["t"], to=TensorProto.FLOAT16),
+             N("Sub", ["t", "c"], ["s"]), N("Cast", ["s"], ["y"], to=TensorProto.BFLOAT16)]
+    g = helper.make_graph(nodes, "seed", [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, None)], [half, bf_raw, bf_ints])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 SEEDS = {"decomposed_layer_norm": decomposed_layer_norm, "rms_norm": rms_norm, "gelu_erf": gelu_erf,
          "conv_bn_relu": conv_bn_relu, "residual_add_layer_norm": residual_add_layer_norm, "attention": attention,
          "gemm_chain": gemm_chain, "winograd_residual": winograd_residual, "wide_layer_norm": wide_layer_norm,
          "repeated_work": repeated_work, "pad_and_activations": pad_and_activations,
          "resize_modes": resize_modes, "index_ops": index_ops, "recurrent": recurrent, "einsum": einsum, "grid_sample": grid_sample,
-         "data_dependent": data_dependent, "branches": branches}
+         "data_dependent": data_dependent, "branches": branches,
+         "narrow_floats": narrow_floats}
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else "seeds"
