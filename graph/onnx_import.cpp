@@ -349,6 +349,36 @@ void narrow_double_casts(onnx::GraphProto& gp) {
         if (a.name() == "value" && a.has_t()) narrow(*a.mutable_t(), n.output(0));
 }
 
+// A CastLike whose target's type is known here to be float16 or bfloat16 (an
+// initializer, a Constant, a declared input or value, a Cast's result)
+// becomes a Cast to that type: those types are held as float32 once
+// imported, so a CastLike could no longer tell it must round.
+void narrow_cast_likes(onnx::GraphProto& gp) {
+  std::map<std::string, int32_t> type;  // value -> its element type, where the proto says
+  for (auto& t : gp.initializer()) type[t.name()] = t.data_type();
+  for (auto* vs : {&gp.input(), &gp.value_info()})
+    for (auto& v : *vs)
+      if (v.type().has_tensor_type()) type[v.name()] = v.type().tensor_type().elem_type();
+  for (auto& n : gp.node()) {
+    if (n.output_size() != 1 || !(n.domain().empty() || n.domain() == "ai.onnx")) continue;
+    for (auto& a : n.attribute()) {
+      if (n.op_type() == "Constant" && a.name() == "value" && a.has_t()) type[n.output(0)] = a.t().data_type();
+      if (n.op_type() == "Cast" && a.name() == "to") type[n.output(0)] = int32_t(a.i());
+    }
+  }
+  for (auto& n : *gp.mutable_node()) {
+    if (n.op_type() != "CastLike" || !(n.domain().empty() || n.domain() == "ai.onnx") || n.input_size() != 2) continue;
+    auto it = type.find(n.input(1));
+    if (it == type.end() || !narrow_float(DType(it->second))) continue;
+    n.set_op_type("Cast");
+    n.mutable_input()->RemoveLast();
+    auto* to = n.add_attribute();
+    to->set_name("to");
+    to->set_type(onnx::AttributeProto::INT);
+    to->set_i(it->second);
+  }
+}
+
 // What a graph is imported with: the model's settings, and the names its
 // enclosing graphs define, which a subgraph may read.
 struct Scope {
@@ -386,6 +416,7 @@ Graph import_graph(onnx::GraphProto& gp, const Scope& scope) {
   g.source = source;
   g.opset = scope.opset;
   narrow_double_casts(gp);
+  narrow_cast_likes(gp);
 
   std::set<std::string> defined;
   auto define = [&](const std::string& name, const std::string& what) {

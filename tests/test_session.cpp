@@ -864,6 +864,30 @@ TEST(BFloat16, ModelsTakeAndGiveBFloat16AndCastsRound) {
   EXPECT_NE(e3.find("output 'y' is declared bfloat16, but the graph computes it as bool"), std::string::npos) << e3;
 }
 
+// A CastLike to a 16-bit float rounds mid-graph as a Cast does, where the
+// proto says its target's type: a float16 initializer, a bfloat16 input.
+TEST(BFloat16, CastLikeToANarrowTypeRounds) {
+  ModelBuilder b(15);
+  b.input("x", {3}).input("like_b", {1}, 16).output("yh").output("yb");
+  Tensor like_h(DType::float16, {1});
+  like_h.data<uint16_t>()[0] = float_to_half(1.f);
+  b.init("like_h", like_h);
+  b.node("CastLike", {"x", "like_h"}, {"h"});
+  test::set_attr(b.node("Cast", {"h"}, {"yh"}), "to", int64_t(1));
+  b.node("CastLike", {"x", "like_b"}, {"c"});
+  test::set_attr(b.node("Cast", {"c"}, {"yb"}), "to", int64_t(1));
+  const std::string bytes = b.bytes();
+  Session s(bytes.data(), bytes.size());
+  Tensor like_b(DType::bfloat16, {1});
+  Tensor x = test::float_tensor({3}, {1.0001f, 1.0f + 3.0f / 256, 70000.f});
+  auto out = s.run(std::vector<Tensor>{x, like_b});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(out[0].data<float>()[i], half_to_float(float_to_half(x.data<float>()[i]))) << i;
+    EXPECT_EQ(out[1].data<float>()[i], bfloat16_to_float(float_to_bfloat16(x.data<float>()[i]))) << i;
+  }
+  EXPECT_EQ(out[0].data<float>()[2], INFINITY);  // past float16's range
+}
+
 // A Transpose that only moves unit dims is a view too; one that swaps real
 // dims is not; a step read only by a Shape folded at plan time is dropped.
 TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {
