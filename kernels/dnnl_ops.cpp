@@ -443,8 +443,9 @@ dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, const std::ve
 // picks for a 64-row product, given to products of any row count, so what is
 // packed at load and what every plan asks for agree by construction (oneDNN
 // 2.6 picks one layout for all row counts today; nothing here relies on it).
-dnnl::memory::desc packed_weights_desc(int64_t K, int64_t N) {
-  const dnnl::memory::desc a({64, K}, dt::f32, tag::ab), b({K, N}, dt::f32, tag::any), y({64, N}, dt::f32, tag::ab);
+dnnl::memory::desc packed_weights_desc(int64_t K, int64_t N, bool bf16) {
+  const dt in = bf16 ? dt::bf16 : dt::f32;
+  const dnnl::memory::desc a({64, K}, in, tag::ab), b({K, N}, in, tag::any), y({64, N}, dt::f32, tag::ab);
   return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, y), cpu_engine()).weights_desc();
 }
 
@@ -464,6 +465,13 @@ MatMulDesc with_unit_batch(MatMulDesc d) {
   return d;
 }
 }  // namespace
+
+bool bf16_matmul_supported() {
+  // AVX512-BF16 (and AMX, which has it): the ISA's bits include avx512_core_bf16's.
+  static const bool yes = (unsigned(dnnl::get_effective_cpu_isa()) & unsigned(dnnl::cpu_isa::avx512_core_bf16)) ==
+                          unsigned(dnnl::cpu_isa::avx512_core_bf16);
+  return yes;
+}
 
 MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bias, const PostOp& post) {
   const bool permuted = !given.a_perm.empty() || !given.b_perm.empty() || !given.y_perm.empty();
@@ -495,28 +503,39 @@ MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bia
   dnnl::memory::desc bias_md(bias_dims, dt::f32, plain_tag(r));
   auto attr = make_attr(post);
   if (d.alpha != 1.f) attr.set_output_scales(0, {d.alpha});
+  // bfloat16 operands: A converted into scratch before each product, B packed so.
+  bf16_ = d.bf16 && constant_b && r == 2 && bf16_matmul_supported();
+  const dt in = bf16_ ? dt::bf16 : dt::f32;
+  if (bf16_) a_bf16_md_ = dnnl::memory::desc(ad, dt::bf16, plain_tag(r));
   auto make_pd = [&] {
-    auto od = bias ? dnnl::matmul::desc(a_md_, b_md_, bias_md, dst_md_) : dnnl::matmul::desc(a_md_, b_md_, dst_md_);
+    const dnnl::memory::desc& src = bf16_ ? a_bf16_md_ : a_md_;
+    auto od = bias ? dnnl::matmul::desc(src, b_md_, bias_md, dst_md_) : dnnl::matmul::desc(src, b_md_, dst_md_);
     return dnnl::matmul::primitive_desc(od, attr, cpu_engine());
   };
-  b_md_ = constant_b ? dnnl::memory::desc(bd, dt::f32, tag::any) : b_plain;
+  b_md_ = constant_b ? dnnl::memory::desc(bd, in, tag::any) : b_plain;
   dnnl::matmul::primitive_desc pd;
   if (constant_b && r == 2) {
     try {
-      b_md_ = packed_weights_desc(bd[0], bd[1]);
+      b_md_ = packed_weights_desc(bd[0], bd[1], bf16_);
       pd = make_pd();
     } catch (const dnnl::error&) {
     }
     // This product cannot take that layout, or only with a reference kernel: its own layout.
     if (!pd || std::string(pd.impl_info_str()).find("ref") != std::string::npos) {
       pd = {};
-      b_md_ = dnnl::memory::desc(bd, dt::f32, tag::any);
+      b_md_ = dnnl::memory::desc(bd, in, tag::any);
     }
   }
   if (!pd) pd = make_pd();
   prim_ = dnnl::matmul(pd);
   scratch_md_ = pd.scratchpad_desc();
-  impl_ = std::string("oneDNN ") + pd.impl_info_str();
+  scratch_bytes_ = (scratch_md_.get_size() + 63) / 64 * 64;
+  if (bf16_) {
+    a_to_bf16_ = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), a_md_, cpu_engine(), a_bf16_md_));
+    a_bf16_off_ = scratch_bytes_;
+    scratch_bytes_ += a_bf16_md_.get_size();
+  }
+  impl_ = std::string("oneDNN ") + pd.impl_info_str() + (bf16_ ? " bf16" : "");
   if (constant_b) {
     weights_ = packed(ws, b_plain, pd.weights_desc());
     b_md_ = pd.weights_desc();
@@ -528,14 +547,19 @@ MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bia
   if (bias) bias_ = copied(bias_md, bias);
 }
 
-void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool trans_b) {
+void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool trans_b, bool bf16) {
   packed(b, matrix_desc({trans_b ? N : K, trans_b ? K : N}, trans_b ? std::vector<int64_t>{1, 0} : std::vector<int64_t>{}),
-         packed_weights_desc(K, N));
+         packed_weights_desc(K, N, bf16));
 }
 
 void MatMul::run(const float* a, const float* b, float* y, void* scratch, DnnlRun& run) const {
+  const void* src = a;
+  if (bf16_) {
+    src = static_cast<char*>(scratch) + a_bf16_off_;
+    run.bound(site_).bind(DNNL_ARG_FROM, a_md_, a).bind(DNNL_ARG_TO, a_bf16_md_, src).execute(a_to_bf16_, run);
+  }
   BoundArgs& args = run.bound(site_ + 2);
-  args.bind(DNNL_ARG_SRC, a_md_, a).bind(DNNL_ARG_DST, dst_md_, y).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
+  args.bind(DNNL_ARG_SRC, bf16_ ? a_bf16_md_ : a_md_, src).bind(DNNL_ARG_DST, dst_md_, y).bind(DNNL_ARG_SCRATCHPAD, scratch_md_, scratch);
   args.bind(DNNL_ARG_WEIGHTS, b_md_, weights_ ? weights_.get_data_handle() : b);
   if (bias_) args.bind(DNNL_ARG_BIAS, bias_.get_desc(), bias_.get_data_handle());
   args.execute(prim_, run);

@@ -193,19 +193,26 @@ struct MatMulDesc {
   std::vector<int64_t> a_dims, b_dims;  // equal rank >= 2, as stored
   std::vector<int64_t> a_perm, b_perm, y_perm;
   float alpha = 1;
+  // With a constant 2-D B and no permutations: A and B in bfloat16, float32
+  // accumulation (SessionOptions::bf16_matmuls); ignored otherwise.
+  bool bf16 = false;
 };
+
+// Whether oneDNN multiplies bfloat16 on this CPU (AVX512-BF16 or AMX).
+bool bf16_matmul_supported();
 
 // Packs constant matmul weights B ([K, N], or [N, K] when `trans_b`) into
 // the layout every MatMul with that B uses, whatever its row count, so a
-// Session can pack them at load, before the inputs' shapes are known.
-void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool trans_b);
+// Session can pack them at load, before the inputs' shapes are known;
+// `bf16`: in bfloat16, for MatMulDesc::bf16 products.
+void prepack_matmul_weights(const WeightSource& b, int64_t K, int64_t N, bool trans_b, bool bf16 = false);
 
 class MatMul {
  public:
   // `constant_b`: B when it is a weight (reordered once), else data null.
   // `bias`: N values or null.
   MatMul(const MatMulDesc& d, const WeightSource& constant_b, const float* bias, const PostOp& post = {});
-  size_t scratch_bytes() const { return scratch_md_.get_size(); }
+  size_t scratch_bytes() const { return scratch_bytes_; }
   const std::string& implementation() const { return impl_; }
   void run(const float* a, const float* b, float* y, void* scratch, DnnlRun& run) const;
   // The constant B of a 2-D product when it is packed in 64-column panels
@@ -216,6 +223,11 @@ class MatMul {
   dnnl::matmul prim_;
   dnnl::memory::desc a_md_, b_md_, dst_md_, scratch_md_;
   dnnl::memory weights_, bias_;
+  // bfloat16 products: A converted into scratch (after the primitive's own) first.
+  bool bf16_ = false;
+  dnnl::reorder a_to_bf16_;
+  dnnl::memory::desc a_bf16_md_;
+  size_t a_bf16_off_ = 0, scratch_bytes_ = 0;
   std::string impl_;
   const float* panels_ = nullptr;
   uint64_t site_ = next_execution_sites();

@@ -49,6 +49,7 @@ struct BindContext {
   // The Session's packed weights, shared by its plans (null: private copies).
   kernels::WeightCache* weights = nullptr;
   bool winograd = false;  // 3x3 stride-1 convolutions may run as Winograd
+  bool bf16_matmuls = false;  // products with a constant B multiply in bfloat16 (SessionOptions::bf16_matmuls)
 
   const Shape& in_shape(size_t k) const { return in.at(k)->shape; }
   bool has_input(size_t k) const { return k < in.size() && in[k] != nullptr; }

@@ -159,9 +159,9 @@ std::vector<std::shared_ptr<const Tensor>> evaluate_node(const Registry& reg, co
 
 
 Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-           kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes) {
+           kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes, bool bf16_matmuls) {
   std::set<std::string> blocked = fold_float ? blocked_conv_values(g, winograd) : std::set<std::string>{};
-  build(g, reg, inputs, isa, fold_float, weights, winograd, max_tensor_bytes, blocked);
+  build(g, reg, inputs, isa, fold_float, weights, winograd, max_tensor_bytes, bf16_matmuls, blocked);
   // Values carried past a cut leave as plain tensors: if one was to be held
   // in the convolutions' layout, the plan is made again with it plain.
   bool again = false;
@@ -177,11 +177,11 @@ Plan::Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& in
   cut_ = -1;
   arena_bytes_ = scratch_bytes_ = max_args_ = 0;
   pool_.clear();
-  build(g, reg, inputs, isa, fold_float, weights, winograd, max_tensor_bytes, blocked);
+  build(g, reg, inputs, isa, fold_float, weights, winograd, max_tensor_bytes, bf16_matmuls, blocked);
 }
 
 void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-                 kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes,
+                 kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes, bool bf16_matmuls,
                  const std::set<std::string>& blocked) {
   std::map<std::string, ValueInfo> info;
   std::map<std::string, int> slot_of;
@@ -247,7 +247,7 @@ void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInf
     // Kernels evaluated now read and write plain tensors; only kernels of
     // the plan's steps see the held convolution layouts.
     auto bind = [&](bool step) {
-      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights, winograd};
+      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights, winograd, bf16_matmuls};
       for (size_t k = 0; k < n.inputs.size(); ++k)  // (a value folded to a constant is plain)
         bc.in_blocked.push_back(step && blocked.count(n.inputs[k]) != 0 && !(k < in.size() && in[k] && in[k]->value));
       for (auto& name : n.outputs) bc.out_blocked.push_back(step && blocked.count(name) != 0);

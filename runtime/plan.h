@@ -56,8 +56,10 @@ class Plan {
   // are always evaluated.
   // `winograd`: 3x3 stride-1 convolutions may run as Winograd (SessionOptions::winograd).
   // `max_tensor_bytes`: SessionOptions::max_tensor_bytes.
+  // `bf16_matmuls`: SessionOptions::bf16_matmuls, where the CPU has them.
   Plan(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-       kernels::WeightCache* weights = nullptr, bool winograd = false, size_t max_tensor_bytes = 0);
+       kernels::WeightCache* weights = nullptr, bool winograd = false, size_t max_tensor_bytes = 0,
+       bool bf16_matmuls = false);
 
   // The graph's outputs; for a plan that stops early, the values carried().
   const std::vector<ValueInfo>& outputs() const { return outputs_; }
@@ -81,7 +83,7 @@ class Plan {
  private:
   // The constructor's work, with these values held in the convolutions' layout.
   void build(const Graph& g, const Registry& reg, const std::vector<ValueInfo>& inputs, Isa isa, bool fold_float,
-             kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes,
+             kernels::WeightCache* weights, bool winograd, size_t max_tensor_bytes, bool bf16_matmuls,
              const std::set<std::string>& blocked);
   std::unique_ptr<RunContext> acquire() const;
   void release(std::unique_ptr<RunContext> c) const;

@@ -58,7 +58,7 @@ kernels::HeldLayout held_conv_layout(const Graph& g, bool winograd);
 // layout plans for any input shape will use, and releases the plain bytes of
 // those nothing else reads: such an initializer keeps its dtype and shape
 // with empty bytes, and plans take it from the cache (runtime/ops/matmul.cpp).
-void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache);
+void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache, bool bf16);
 
 // One per file in runtime/ops/.
 void register_activation_ops(Registry& r);

@@ -51,7 +51,7 @@ thread_local int64_t loop_iterations_in_run = 0;
 struct Settings {
   Isa isa = Isa::scalar;
   int threads = 1;
-  bool optimize = true, winograd = true;
+  bool optimize = true, winograd = true, bf16_matmuls = false;
   size_t max_tensor_bytes = 0;
   int64_t max_loop_iterations = 0;
   size_t max_plans = 16;
@@ -137,6 +137,7 @@ struct Session::Impl : Settings {
     threads = o.threads > 0 ? o.threads : omp_get_max_threads();
     optimize = o.optimize;
     winograd = o.winograd;
+    bf16_matmuls = o.bf16_matmuls && kernels::bf16_matmul_supported();
     max_tensor_bytes = o.max_tensor_bytes;
     max_loop_iterations = o.max_loop_iterations;
     max_plans = std::max<size_t>(o.max_plans, 1);
@@ -151,7 +152,7 @@ struct Session::Impl : Settings {
       rewrites = optimize_graph(g, po);
     }
     // Weights are packed now, not at the first run of each new shape.
-    prepack_matmul_weights(g, weight_cache);
+    prepack_matmul_weights(g, weight_cache, bf16_matmuls);
     root = std::make_unique<Stage>(*this, std::move(g));
     for (size_t i = 0; i < root->graph.inputs.size(); ++i)
       if (root->narrow_input[i] != DType::undefined) narrow_inputs.push_back(i);
@@ -280,7 +281,8 @@ std::shared_ptr<const Plan> Stage::build_plan(const std::vector<Shape>& shapes,
   }
   omp_set_num_threads(session.threads);
   return std::make_shared<const Plan>(graph, session.registry, infos, session.isa, session.optimize,
-                                      &session.weight_cache, session.winograd, session.max_tensor_bytes);
+                                      &session.weight_cache, session.winograd, session.max_tensor_bytes,
+                                      session.bf16_matmuls);
 }
 
 void Stage::check_input(size_t i, const Tensor& t) const {
@@ -692,6 +694,7 @@ const Graph& Session::graph() const { return impl_->graph(); }
 const std::vector<Rewrite>& Session::rewrites() const { return impl_->rewrites; }
 Isa Session::isa() const { return impl_->isa; }
 int Session::threads() const { return impl_->threads; }
+bool Session::bf16_matmuls() const { return impl_->bf16_matmuls; }
 size_t Session::plans_held() const {
   std::lock_guard<std::mutex> lock(impl_->root->plans_mutex);
   return impl_->root->plans.size();

@@ -22,6 +22,13 @@ struct SessionOptions {
   // 3x3 stride-1 convolutions as Winograd where oneDNN has a kernel (AVX-512):
   // 1.2-2.5x faster; error beside a float64 reference within 3x of direct's (about 1e-6).
   bool winograd = true;
+  // Opt-in: products with a constant right-hand side (MatMul, Gemm,
+  // FusedMatMul; a transformer's linear layers) take bfloat16 operands with
+  // float32 accumulation where the CPU multiplies bfloat16 (AVX512-BF16, AMX),
+  // as OpenVINO's bf16 inference precision does: several times faster on
+  // AMX, results within about 1e-2 relative of float32's. Ignored elsewhere
+  // (Session::bf16_matmuls says whether it is on).
+  bool bf16_matmuls = false;
   size_t max_plans = 16;      // plans held at once (see plans_held); the least recently used goes first
   // A model whose shapes ask for a larger buffer (a constant folded at load,
   // an intermediate of a plan, a kernel's scratch space) gets an Error naming
@@ -73,6 +80,7 @@ class Session {
   const std::vector<Rewrite>& rewrites() const;
   Isa isa() const;
   int threads() const;
+  bool bf16_matmuls() const;  // SessionOptions::bf16_matmuls asked for and the CPU has them
   // Plans held now: one per distinct input shape (and per content of the
   // inputs that decide shapes), at most SessionOptions::max_plans.
   size_t plans_held() const;

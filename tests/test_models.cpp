@@ -3,6 +3,8 @@
 // every ISA and with 1 and 2 threads.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <cstdlib>
 
 #include "runtime/session.h"
@@ -117,6 +119,27 @@ void check_transformer(const std::string& name, int layer_norms) {
       }
       EXPECT_LE(test::max_rel_diff(out[0], want), 1e-4) << name << " optimize " << optimize << " threads " << threads;
     }
+}
+
+// SessionOptions::bf16_matmuls on the transformers, against PyTorch's
+// float32 outputs: bfloat16 operands move them by about its precision (the
+// bound is 2^-6 of the largest output), where the CPU multiplies bfloat16;
+// elsewhere the option is ignored and they match as float32 does.
+TEST(Models, TransformersWithBf16MatmulsStayNearPyTorch) {
+  for (const char* name : {"encoder_gelu_post_op17", "encoder_relu_pre_op13", "bert_op17"}) {
+    const std::string base = test::fixture(std::string("models/") + name);
+    SessionOptions o;
+    o.bf16_matmuls = true;
+    Session s(base + ".onnx", o);
+    for (int seq : {7, 64}) {
+      if (!std::filesystem::exists(base + ".seq" + std::to_string(seq) + ".output.npy")) continue;
+      const Tensor want = read_npy(base + ".seq" + std::to_string(seq) + ".output.npy");
+      auto out = s.run(seq_inputs(s, base, seq));
+      const double d = test::max_rel_diff(out[0], want);
+      std::printf("%s seq %d: bf16 matmuls %s, max diff / max output %.2e\n", name, seq, s.bf16_matmuls() ? "on" : "off", d);
+      EXPECT_LE(d, s.bf16_matmuls() ? 1.0 / 64 : 1e-4) << name << " seq " << seq;
+    }
+  }
 }
 
 TEST(Models, TransformerEncoderGeluPostNormOpset13) { check_transformer("encoder_gelu_post_op13", 4); }

@@ -888,6 +888,48 @@ TEST(BFloat16, CastLikeToANarrowTypeRounds) {
   EXPECT_EQ(out[0].data<float>()[2], INFINITY);  // past float16's range
 }
 
+// SessionOptions::bf16_matmuls: products with a constant B multiply the
+// operands rounded to bfloat16 and sum in float32, so on a CPU with bfloat16
+// products the result is a float64 sum of the rounded operands (within
+// float32 summation error), not of the exact ones; elsewhere it is ignored
+// and the product is float32's.
+TEST(BFloat16, Bf16MatmulsMultiplyRoundedOperands) {
+  const int64_t M = 5, K = 96, N = 40;
+  ModelBuilder b;
+  b.input("x", {M, K}).output("y").output("z");
+  Tensor w = test::random_tensor({K, N}, 31), wt = test::random_tensor({N, K}, 32);
+  b.init("w", w).init("wt", wt);
+  b.node("MatMul", {"x", "w"}, {"y"});
+  test::set_attr(b.node("Gemm", {"x", "wt"}, {"z"}), "transB", int64_t(1));
+  const std::string bytes = b.bytes();
+  SessionOptions o;
+  o.bf16_matmuls = true;
+  Session s(bytes.data(), bytes.size(), o);
+  EXPECT_EQ(s.bf16_matmuls(), kernels::bf16_matmul_supported());
+  Tensor x = test::random_tensor({M, K}, 33);
+  auto out = s.run(std::vector<Tensor>{x});
+  auto rounded = [&](float v) { return s.bf16_matmuls() ? double(rounded_to(DType::bfloat16, v)) : double(v); };
+  double worst = 0, moved = 0;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double want_y = 0, want_z = 0, exact = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const double xv = rounded(x.data<float>()[i * K + k]);
+        want_y += xv * rounded(w.data<float>()[k * N + j]);
+        want_z += xv * rounded(wt.data<float>()[j * K + k]);
+        exact += double(x.data<float>()[i * K + k]) * double(w.data<float>()[k * N + j]);
+      }
+      worst = std::max({worst, std::fabs(out[0].data<float>()[i * N + j] - want_y) / (1 + std::fabs(want_y)),
+                        std::fabs(out[1].data<float>()[i * N + j] - want_z) / (1 + std::fabs(want_z))});
+      moved = std::max(moved, std::fabs(want_y - exact));
+    }
+  EXPECT_LT(worst, 1e-5);
+  if (s.bf16_matmuls()) {
+    EXPECT_GT(moved, 1e-3);  // the rounding shows: the data are not bfloat16 values already
+    for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) EXPECT_NE(st.implementation.find("bf16"), std::string::npos);
+  }
+}
+
 // A Transpose that only moves unit dims is a view too; one that swaps real
 // dims is not; a step read only by a Shape folded at plan time is dropped.
 TEST(Plan, UnitDimTransposesAreViewsAndShapeOnlyReadersAreDropped) {

@@ -33,6 +33,7 @@ bool Args::common(SessionOptions& o, std::vector<std::string>& inputs) {
   else if (is("--isa")) o.isa = value();
   else if (is("--no-optimize")) o.optimize = false;
   else if (is("--no-winograd")) o.winograd = false;
+  else if (is("--bf16-matmuls")) o.bf16_matmuls = true;
   else return false;
   return true;
 }

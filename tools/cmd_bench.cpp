@@ -1,5 +1,5 @@
 // normrt bench MODEL [-i [NAME=]PATH]... [--threads N] [--warmup W] [--iters K | --seconds S]
-//                    [--isa ...] [--no-optimize] [--no-winograd] [--json]
+//                    [--isa ...] [--no-optimize] [--no-winograd] [--bf16-matmuls] [--json]
 // Load time, first-run time, then median/p90/p99/min latency and runs/s over
 // the timed runs, peak RSS, ISA and threads.
 #include <sys/resource.h>
@@ -103,13 +103,14 @@ int cmd_bench(int argc, char** argv) {
     std::printf(
         "{\"model\": \"%s\", \"load_ms\": %.3f, \"first_run_ms\": %.3f, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
         "\"p99_ms\": %.4f, \"min_ms\": %.4f, \"runs\": %zu, \"runs_per_s\": %.2f, \"threads\": %d, \"isa\": \"%s\", "
-        "\"optimize\": %s, \"peak_rss_mb\": %.1f, \"idle_cpu_percent\": %.1f}\n",
+        "\"optimize\": %s, \"bf16_matmuls\": %s, \"peak_rss_mb\": %.1f, \"idle_cpu_percent\": %.1f}\n",
         model.c_str(), load_ms, first_ms, med, p90, p99, mn, times.size(), double(times.size()) / total_s, s.threads(),
-        isa_name(s.isa()), opt.optimize ? "true" : "false", peak_rss_mb(), idle);
+        isa_name(s.isa()), opt.optimize ? "true" : "false", s.bf16_matmuls() ? "true" : "false", peak_rss_mb(), idle);
     return 0;
   }
   std::printf("model      %s\n", model.c_str());
-  std::printf("isa        %s   threads %d   optimize %s\n", isa_name(s.isa()), s.threads(), opt.optimize ? "on" : "off");
+  std::printf("isa        %s   threads %d   optimize %s%s\n", isa_name(s.isa()), s.threads(), opt.optimize ? "on" : "off",
+              s.bf16_matmuls() ? "   bf16 matmuls" : opt.bf16_matmuls ? "   (no bf16 matmuls on this CPU)" : "");
   std::printf("load       %.2f ms   first run %.3f ms\n", load_ms, first_ms);
   std::printf("latency    median %.3f ms   p90 %.3f   p99 %.3f   min %.3f   (%zu runs, %.1f runs/s)\n", med, p90, p99,
               mn, times.size(), double(times.size()) / total_s);

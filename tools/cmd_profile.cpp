@@ -1,4 +1,4 @@
-// normrt profile MODEL [-i ...] [--threads N] [--isa ...] [--iters K] [--trace FILE.json]
+// normrt profile MODEL [-i ...] [--threads N] [--isa ...] [--bf16-matmuls] [--iters K] [--trace FILE.json]
 // Per kernel of the plan (after the passes): op, the kernel that runs it
 // (oneDNN's implementation and layouts, or normrt's own at its ISA), shapes, median time,
 // share of the total, and achieved GFLOP/s (convolutions, matmuls with more
@@ -91,6 +91,9 @@ int cmd_profile(int argc, char** argv) {
                 100 * t / std::max(total, 1e-12), achieved, frac, st.implementation.c_str(),
                 shapes_str(st.in_shapes).c_str(), shapes_str(st.out_shapes).c_str());
   }
+  if (s.bf16_matmuls())
+    std::printf("\nProducts in bfloat16 (bf16, --bf16-matmuls) are held to the float32 FMA peak, so they can pass "
+                "100%%.\n");
   for (const auto& st : steps)
     if (st.implementation.find("wino") != std::string::npos) {
       std::printf("\nWinograd convolutions (wino) are credited the direct algorithm's FLOPs, so they can show more "

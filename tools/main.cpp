@@ -8,11 +8,11 @@ namespace {
 const char* kUsage =
     "usage: normrt <command> ...\n"
     "  run MODEL [-i [NAME=]PATH]... [-o DIR] [--threads N] [--isa auto|avx512|avx2|scalar]\n"
-    "            [--no-optimize] [--no-winograd] [--iters K]\n"
+    "            [--no-optimize] [--no-winograd] [--bf16-matmuls] [--iters K]\n"
     "  inspect MODEL [--optimized] [--json]\n"
     "  bench MODEL [-i [NAME=]PATH]... [--threads N] [--warmup W] [--iters K | --seconds S] [--isa ...]\n"
-    "              [--no-optimize] [--no-winograd] [--json]\n"
-    "  profile MODEL [-i [NAME=]PATH]... [--threads N] [--isa ...] [--iters K] [--trace FILE.json]\n";
+    "              [--no-optimize] [--no-winograd] [--bf16-matmuls] [--json]\n"
+    "  profile MODEL [-i [NAME=]PATH]... [--threads N] [--isa ...] [--bf16-matmuls] [--iters K] [--trace FILE.json]\n";
 }
 
 int main(int argc, char** argv) {

@@ -91,6 +91,7 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   d.b_perm = b_perm;
   d.y_perm = y_perm;
   d.alpha = fused ? c.node.attr_f("alpha", 1.f) : 1.f;
+  d.bf16 = c.bf16_matmuls;
   if (shape_numel(c.out[0].shape) == 0) return kernel_fn([](const RunArgs&) {});
   const Tensor* bias = fused ? c.constant(2) : nullptr;
   if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
@@ -113,6 +114,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
   kernels::MatMulDesc d;
   d.a_dims = c.in_shape(0);
   d.b_dims = c.in_shape(1);
+  d.bf16 = c.bf16_matmuls;
   if (c.node.attr_i("transA", 0)) d.a_perm = {1, 0};
   if (c.node.attr_i("transB", 0)) d.b_perm = {1, 0};
   const float alpha = c.node.attr_f("alpha", 1.f), beta = c.node.attr_f("beta", 1.f);
@@ -204,7 +206,7 @@ std::set<std::string> only_prepacked(const Graph& g) {
 
 }  // namespace
 
-void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache) {
+void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache, bool bf16) {
   const std::set<std::string> release = only_prepacked(g);
   for (auto& n : g.nodes) {
     bool trans_b = false;
@@ -213,7 +215,7 @@ void prepack_matmul_weights(Graph& g, kernels::WeightCache& cache) {
     if (t->bytes.empty()) continue;  // released already: packed for an earlier reader
     const Shape& b = t->shape;
     kernels::prepack_matmul_weights({t->data<float>(), &cache, t}, trans_b ? b[1] : b[0], trans_b ? b[0] : b[1],
-                                    trans_b);
+                                    trans_b, bf16);
     if (!release.count(n.inputs[1])) continue;
     // Released as soon as packed, so the plain and packed copies of all the
     // weights are never held at once: the graph gets the same tensor with no
