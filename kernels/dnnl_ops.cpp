@@ -84,10 +84,12 @@ dnnl::memory WeightCache::get(const std::shared_ptr<const void>& owner, const vo
     m = reordered(from, data, to);
   } else {
     // Released plain bytes: a packed copy of the same matrix (same owner,
-    // read through the same plain layout) holds them too.
+    // read through the same plain layout) holds them too, unless it holds
+    // them in bfloat16 and float32 is wanted.
     for (auto& [k, e] : entries_)
       if (k.first == owner.get() && k.second.size() == key.second.size() &&
-          k.second.compare(k.second.size() - source.size(), source.size(), source) == 0) {
+          k.second.compare(k.second.size() - source.size(), source.size(), source) == 0 &&
+          (e.second.get_desc().data_type() != dt::bf16 || to.data_type() == dt::bf16)) {
         m = reordered(e.second.get_desc(), e.second.get_data_handle(), to);
         break;
       }

@@ -193,8 +193,9 @@ struct MatMulDesc {
   std::vector<int64_t> a_dims, b_dims;  // equal rank >= 2, as stored
   std::vector<int64_t> a_perm, b_perm, y_perm;
   float alpha = 1;
-  // With a constant 2-D B and no permutations: A and B in bfloat16, float32
-  // accumulation (SessionOptions::bf16_matmuls); ignored otherwise.
+  // With a constant B in a 2-D product (A and B may be read permuted): A and
+  // B in bfloat16, float32 accumulation (SessionOptions::bf16_matmuls);
+  // ignored otherwise.
   bool bf16 = false;
 };
 

@@ -247,7 +247,8 @@ void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInf
     // Kernels evaluated now read and write plain tensors; only kernels of
     // the plan's steps see the held convolution layouts.
     auto bind = [&](bool step) {
-      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights, winograd, bf16_matmuls};
+      // (Products folded now stay float32, as folding at load does.)
+      BindContext bc{n, in, out, g.opset, isa, where, {}, {}, held, weights, winograd, bf16_matmuls && step};
       for (size_t k = 0; k < n.inputs.size(); ++k)  // (a value folded to a constant is plain)
         bc.in_blocked.push_back(step && blocked.count(n.inputs[k]) != 0 && !(k < in.size() && in[k] && in[k]->value));
       for (auto& name : n.outputs) bc.out_blocked.push_back(step && blocked.count(name) != 0);

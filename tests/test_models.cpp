@@ -123,9 +123,11 @@ void check_transformer(const std::string& name, int layer_norms) {
 
 // SessionOptions::bf16_matmuls on the transformers, against PyTorch's
 // float32 outputs: bfloat16 operands move them by about its precision (the
-// bound is 2^-6 of the largest output), where the CPU multiplies bfloat16;
-// elsewhere the option is ignored and they match as float32 does.
+// bound is 2^-7 of the largest output; they measured 1.1-3.9e-3), where the
+// CPU multiplies bfloat16; elsewhere the option is ignored and they match as
+// float32 does.
 TEST(Models, TransformersWithBf16MatmulsStayNearPyTorch) {
+  int cases = 0;
   for (const char* name : {"encoder_gelu_post_op17", "encoder_relu_pre_op13", "bert_op17"}) {
     const std::string base = test::fixture(std::string("models/") + name);
     SessionOptions o;
@@ -137,9 +139,11 @@ TEST(Models, TransformersWithBf16MatmulsStayNearPyTorch) {
       auto out = s.run(seq_inputs(s, base, seq));
       const double d = test::max_rel_diff(out[0], want);
       std::printf("%s seq %d: bf16 matmuls %s, max diff / max output %.2e\n", name, seq, s.bf16_matmuls() ? "on" : "off", d);
-      EXPECT_LE(d, s.bf16_matmuls() ? 1.0 / 64 : 1e-4) << name << " seq " << seq;
+      EXPECT_LE(d, s.bf16_matmuls() ? 1.0 / 128 : 1e-4) << name << " seq " << seq;
+      ++cases;
     }
   }
+  EXPECT_EQ(cases, 4);  // seq 7 of each, and bert's seq 64
 }
 
 TEST(Models, TransformerEncoderGeluPostNormOpset13) { check_transformer("encoder_gelu_post_op13", 4); }

@@ -94,6 +94,8 @@ int cmd_profile(int argc, char** argv) {
   if (s.bf16_matmuls())
     std::printf("\nProducts in bfloat16 (bf16, --bf16-matmuls) are held to the float32 FMA peak, so they can pass "
                 "100%%.\n");
+  else if (opt.bf16_matmuls)
+    std::printf("\n--bf16-matmuls: no bfloat16 products on this CPU; every product ran in float32.\n");
   for (const auto& st : steps)
     if (st.implementation.find("wino") != std::string::npos) {
       std::printf("\nWinograd convolutions (wino) are credited the direct algorithm's FLOPs, so they can show more "
