@@ -2,6 +2,7 @@
 """normrt beside ONNX Runtime, same models, same inputs, same thread count.
 
     /usr/bin/python3 bench/compare.py [--seconds S] [--rounds R] [--threads 1,2] [--models a,b]
+                                      [--normrt-args=--bf16-matmuls]
 
 Installs onnxruntime-node into bench/.ort (npm, --ignore-scripts), exports the
 models into build/bench_models (torchvision CNNs at 1x3x224x224, transformer
@@ -59,9 +60,9 @@ def make_inputs(model):
     return specs
 
 
-def run_normrt(model, specs, threads, seconds):
+def run_normrt(model, specs, threads, seconds, extra):
     args = [NORMRT, "bench", os.path.join(MODELS, model + ".onnx"), "--threads", str(threads), "--seconds", str(seconds),
-            "--json"]
+            "--json"] + extra
     for name, path in specs:
         args += ["-i", f"{name}={path}"]
     return json.loads(sh(args))
@@ -73,9 +74,9 @@ def run_ort(model, specs, threads, seconds, out):
     return json.loads(sh(args))
 
 
-def agree(model, specs):
+def agree(model, specs, extra):
     out_dir = os.path.join(MODELS, model + ".normrt_out")
-    args = [NORMRT, "run", os.path.join(MODELS, model + ".onnx"), "-o", out_dir, "--iters", "0"]
+    args = [NORMRT, "run", os.path.join(MODELS, model + ".onnx"), "-o", out_dir, "--iters", "0"] + extra
     for name, path in specs:
         args += ["-i", f"{name}={path}"]
     sh(["rm", "-rf", out_dir])
@@ -94,16 +95,19 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="mobilenet_v2,resnet18,resnet50,encoder_d384_op13,encoder_d384_op17,"
                                         "encoder_d768_op13,encoder_d768_op17,lstm_h512,bigru_h512")
+    ap.add_argument("--normrt-args", default="",
+                    help="more options for normrt's runs, e.g. --normrt-args=--bf16-matmuls (ONNX Runtime stays float32)")
     a = ap.parse_args()
+    extra = a.normrt_args.split()
     setup()
     rows = []
     for model in a.models.split(","):
         specs = make_inputs(model)
-        diff = agree(model, specs)
+        diff = agree(model, specs, extra)
         for threads in (int(t) for t in a.threads.split(",")):
             ours, theirs = [], []
             for _ in range(a.rounds):  # alternate, so drift on a shared machine hits both
-                ours.append(run_normrt(model, specs, threads, a.seconds))
+                ours.append(run_normrt(model, specs, threads, a.seconds, extra))
                 theirs.append(run_ort(model, specs, threads, a.seconds, os.devnull))
             n = float(np.median([r["median_ms"] for r in ours]))
             o = float(np.median([r["median_ms"] for r in theirs]))
