@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -32,24 +31,6 @@ const std::map<std::string, std::string> kDisagrees = {
      "and ONNX Runtime do"},
 };
 
-// f rounded to the nearest bfloat16, ties to the even one, found by comparing
-// the two neighbours in double (independently of graph/ir's bit arithmetic).
-float nearest_bfloat16(float f) {
-  if (std::isnan(f) || std::isinf(f)) return f;
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  const uint32_t low = bits & 0xffff0000u, high = low + 0x10000u;  // toward zero, and the next one out
-  float lo, hi;
-  std::memcpy(&lo, &low, 4);
-  std::memcpy(&hi, &high, 4);
-  // Past the largest bfloat16 the next one out is infinity, whose place for
-  // rounding is 2^128.
-  const double hi_at = std::isinf(hi) ? std::copysign(std::ldexp(1.0, 128), double(f)) : double(hi);
-  const double dl = std::fabs(double(f) - double(lo)), dh = std::fabs(hi_at - double(f));
-  if (dl != dh) return dl < dh ? lo : hi;
-  return (low >> 16) % 2 == 0 ? lo : hi;
-}
-
 // "" if every output of the Cast test equals its input rounded to nearest bfloat16.
 std::string check_bfloat16_rounding(const fs::path& dir) {
   Session s((dir / "model.onnx").string());
@@ -59,7 +40,8 @@ std::string check_bfloat16_rounding(const fs::path& dir) {
   auto out = s.run(std::vector<Tensor>{x});
   if (out.size() != 1 || out[0].dtype != DType::bfloat16 || out[0].numel() != x.numel()) return "output is not bfloat16 of the input's size";
   for (int64_t i = 0; i < x.numel(); ++i) {
-    const float got = bfloat16_to_float(out[0].data<uint16_t>()[i]), want = nearest_bfloat16(x.data<float>()[i]);
+    const float got = bfloat16_to_float(out[0].data<uint16_t>()[i]),
+                want = bfloat16_to_float(test::nearest_narrow(DType::bfloat16, x.data<float>()[i]));
     if (!(got == want || (std::isnan(got) && std::isnan(want))))
       return "element " + std::to_string(i) + ": got " + std::to_string(got) + ", nearest " + std::to_string(want);
   }
@@ -67,10 +49,7 @@ std::string check_bfloat16_rounding(const fs::path& dir) {
 }
 
 // Whether every node of the test's model is an op the registry claims at the model's opset.
-bool claimed(const std::string& model_path) {
-  std::ifstream f(model_path, std::ios::binary);
-  onnx::ModelProto m;
-  if (!m.ParseFromIstream(&f)) return false;
+bool claimed(const onnx::ModelProto& m) {
   int64_t opset = 0;
   for (auto& o : m.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx") opset = o.version();
@@ -94,13 +73,9 @@ Tensor load_case_tensor(const fs::path& path, const onnx::ValueInfoProto& declar
 }
 
 // "" if the case passes, else why not.
-std::string run_case(const fs::path& dir) {
+// `m`: the case's model.onnx, parsed.
+std::string run_case(const fs::path& dir, const onnx::ModelProto& m) {
   Session s((dir / "model.onnx").string());
-  onnx::ModelProto m;
-  {
-    std::ifstream f(dir / "model.onnx", std::ios::binary);
-    if (!m.ParseFromIstream(&f)) return "model.onnx does not parse";
-  }
   // The graph's inputs that are not initializers, in order (Session's inputs).
   std::vector<const onnx::ValueInfoProto*> inputs;
   for (auto& v : m.graph().input()) {
@@ -138,11 +113,13 @@ TEST(Conformance, EveryClaimedOnnxNodeTest) {
   int passed = 0, refused = 0, disagreed = 0, total = 0;
   for (auto& dir : dirs) {
     const std::string name = dir.filename().string();
-    if (!claimed((dir / "model.onnx").string())) continue;
+    onnx::ModelProto m;
+    std::ifstream f(dir / "model.onnx", std::ios::binary);
+    if (!m.ParseFromIstream(&f) || !claimed(m)) continue;
     ++total;
     std::string why;
     try {
-      why = run_case(dir);
+      why = run_case(dir, m);
     } catch (const Error& e) {
       why = std::string("refused: ") + e.what();
     }

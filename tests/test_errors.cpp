@@ -56,14 +56,19 @@ ModelBuilder relu_model() {
 
 void write(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
+// A file's bytes.
+std::string contents(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
 TEST(BadModel, MissingFileNamesThePath) {
   EXPECT_NE(load_error("/nonexistent/model.onnx").find("/nonexistent/model.onnx"), std::string::npos);
 }
 
 TEST(BadModel, TruncatedEmptyAndNonOnnxFilesAreRefused) {
   TempDir d;
-  std::ifstream f(test::fixture("models/resnet_basic.onnx"), std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string bytes = contents(test::fixture("models/resnet_basic.onnx"));
   for (size_t cut : {bytes.size() / 2, bytes.size() - 3, size_t(100)}) {
     write(d.file("cut.onnx"), bytes.substr(0, cut));
     std::string e = load_error(d.file("cut.onnx"));
@@ -598,8 +603,7 @@ TEST(BadModel, RandomCorruptionsEndInAnAnswerOrAnError) {
     std::vector<std::string> inputs;
   } cases[] = {{"models/resnet_basic", {"input"}}, {"models/bert_op13", {"seq7.ids", "seq7.mask"}}};
   for (auto& c : cases) {
-    std::ifstream f(test::fixture(c.model + ".onnx"), std::ios::binary);
-    const std::string original((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string original = contents(test::fixture(c.model + ".onnx"));
     std::vector<Tensor> in;
     for (auto& name : c.inputs) in.push_back(read_npy(test::fixture(c.model + "." + name + ".npy")));
     std::mt19937 rng(7);
@@ -710,8 +714,7 @@ TEST(Cli, BenchInspectAndProfileReportTheirFields) {
   EXPECT_NE(out.find("\"BatchNormalization\": 20"), std::string::npos) << out;  // before the passes
   ASSERT_EQ(test::run_cli("profile " + model + " --iters 2 --trace " + d.file("t.json"), &out), 0) << out;
   EXPECT_NE(out.find("GFLOP/s"), std::string::npos) << out;
-  std::ifstream t(d.file("t.json"));
-  std::string trace((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
+  std::string trace = contents(d.file("t.json"));
   EXPECT_NE(trace.find("\"traceEvents\""), std::string::npos);
   EXPECT_NE(trace.find("\"ph\": \"X\""), std::string::npos);
 }
@@ -723,8 +726,7 @@ TEST(Cli, RunWritesEveryOutputAsNpyAndJson) {
   ASSERT_EQ(test::run_cli("run " + base + ".onnx -i " + base + ".input.npy -o " + d.file("out"), &out), 0) << out;
   Tensor y = read_npy(d.file("out/output_0.npy"));
   EXPECT_LE(test::max_rel_diff(y, read_npy(base + ".output.npy")), 1e-4);
-  std::ifstream j(d.file("out/outputs.json"));
-  std::string json((std::istreambuf_iterator<char>(j)), std::istreambuf_iterator<char>());
+  std::string json = contents(d.file("out/outputs.json"));
   EXPECT_NE(json.find("\"name\": \"output\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"shape\": [1, 10]"), std::string::npos) << json;
   EXPECT_NE(out.find("latency"), std::string::npos);
@@ -743,8 +745,7 @@ TEST(Cli, RunWritesBFloat16OutputsAsFloat32Npy) {
   for (int64_t i = 0; i < y.numel(); ++i)  // bfloat16 values: the low 16 bits are zero
     EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(y.data<float>()[i])), y.data<float>()[i]) << i;
   EXPECT_LE(test::max_rel_diff(y, read_npy(base + ".output.npy")), 1.0 / 128);
-  std::ifstream j(d.file("out/outputs.json"));
-  std::string json((std::istreambuf_iterator<char>(j)), std::istreambuf_iterator<char>());
+  std::string json = contents(d.file("out/outputs.json"));
   EXPECT_NE(json.find("\"dtype\": \"bfloat16\", \"stored_as\": \"float32\""), std::string::npos) << json;
   EXPECT_NE(out.find("bfloat16[1,10]"), std::string::npos) << out;
 }

@@ -691,32 +691,24 @@ TEST(Session, OneRowProductsRunAsGemvAndMatchFloat64) {
   }
 }
 
+// Every value of the 16-bit float `t` widens to itself and narrows back
+// (NaN to NaN); each probe narrows to the nearest value, as a search over
+// all of them finds (test::nearest_narrow).
+void check_narrow_conversions(DType t, float (*widen)(uint16_t), uint16_t (*narrow)(float),
+                              const std::vector<float>& probes) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = widen(uint16_t(h));
+    if (std::isnan(f)) EXPECT_TRUE(std::isnan(widen(narrow(f)))) << h;
+    else EXPECT_EQ(narrow(f), uint16_t(h)) << h;
+  }
+  for (float f : probes) EXPECT_EQ(narrow(f), test::nearest_narrow(t, f)) << f;
+}
+
 // float16 <-> float32 against an independent search: every float16 value
 // widens to itself and narrows back; floats narrow to the nearest float16
 // (ties to the even one, past 65504 + half an ulp to infinity, NaN to NaN).
 TEST(Float16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
-  std::vector<std::pair<double, uint16_t>> finite;  // non-negative finite halves, ascending
-  for (uint32_t h = 0; h < 0x10000; ++h) {
-    const float f = half_to_float(uint16_t(h));
-    if (std::isnan(f)) {
-      EXPECT_TRUE(std::isnan(half_to_float(float_to_half(f)))) << h;
-      continue;
-    }
-    EXPECT_EQ(float_to_half(f), uint16_t(h)) << h;
-    if (h < 0x7c00) finite.emplace_back(f, uint16_t(h));
-  }
-  ASSERT_EQ(finite.back().first, 65504.0);
-  auto nearest = [&](float f) -> uint16_t {
-    const double a = std::fabs(double(f));
-    const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
-    if (a >= 65520.0) return sign | 0x7c00;
-    if (a >= 65504.0) return sign | finite.back().second;
-    auto hi = std::lower_bound(finite.begin(), finite.end(), std::pair<double, uint16_t>{a, 0});
-    if (hi->first == a || hi == finite.begin()) return sign | hi->second;
-    auto lo = hi - 1;
-    const double dl = a - lo->first, dh = hi->first - a;
-    return sign | (dl < dh ? lo->second : dh < dl ? hi->second : (lo->second % 2 == 0 ? lo->second : hi->second));
-  };
+  ASSERT_EQ(test::nearest_narrow(DType::float16, 65504.f), 0x7bff);  // the largest finite float16
   std::mt19937 rng(5);
   std::vector<float> probes = {65519.99f, 65520.f, 65504.f, 1e-8f, 2.9802322e-8f, 5.9604645e-8f, 6.1035156e-5f,
                                6.1e-5f, -3.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 2049.f, 2051.f};
@@ -727,7 +719,7 @@ TEST(Float16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
     if (std::isnan(f) || std::fabs(f) > 1e6f || std::fabs(f) < 1e-9f) f = std::ldexp(float(rng() % 4096) - 2048, int(rng() % 44) - 30);
     probes.push_back(f);
   }
-  for (float f : probes) EXPECT_EQ(float_to_half(f), nearest(f)) << f;
+  check_narrow_conversions(DType::float16, half_to_float, float_to_half, probes);
 }
 
 // A model declaring float16 meets its caller in float16: inputs given as
@@ -781,28 +773,6 @@ TEST(Float16, ModelsTakeAndGiveFloat16AndCastsRound) {
 // nearest bfloat16 (ties to the even one, from the largest finite value plus
 // half an ulp to infinity, NaN to NaN).
 TEST(BFloat16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
-  std::vector<std::pair<double, uint16_t>> finite;  // non-negative finite bfloat16s, ascending
-  for (uint32_t h = 0; h < 0x10000; ++h) {
-    const float f = bfloat16_to_float(uint16_t(h));
-    if (std::isnan(f)) {
-      EXPECT_TRUE(std::isnan(bfloat16_to_float(float_to_bfloat16(f)))) << h;
-      continue;
-    }
-    EXPECT_EQ(float_to_bfloat16(f), uint16_t(h)) << h;
-    if (h < 0x7f80) finite.emplace_back(f, uint16_t(h));
-  }
-  const double largest = finite.back().first, overflow = largest + std::ldexp(1.0, 119);  // + half an ulp (2^120)
-  auto nearest = [&](float f) -> uint16_t {
-    const double a = std::fabs(double(f));
-    const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
-    if (std::isinf(f) || a >= overflow) return sign | 0x7f80;
-    if (a >= largest) return sign | finite.back().second;
-    auto hi = std::lower_bound(finite.begin(), finite.end(), std::pair<double, uint16_t>{a, 0});
-    if (hi->first == a || hi == finite.begin()) return sign | hi->second;
-    auto lo = hi - 1;
-    const double dl = a - lo->first, dh = hi->first - a;
-    return sign | (dl < dh ? lo->second : dh < dl ? hi->second : (lo->second % 2 == 0 ? lo->second : hi->second));
-  };
   std::mt19937 rng(6);
   std::vector<float> probes = {3.3895314e38f, 3.3961776e38f, 3.40e38f, INFINITY, -INFINITY, 1.0f + 1.0f / 256,
                                1.0f + 3.0f / 256, 1e-40f, 1.0e-45f, -2.5f, 0.48033667f};
@@ -813,9 +783,10 @@ TEST(BFloat16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
     if (std::isnan(f)) continue;
     probes.push_back(f);
   }
-  for (float f : probes) EXPECT_EQ(float_to_bfloat16(f), nearest(f)) << f;
+  check_narrow_conversions(DType::bfloat16, bfloat16_to_float, float_to_bfloat16, probes);
   // Rounding through bfloat16 as float32 is the same value.
-  for (float f : probes) EXPECT_EQ(rounded_to(DType::bfloat16, f), bfloat16_to_float(nearest(f))) << f;
+  for (float f : probes)
+    EXPECT_EQ(rounded_to(DType::bfloat16, f), bfloat16_to_float(test::nearest_narrow(DType::bfloat16, f))) << f;
 }
 
 // A model declaring bfloat16 meets its caller in bfloat16, as float16 does:

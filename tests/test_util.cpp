@@ -1,10 +1,13 @@
 #include "tests/test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace normrt::test {
 
@@ -15,6 +18,24 @@ std::vector<Isa> machine_isas() {
   for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512})
     if (isa_supported(i)) r.push_back(i);
   return r;
+}
+
+uint16_t nearest_narrow(DType t, float f) {
+  const bool bf16 = t == DType::bfloat16;
+  const uint16_t inf = bf16 ? 0x7f80 : 0x7c00, sign = std::signbit(f) ? 0x8000 : 0;
+  if (std::isnan(f)) return sign | (bf16 ? 0x7fc0 : 0x7e00);
+  static std::vector<std::pair<double, uint16_t>> tables[2];  // non-negative finite values, ascending
+  auto& finite = tables[bf16];
+  if (finite.empty())
+    for (uint16_t h = 0; h < inf; ++h) finite.emplace_back(bf16 ? bfloat16_to_float(h) : half_to_float(h), h);
+  const double a = std::fabs(double(f)), largest = finite.back().first;
+  if (a >= largest + (largest - finite[finite.size() - 2].first) / 2) return sign | inf;
+  if (a >= largest) return sign | finite.back().second;
+  auto hi = std::lower_bound(finite.begin(), finite.end(), std::pair<double, uint16_t>{a, 0});
+  if (hi->first == a || hi == finite.begin()) return sign | hi->second;
+  auto lo = hi - 1;
+  const double dl = a - lo->first, dh = hi->first - a;
+  return sign | (dl < dh ? lo->second : dh < dl ? hi->second : (lo->second % 2 == 0 ? lo->second : hi->second));
 }
 
 static double value_at(const Tensor& t, int64_t i) {

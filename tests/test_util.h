@@ -20,6 +20,11 @@ std::vector<Isa> machine_isas();
 double max_rel_diff(const Tensor& a, const Tensor& b);
 // Elementwise |a - b| <= atol + rtol |b|, NaNs matching; "" or a description of the first miss.
 std::string compare(const Tensor& got, const Tensor& want, double rtol, double atol);
+// The 16-bit float `t` (float16 or bfloat16) nearest to f, ties to the even
+// one, found by searching all of the type's values rather than by bit
+// arithmetic: from the largest finite value plus half its step, infinity;
+// NaN stays NaN.
+uint16_t nearest_narrow(DType t, float f);
 
 Tensor random_tensor(Shape shape, unsigned seed, float lo = -1.f, float hi = 1.f);
 Tensor scalar_tensor(float v);

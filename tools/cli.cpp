@@ -130,6 +130,10 @@ void write_outputs(const std::string& dir, const Session& s, const std::vector<T
   }
 }
 
+const char* bf16_matmuls_note(const Session& s, const SessionOptions& o) {
+  return s.bf16_matmuls() ? "   bf16 matmuls" : o.bf16_matmuls ? "   (no bf16 matmuls on this CPU)" : "";
+}
+
 std::string summary(const Tensor& t) {
   std::ostringstream o;
   o << dtype_name(t.dtype) << shape_str(t.shape);

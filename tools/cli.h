@@ -44,6 +44,9 @@ std::vector<Tensor> make_inputs(const Session& s, const std::vector<std::string>
 void write_outputs(const std::string& dir, const Session& s, const std::vector<Tensor>& outputs);
 std::string summary(const Tensor& t);
 double median(std::vector<double> v);
+// For the tools' header line: "   bf16 matmuls" when they are on, a note when
+// asked for on a CPU without them, else "".
+const char* bf16_matmuls_note(const Session& s, const SessionOptions& o);
 
 int cmd_run(int argc, char** argv);
 int cmd_inspect(int argc, char** argv);

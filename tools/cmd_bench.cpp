@@ -110,7 +110,7 @@ int cmd_bench(int argc, char** argv) {
   }
   std::printf("model      %s\n", model.c_str());
   std::printf("isa        %s   threads %d   optimize %s%s\n", isa_name(s.isa()), s.threads(), opt.optimize ? "on" : "off",
-              s.bf16_matmuls() ? "   bf16 matmuls" : opt.bf16_matmuls ? "   (no bf16 matmuls on this CPU)" : "");
+              bf16_matmuls_note(s, opt));
   std::printf("load       %.2f ms   first run %.3f ms\n", load_ms, first_ms);
   std::printf("latency    median %.3f ms   p90 %.3f   p99 %.3f   min %.3f   (%zu runs, %.1f runs/s)\n", med, p90, p99,
               mn, times.size(), double(times.size()) / total_s);

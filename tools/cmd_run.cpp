@@ -40,7 +40,7 @@ int cmd_run(int argc, char** argv) {
 
   std::printf("model    %s\n", model.c_str());
   std::printf("isa      %s   threads %d   optimize %s%s\n", isa_name(s.isa()), s.threads(), opt.optimize ? "on" : "off",
-              s.bf16_matmuls() ? "   bf16 matmuls" : opt.bf16_matmuls ? "   (no bf16 matmuls on this CPU)" : "");
+              bf16_matmuls_note(s, opt));
   for (size_t k = 0; k < out.size(); ++k)
     std::printf("output %zu '%s'  %s\n", k, s.output_names()[k].c_str(), summary(out[k]).c_str());
   std::printf("latency  load %.2f ms   first run %.3f ms", ms(t1 - t0), ms(t3 - t2));
