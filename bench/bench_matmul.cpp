@@ -8,7 +8,9 @@
 // is what weight streaming costs a product the kernel cannot overlap it with.
 // Products of one row (1xKxN) also run as BM_Gemv*: kernels::gemv on the same
 // packed weights, what a session runs them with; its GB/s counter is the
-// weights' bytes over the time.
+// weights' bytes over the time. Products of more rows also run as BM_Gemm*:
+// kernels::gemm on the same packed weights, what a session runs them with
+// where oneDNN packs that layout (AVX-512).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "kernels/dnnl_ops.h"
+#include "kernels/gemm.h"
 #include "kernels/gemv.h"
 
 namespace {
@@ -27,7 +30,9 @@ struct Shape3 {
   int64_t M, K, N;
 };
 
-void matmul(benchmark::State& st, Shape3 s, bool cold, bool gemv) {
+enum class Run { onednn, gemv, gemm };
+
+void matmul(benchmark::State& st, Shape3 s, bool cold, Run how) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   std::vector<float> a(size_t(s.M * s.K)), w(size_t(s.K * s.N)), y(size_t(s.M * s.N));
@@ -41,8 +46,8 @@ void matmul(benchmark::State& st, Shape3 s, bool cold, bool gemv) {
   kernels::DnnlRun run;
   std::vector<float> other(cold ? size_t(64) << 20 : 0, 1.f);  // 256 MiB
   float sink = 0;
-  if (gemv && !mm.panels()) {
-    st.SkipWithError("oneDNN did not pack B in the 64-column panels gemv reads (not AVX-512)");
+  if (how != Run::onednn && !mm.panels()) {
+    st.SkipWithError("oneDNN did not pack B in the 64-column panels gemv and gemm read (not AVX-512)");
     return;
   }
   for (auto _ : st) {
@@ -51,8 +56,10 @@ void matmul(benchmark::State& st, Shape3 s, bool cold, bool gemv) {
       for (size_t i = 0; i < other.size(); i += 16) sink += other[i];
       st.ResumeTiming();
     }
-    if (gemv) {
+    if (how == Run::gemv) {
       kernels::gemv(best_isa(), a.data(), mm.panels(), nullptr, y.data(), s.K, s.N);
+    } else if (how == Run::gemm) {
+      kernels::gemm(best_isa(), a.data(), mm.panels(), nullptr, y.data(), s.M, s.K, s.N, nullptr);
     } else {
       mm.run(a.data(), nullptr, y.data(), scratch.get(), run);
       run.stream().wait();
@@ -69,13 +76,17 @@ void matmul(benchmark::State& st, Shape3 s, bool cold, bool gemv) {
 
 int main(int argc, char** argv) {
   const Shape3 shapes[] = {{128, 384, 1536}, {128, 1536, 384}, {128, 768, 3072}, {128, 3072, 768},
-                           {1, 1280, 1000}, {1, 2048, 1000}, {1, 768, 3072}, {1, 3072, 768}};
+                           {4, 768, 3072},   {32, 768, 3072},  {512, 768, 768},  {1, 1280, 1000},
+                           {1, 2048, 1000},  {1, 768, 3072},   {1, 3072, 768}};
   for (const auto& s : shapes) {
     const std::string name = std::to_string(s.M) + "x" + std::to_string(s.K) + "x" + std::to_string(s.N);
     for (bool cold : {false, true}) {
       const std::string temp = cold ? "Cold/" : "Hot/";
-      benchmark::RegisterBenchmark(("BM_MatMul" + temp + name).c_str(), matmul, s, cold, false)->UseRealTime();
-      if (s.M == 1) benchmark::RegisterBenchmark(("BM_Gemv" + temp + name).c_str(), matmul, s, cold, true)->UseRealTime();
+      benchmark::RegisterBenchmark(("BM_MatMul" + temp + name).c_str(), matmul, s, cold, Run::onednn)->UseRealTime();
+      const bool one = s.M == 1;
+      benchmark::RegisterBenchmark(((one ? "BM_Gemv" : "BM_Gemm") + temp + name).c_str(), matmul, s, cold,
+                                   one ? Run::gemv : Run::gemm)
+          ->UseRealTime();
     }
   }
   benchmark::Initialize(&argc, argv);

@@ -10,6 +10,7 @@
 #include "kernels/batch_norm.h"
 #include "kernels/dnnl_ops.h"
 #include "kernels/elementwise.h"
+#include "kernels/gemm.h"
 #include "kernels/gemv.h"
 #include "kernels/layer_norm.h"
 #include "kernels/machine_limits.h"
@@ -530,6 +531,24 @@ TEST(MatMulKernel, ReleasedWeightsAreRebuiltFromTheirPackedCopy) {
 // against float64, on every ISA, with and without a bias; bitwise the same
 // at 1 and 2 threads. And the panels oneDNN packs for a one-row product on
 // this machine, when it packs that layout, hold exactly B.
+// B [K, N] in 64-column panels (gemv.h), packed here by hand: rows past K
+// NaN, where the kernels must not read, columns past N zero, as oneDNN pads.
+std::vector<float> hand_packed_panels(const Tensor& b, int64_t K, int64_t N) {
+  using kernels::kGemvKBlock;
+  using kernels::kGemvPanel;
+  const int64_t kp = (K + kGemvKBlock - 1) / kGemvKBlock * kGemvKBlock, np = (N + kGemvPanel - 1) / kGemvPanel;
+  std::vector<float> panels(size_t(np * kp * kGemvPanel), 0.f);
+  for (int64_t p = 0; p < np; ++p)
+    for (int64_t k = 0; k < kp; ++k)
+      for (int64_t j = 0; j < kGemvPanel; ++j) {
+        const int64_t n = p * kGemvPanel + j;
+        float& v = panels[size_t((p * kp + k) * kGemvPanel + j)];
+        if (k >= K) v = std::numeric_limits<float>::quiet_NaN();
+        else if (n < N) v = b.data<float>()[k * N + n];
+      }
+  return panels;
+}
+
 TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
   using kernels::kGemvKBlock;
   using kernels::kGemvPanel;
@@ -538,18 +557,7 @@ TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
     const int64_t kp = (K + kGemvKBlock - 1) / kGemvKBlock * kGemvKBlock, np = (N + kGemvPanel - 1) / kGemvPanel;
     Tensor b = random_tensor({K, N}, unsigned(K * 7 + N)), x = random_tensor({K}, unsigned(K), -2, 2),
            bias = random_tensor({N}, unsigned(N) + 3);
-    std::vector<float> panels(size_t(np * kp * kGemvPanel), 0.f);
-    for (int64_t p = 0; p < np; ++p)
-      for (int64_t k = 0; k < kp; ++k)
-        for (int64_t j = 0; j < kGemvPanel; ++j) {
-          const int64_t n = p * kGemvPanel + j;
-          float& v = panels[size_t((p * kp + k) * kGemvPanel + j)];
-          if (k >= K) {
-            v = std::numeric_limits<float>::quiet_NaN();  // rows past K: never read
-          } else if (n < N) {
-            v = b.data<float>()[k * N + n];
-          }
-        }
+    const std::vector<float> panels = hand_packed_panels(b, K, N);
     for (Isa isa : machine_isas())
       for (bool with_bias : {false, true}) {
         const std::string what = std::string(isa_name(isa)) + " K " + std::to_string(K) + " N " + std::to_string(N) +
@@ -585,6 +593,57 @@ TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
           wrong += mm.panels()[at] != panels[at];
         }
     EXPECT_EQ(wrong, 0) << "K " << K << " N " << N;
+  }
+  omp_set_num_threads(omp_get_num_procs());
+}
+
+// Rows times B in 64-column panels (hand_packed_panels) against float64, on
+// every ISA: row counts around the tile (6) and row block (240), K across
+// its block (768), N with and without a partial panel, with and without a
+// bias and an activation. Bitwise the same at 1 and 2 threads (split by
+// panels, or by rows when there are fewer panels than threads), and each row
+// bitwise the same computed alone; nothing written outside Y.
+TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
+  struct Case { int64_t M, K, N; };
+  const Case cases[] = {{2, 1, 1},   {5, 17, 65},   {6, 16, 64},   {7, 33, 200}, {13, 300, 130},
+                        {130, 769, 192}, {241, 40, 70}, {3, 1600, 129}, {64, 100, 1000}};
+  const kernels::UnaryParams relu{kernels::Unary::relu};
+  for (auto [M, K, N] : cases) {
+    Tensor b = random_tensor({K, N}, unsigned(K * 5 + N)), a = random_tensor({M, K}, unsigned(M + K), -2, 2),
+           bias = random_tensor({N}, unsigned(N) + 9);
+    const std::vector<float> panels = hand_packed_panels(b, K, N);
+    std::vector<double> plain(static_cast<size_t>(M * N));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        double acc = 0;
+        for (int64_t k = 0; k < K; ++k) acc += double(a.data<float>()[m * K + k]) * b.data<float>()[k * N + n];
+        plain[size_t(m * N + n)] = acc;
+      }
+    for (Isa isa : machine_isas())
+      for (int with : {0, 1, 2}) {  // nothing, bias, bias and Relu
+        const std::string what = std::string(isa_name(isa)) + " M " + std::to_string(M) + " K " + std::to_string(K) +
+                                 " N " + std::to_string(N) + " with " + std::to_string(with);
+        const float* bp = with ? bias.data<float>() : nullptr;
+        const kernels::UnaryParams* act = with == 2 ? &relu : nullptr;
+        std::vector<float> y1(size_t(M * N) + 1, -7.f), y2(y1), alone(size_t(N) + 1, -7.f);
+        omp_set_num_threads(1);
+        kernels::gemm(isa, a.data<float>(), panels.data(), bp, y1.data(), M, K, N, act);
+        omp_set_num_threads(2);
+        kernels::gemm(isa, a.data<float>(), panels.data(), bp, y2.data(), M, K, N, act);
+        EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * 4), 0) << what;
+        EXPECT_EQ(y1[size_t(M * N)], -7.f) << what << ": wrote past Y";
+        const int64_t row = M / 2;
+        kernels::gemm(isa, a.data<float>() + row * K, panels.data(), bp, alone.data(), 1, K, N, act);
+        EXPECT_EQ(std::memcmp(alone.data(), y1.data() + row * N, size_t(N) * 4), 0) << what << ": row alone";
+        EXPECT_EQ(alone[size_t(N)], -7.f) << what << ": wrote past the row";
+        std::vector<double> want(plain);
+        for (int64_t e = 0; e < M * N; ++e) {
+          double& v = want[size_t(e)];
+          if (with) v += bias.data<float>()[e % N];
+          if (with == 2) v = std::max(v, 0.0);
+        }
+        expect_close(y1.data(), want, 1e-5, 1e-5 * std::sqrt(double(K)), what);
+      }
   }
   omp_set_num_threads(omp_get_num_procs());
 }

@@ -608,9 +608,9 @@ TEST(Session, MatMulWeightsAreHeldPackedOnly) {
       << "planned a released weight without its cache: " << error;
 }
 
-// Whether oneDNN packs a one-row product's weights in the panels gemv reads
+// Whether oneDNN packs a product's weights in the panels gemv and gemm read
 // on this machine (AVX-512: yes; elsewhere the products stay on oneDNN).
-bool one_row_products_run_as_gemv() {
+bool products_run_on_panels() {
   auto w = std::make_shared<Tensor>(test::random_tensor({40, 24}, 1));
   kernels::MatMulDesc d;
   d.a_dims = {1, 40};
@@ -618,76 +618,83 @@ bool one_row_products_run_as_gemv() {
   return kernels::MatMul(d, {w->data<float>(), nullptr, w}, nullptr).panels() != nullptr;
 }
 
-// Products of one row run as normrt's gemv on the panels oneDNN packed (where
-// it packs that layout): MatMul + bias + Relu fused, with A of rank 1, 2 and
-// 3; Gemm with transB, with and without alpha and beta; a weight read through
-// a Transpose that swaps its dims and one that keeps them (folded into the
-// product's perm_b when fold_constants is off). Each against float64, at 1
-// and 2 threads, with the rewrites on, off, and without fold_constants.
-TEST(Session, OneRowProductsRunAsGemvAndMatchFloat64) {
+// Products with a constant B run as normrt's gemv (one row) or gemm (more
+// rows) on the panels oneDNN packed (where it packs that layout): MatMul +
+// bias + Relu fused, with A of rank 1 (one row), 2 and 3; Gemm with transB,
+// with and without alpha and beta; a weight read through a Transpose that
+// swaps its dims and one that keeps them (folded into the product's perm_b
+// when fold_constants is off). Each against float64, at 1 and 2 threads,
+// with the rewrites on, off, and without fold_constants.
+TEST(Session, PanelProductsRunAsGemvOrGemmAndMatchFloat64) {
   const int64_t K = 300, N = 130;
   Tensor w = test::random_tensor({K, N}, 31), wt = test::random_tensor({N, K}, 32), bias = test::random_tensor({N}, 33);
-  const bool packed_as_panels = one_row_products_run_as_gemv();
-  for (const Shape& a_shape : {Shape{K}, Shape{1, K}, Shape{1, 1, K}}) {
-    ModelBuilder b;
-    b.input("x", a_shape).output("y").output("g").output("h").output("t").output("u");
-    b.init("w", w).init("wt", wt).init("bias", bias).init("two_d", test::int64_tensor({2}, {1, K}));
-    b.node("MatMul", {"x", "w"}, {"m"});
-    b.node("Add", {"m", "bias"}, {"s"});
-    b.node("Relu", {"s"}, {"y"});
-    b.node("Reshape", {"x", "two_d"}, {"x2"});
-    auto& scaled = b.node("Gemm", {"x2", "wt", "bias"}, {"g"});
-    test::set_attr(scaled, "transB", int64_t(1));
-    test::set_attr(scaled, "alpha", 0.5f);
-    test::set_attr(scaled, "beta", 2.f);
-    test::set_attr(b.node("Gemm", {"x2", "wt", "bias"}, {"h"}), "transB", int64_t(1));
-    test::set_attr(b.node("Transpose", {"wt"}, {"wtt"}), "perm", std::vector<int64_t>{1, 0});
-    b.node("MatMul", {"x2", "wtt"}, {"t"});
-    test::set_attr(b.node("Transpose", {"w"}, {"w_same"}), "perm", std::vector<int64_t>{0, 1});
-    b.node("MatMul", {"x2", "w_same"}, {"u"});
-    const std::string bytes = b.bytes();
-    Tensor x = test::random_tensor(a_shape, 34, -2, 2);
-    const float* xv = x.data<float>();
-    std::vector<std::vector<double>> want(5, std::vector<double>(static_cast<size_t>(N)));
-    for (int64_t n = 0; n < N; ++n) {
-      double m = 0, mt = 0;
-      for (int64_t k = 0; k < K; ++k) {
-        m += double(xv[k]) * w.data<float>()[k * N + n];
-        mt += double(xv[k]) * wt.data<float>()[n * K + k];
-      }
-      const double c = bias.data<float>()[n];
-      for (auto [i, v] : {std::pair{0, std::max(m + c, 0.0)}, {1, 0.5 * mt + 2.0 * c}, {2, mt + c}, {3, mt}, {4, m}})
-        want[size_t(i)][size_t(n)] = v;
+  const bool packed_as_panels = products_run_on_panels();
+  for (int64_t M : {1, 7}) {
+    const std::vector<Shape> a_shapes = M == 1 ? std::vector<Shape>{{K}, {1, K}, {1, 1, K}}
+                                               : std::vector<Shape>{{M, K}, {1, M, K}};
+    const char* kernel = M == 1 ? "gemv" : "gemm";
+    for (const Shape& a_shape : a_shapes) {
+      ModelBuilder b;
+      b.input("x", a_shape).output("y").output("g").output("h").output("t").output("u");
+      b.init("w", w).init("wt", wt).init("bias", bias).init("two_d", test::int64_tensor({2}, {M, K}));
+      b.node("MatMul", {"x", "w"}, {"m"});
+      b.node("Add", {"m", "bias"}, {"s"});
+      b.node("Relu", {"s"}, {"y"});
+      b.node("Reshape", {"x", "two_d"}, {"x2"});
+      auto& scaled = b.node("Gemm", {"x2", "wt", "bias"}, {"g"});
+      test::set_attr(scaled, "transB", int64_t(1));
+      test::set_attr(scaled, "alpha", 0.5f);
+      test::set_attr(scaled, "beta", 2.f);
+      test::set_attr(b.node("Gemm", {"x2", "wt", "bias"}, {"h"}), "transB", int64_t(1));
+      test::set_attr(b.node("Transpose", {"wt"}, {"wtt"}), "perm", std::vector<int64_t>{1, 0});
+      b.node("MatMul", {"x2", "wtt"}, {"t"});
+      test::set_attr(b.node("Transpose", {"w"}, {"w_same"}), "perm", std::vector<int64_t>{0, 1});
+      b.node("MatMul", {"x2", "w_same"}, {"u"});
+      const std::string bytes = b.bytes();
+      Tensor x = test::random_tensor(a_shape, 34, -2, 2);
+      const float* xv = x.data<float>();
+      std::vector<std::vector<double>> want(5, std::vector<double>(static_cast<size_t>(M * N)));
+      for (int64_t r = 0; r < M; ++r)
+        for (int64_t n = 0; n < N; ++n) {
+          double m = 0, mt = 0;
+          for (int64_t k = 0; k < K; ++k) {
+            m += double(xv[r * K + k]) * w.data<float>()[k * N + n];
+            mt += double(xv[r * K + k]) * wt.data<float>()[n * K + k];
+          }
+          const double c = bias.data<float>()[n];
+          for (auto [i, v] : {std::pair{0, std::max(m + c, 0.0)}, {1, 0.5 * mt + 2.0 * c}, {2, mt + c}, {3, mt}, {4, m}})
+            want[size_t(i)][size_t(r * N + n)] = v;
+        }
+      for (int config = 0; config < 3; ++config)
+        for (int threads : {1, 2}) {
+          SessionOptions o;
+          o.optimize = config != 1;
+          if (config == 2) o.disabled_passes = {"fold_constants"};
+          o.threads = threads;
+          Session s(bytes.data(), bytes.size(), o);
+          auto out = s.run(std::vector<Tensor>{x});
+          const std::string what = "rows " + std::to_string(M) + " rank " + std::to_string(a_shape.size()) +
+                                   " config " + std::to_string(config) + " threads " + std::to_string(threads);
+          ASSERT_EQ(out.size(), 5u) << what;
+          for (size_t i = 0; i < 5; ++i) {
+            ASSERT_EQ(out[i].numel(), M * N) << what << " output " << i;
+            for (int64_t e = 0; e < M * N; ++e)
+              ASSERT_NEAR(out[i].data<float>()[e], want[i][size_t(e)], 1e-5 * (1 + std::abs(want[i][size_t(e)])))
+                  << what << " output " << i << " [" << e << "]";
+          }
+          int on_panels = 0, products = 0;
+          std::string ran;
+          for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) {
+            if (st.op.find("MatMul") == std::string::npos && st.op != "Gemm") continue;
+            ++products;
+            on_panels += st.implementation.find(kernel) != std::string::npos;
+            ran += " " + st.op + ":" + st.implementation;
+          }
+          EXPECT_EQ(products, 5) << what << ran;
+          // (Without the rewrites, the Transposes run as steps: their products' B is not a weight.)
+          EXPECT_EQ(on_panels, !packed_as_panels ? 0 : config == 1 ? 3 : 5) << what << ran;
+        }
     }
-    for (int config = 0; config < 3; ++config)
-      for (int threads : {1, 2}) {
-        SessionOptions o;
-        o.optimize = config != 1;
-        if (config == 2) o.disabled_passes = {"fold_constants"};
-        o.threads = threads;
-        Session s(bytes.data(), bytes.size(), o);
-        auto out = s.run(std::vector<Tensor>{x});
-        const std::string what = "rank " + std::to_string(a_shape.size()) + " config " + std::to_string(config) +
-                                 " threads " + std::to_string(threads);
-        ASSERT_EQ(out.size(), 5u) << what;
-        for (size_t i = 0; i < 5; ++i) {
-          ASSERT_EQ(out[i].numel(), N) << what << " output " << i;
-          for (int64_t n = 0; n < N; ++n)
-            ASSERT_NEAR(out[i].data<float>()[n], want[i][size_t(n)], 1e-5 * (1 + std::abs(want[i][size_t(n)])))
-                << what << " output " << i << " [" << n << "]";
-        }
-        int gemv = 0, products = 0;
-        std::string ran;
-        for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) {
-          if (st.op.find("MatMul") == std::string::npos && st.op != "Gemm") continue;
-          ++products;
-          gemv += st.implementation.find("gemv") != std::string::npos;
-          ran += " " + st.op + ":" + st.implementation;
-        }
-        EXPECT_EQ(products, 5) << what << ran;
-        // (Without the rewrites, the Transposes run as steps: their products' B is not a weight.)
-        EXPECT_EQ(gemv, !packed_as_panels ? 0 : config == 1 ? 3 : 5) << what << ran;
-      }
   }
 }
 
@@ -1740,7 +1747,7 @@ TEST(Session, RecurrentLayersFollowTheOnnxEquations) {
       one.H = 70;
       one.lbr = lbr;
       one.lens = one.initial = true;
-      EXPECT_EQ(check_recurrent(one).find("gemv") != std::string::npos, one_row_products_run_as_gemv())
+      EXPECT_EQ(check_recurrent(one).find("gemv") != std::string::npos, products_run_on_panels())
           << op << " lbr " << lbr;
     }
 }

@@ -1,7 +1,8 @@
 // MatMul (batch broadcasting), Gemm, and normrt.FusedMatMul (MatMul + bias +
 // activation, from graph/passes/fuse_matmul_bias) on oneDNN matmul; constant
 // right-hand sides are reordered once into the primitive's preferred layout.
-// Products of one row run on kernels::gemv over that same packed copy.
+// Where oneDNN packs that copy in 64-column panels (AVX-512), products of one
+// row run on kernels::gemv over it and products of more rows on kernels::gemm.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -9,6 +10,7 @@
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
+#include "kernels/gemm.h"
 #include "kernels/gemv.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/registry.h"
@@ -26,21 +28,28 @@ Shape widened(Shape perm, size_t rank) {
   return perm;
 }
 
-// A product of one row whose constant B oneDNN packed in 64-column panels
-// runs as kernels::gemv (see gemv.h), the bias and activation applied to its
-// N outputs; else null. `prim` is kept: it owns the panels.
-std::unique_ptr<Kernel> one_row(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim, int64_t rows,
-                                int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
-  if (rows != 1 || !prim->panels()) return nullptr;
+// A 2-D product whose constant B oneDNN packed in 64-column panels runs on
+// kernels::gemv (one row, see gemv.h) or kernels::gemm (see gemm.h), with the
+// bias and activation; else null. `prim` is kept: it owns the panels.
+std::unique_ptr<Kernel> on_panels(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim,
+                                  int64_t rows, int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
+  if (!prim->panels()) return nullptr;
   const std::vector<float> b = bias ? std::vector<float>(bias, bias + N) : std::vector<float>{};
   const Isa isa = c.isa;
+  if (rows == 1)
+    return kernel_fn(
+        [=](const RunArgs& x) {
+          float* y = static_cast<float*>(x.out[0]);
+          kernels::gemv(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(), y, K, N);
+          if (act.present) kernels::unary(isa, act.unary, y, y, N);
+        },
+        0, std::string("normrt gemv:") + isa_name(isa));
   return kernel_fn(
       [=](const RunArgs& x) {
-        float* y = static_cast<float*>(x.out[0]);
-        kernels::gemv(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(), y, K, N);
-        if (act.present) kernels::unary(isa, act.unary, y, y, N);
+        kernels::gemm(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(),
+                      static_cast<float*>(x.out[0]), rows, K, N, act.present ? &act.unary : nullptr);
       },
-      0, std::string("normrt gemv:") + isa_name(isa));
+      0, std::string("normrt gemm:") + isa_name(isa));
 }
 
 std::unique_ptr<Kernel> matmul(const BindContext& c) {
@@ -97,11 +106,10 @@ std::unique_ptr<Kernel> matmul(const BindContext& c) {
   if (fused && c.has_input(2) && !bias) c.fail("the bias must be a constant");
   const auto act = fused ? fused_activation(c.node, c.where) : FusedActivation{};
   auto prim = std::make_shared<const kernels::MatMul>(d, c.weight_source(1), bias ? bias->data<float>() : nullptr, act.post);
-  // (One row: the output holds the N columns.)
-  if (a_perm.empty() && y_perm.empty() && d.alpha == 1.f && d.a_dims.size() == 2)
-    if (auto k = one_row(c, prim, d.a_dims[0], d.a_dims[1], shape_numel(c.out[0].shape),
-                         bias ? bias->data<float>() : nullptr, act))
-      return k;
+  if (a_perm.empty() && y_perm.empty() && d.alpha == 1.f && d.a_dims.size() == 2) {
+    const int64_t N = b_vector ? 1 : c.out[0].shape.back();
+    if (auto k = on_panels(c, prim, d.a_dims[0], d.a_dims[1], N, bias ? bias->data<float>() : nullptr, act)) return k;
+  }
   return kernel_fn(
       [prim](const RunArgs& x) {
         prim->run(static_cast<const float*>(x.in[0]), static_cast<const float*>(x.in[1]),
@@ -144,7 +152,7 @@ std::unique_ptr<Kernel> gemm(const BindContext& c) {
   const kernels::WeightSource b_source = scaled_b.empty() ? c.weight_source(1) : kernels::WeightSource{scaled_b.data(), nullptr, nullptr};
   auto prim = std::make_shared<const kernels::MatMul>(d, b_source, bias.empty() ? nullptr : bias.data());
   if (d.a_perm.empty() && d.alpha == 1.f && !add_c_after)
-    if (auto k = one_row(c, prim, M, d.a_dims[1], N, bias.empty() ? nullptr : bias.data(), {})) return k;
+    if (auto k = on_panels(c, prim, M, d.a_dims[1], N, bias.empty() ? nullptr : bias.data(), {})) return k;
   const int64_t c_rs = cs[0] == 1 ? 0 : cs[1], c_cs = cs[1] == 1 ? 0 : 1;
   return kernel_fn(
       [=](const RunArgs& x) {

@@ -1,0 +1,47 @@
+#include "kernels/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+namespace normrt::kernels {
+
+void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+          const UnaryParams* act) {
+  if (M == 0 || N == 0) return;
+  const auto panel = gemm_table_for(isa).panel;
+  const auto unary = elementwise_table_for(isa).unary;
+  const int64_t kp = (K + kGemvKBlock - 1) / kGemvKBlock * kGemvKBlock, np = (N + kGemvPanel - 1) / kGemvPanel;
+  const int64_t kblocks = std::max<int64_t>(1, (K + kGemmKBlock - 1) / kGemmKBlock), kc = (K + kblocks - 1) / kblocks;
+  auto block = [&](int64_t p, int64_t b) { return w + (p * kp + b * kc) * kGemvPanel; };
+  auto block_k = [&](int64_t b) { return std::min(kc, K - b * kc); };
+  // Rows [m_begin, m_end) of panels [p_begin, p_end).
+  auto run = [&](int64_t m_begin, int64_t m_end, int64_t p_begin, int64_t p_end) {
+    for (int64_t m0 = m_begin; m0 < m_end; m0 += kGemmRowBlock) {
+      const int64_t rows = std::min(kGemmRowBlock, m_end - m0);
+      for (int64_t b = 0; b < kblocks; ++b)
+        for (int64_t p = p_begin; p < p_end; ++p) {
+          // The block of B that runs next: the next panel's, else the first
+          // panel's of the next block of K (or of the next block of rows).
+          const int64_t np_ = p + 1 < p_end ? p + 1 : p_begin, nb = p + 1 < p_end ? b : (b + 1) % kblocks;
+          const bool more = p + 1 < p_end || b + 1 < kblocks || m0 + kGemmRowBlock < m_end;
+          const int64_t c0 = p * kGemvPanel, width = std::min(kGemvPanel, N - c0);
+          panel(a + m0 * K + b * kc, K, block(p, b), block_k(b), y + m0 * N + c0, N, rows, width, b == 0,
+                b + 1 == kblocks, bias ? bias + c0 : nullptr, more ? reinterpret_cast<const char*>(block(np_, nb)) : nullptr,
+                more ? block_k(nb) * kGemvPanel * 4 / 64 : 0);
+        }
+      if (act) {
+        const int64_t c0 = p_begin * kGemvPanel, c1 = std::min(N, p_end * kGemvPanel);
+        for (int64_t r = m0; r < m0 + rows; ++r) unary(*act, y + r * N + c0, y + r * N + c0, c1 - c0);
+      }
+    }
+  };
+#pragma omp parallel if (M * K * N >= (int64_t(1) << 18))
+  {
+    const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+    if (np >= threads) run(0, M, np * id / threads, np * (id + 1) / threads);
+    else run(M * id / threads, M * (id + 1) / threads, 0, np);
+  }
+}
+
+}  // namespace normrt::kernels

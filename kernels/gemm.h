@@ -1,0 +1,45 @@
+#pragma once
+// Rows times a constant matrix, Y[M, N] = A[M, K] · B[K, N] + bias, with B in
+// the 64-column panels oneDNN packs matmul weights into (gemv.h): the
+// products of a transformer's linear layers (M = sequence length).
+//
+// oneDNN's brgemm kernel runs these at 76-81% of the FMA peak when B is in
+// cache but at 60-64% when B comes from memory, as a model's weights do
+// (bench_matmul's BM_MatMulCold beside BM_MatMulHot): its demand misses on B
+// are not overlapped with the arithmetic. Here, while the tiles of one block
+// of B run, each tile also prefetches its share of the next block's lines,
+// so B arrives while the FMAs run (BM_GemmCold beside BM_MatMulCold).
+//
+// Blocking: rows in blocks of kGemmRowBlock, K in blocks of at most
+// kGemmKBlock, so a block of A and one panel block of B (at most 192 KB)
+// stay in L2 while every row tile of the block reads them.
+#include <cstdint>
+
+#include "kernels/elementwise.h"
+#include "kernels/gemv.h"
+#include "kernels/isa.h"
+
+namespace normrt::kernels {
+
+constexpr int64_t kGemmRowBlock = 240, kGemmKBlock = 768;
+
+struct GemmTable {
+  // Rows [0, rows) of one panel's columns [0, width) for one block of K,
+  // [k0, k0 + kc): y (row stride ldy) = (first ? 0 : y) + a (row stride lda)
+  // · wp (the panel's rows k0 on, 64 floats each), plus bias (the panel's
+  // `width` values, or null) when `last`. Also prefetches `lines` 64-byte
+  // lines from `next`, spread over the tiles.
+  void (*panel)(const float* a, int64_t lda, const float* wp, int64_t kc, float* y, int64_t ldy, int64_t rows,
+                int64_t width, bool first, bool last, const float* bias, const char* next, int64_t lines);
+};
+NORMRT_ISA_TABLE(GemmTable, gemm_table)
+
+// `w`: the whole packed B (gemv.h's layout). `act`: applied to the outputs
+// after the bias, or null. Panels (or, with fewer panels than threads, rows)
+// are spread over the OpenMP threads; each output sums over K in one fixed
+// order, so the result is bitwise the same for any thread count and for a
+// row whatever the other rows are.
+void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+          const UnaryParams* act);
+
+}  // namespace normrt::kernels
