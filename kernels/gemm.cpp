@@ -23,12 +23,13 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
         for (int64_t p = p_begin; p < p_end; ++p) {
           // The block of B that runs next: the next panel's, else the first
           // panel's of the next block of K (or of the next block of rows).
-          const int64_t np_ = p + 1 < p_end ? p + 1 : p_begin, nb = p + 1 < p_end ? b : (b + 1) % kblocks;
+          const int64_t next_p = p + 1 < p_end ? p + 1 : p_begin, next_b = p + 1 < p_end ? b : (b + 1) % kblocks;
           const bool more = p + 1 < p_end || b + 1 < kblocks || m0 + kGemmRowBlock < m_end;
           const int64_t c0 = p * kGemvPanel, width = std::min(kGemvPanel, N - c0);
           panel(a + m0 * K + b * kc, K, block(p, b), block_k(b), y + m0 * N + c0, N, rows, width, b == 0,
-                b + 1 == kblocks, bias ? bias + c0 : nullptr, more ? reinterpret_cast<const char*>(block(np_, nb)) : nullptr,
-                more ? block_k(nb) * kGemvPanel * 4 / 64 : 0);
+                b + 1 == kblocks, bias ? bias + c0 : nullptr,
+                more ? reinterpret_cast<const char*>(block(next_p, next_b)) : nullptr,
+                more ? block_k(next_b) * kGemvPanel * int64_t(sizeof(float)) / 64 : 0);
         }
       if (act) {
         const int64_t c0 = p_begin * kGemvPanel, c1 = std::min(N, p_end * kGemvPanel);

@@ -11,8 +11,9 @@
 // so B arrives while the FMAs run (BM_GemmCold beside BM_MatMulCold).
 //
 // Blocking: rows in blocks of kGemmRowBlock, K in blocks of at most
-// kGemmKBlock, so a block of A and one panel block of B (at most 192 KB)
-// stay in L2 while every row tile of the block reads them.
+// kGemmKBlock, so a block of A (at most 720 KB; 384 KB for the encoders'
+// 128 rows) and a panel's block of B (at most 192 KB) stay in a 2 MB L2
+// while every row tile of the block reads them.
 #include <cstdint>
 
 #include "kernels/elementwise.h"
@@ -38,7 +39,9 @@ NORMRT_ISA_TABLE(GemmTable, gemm_table)
 // after the bias, or null. Panels (or, with fewer panels than threads, rows)
 // are spread over the OpenMP threads; each output sums over K in one fixed
 // order, so the result is bitwise the same for any thread count and for a
-// row whatever the other rows are.
+// row whatever the other rows are. (gemv sums in another order: a session
+// runs one row on it, so a row alone may differ in the last bits from the
+// same row among others.)
 void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
           const UnaryParams* act);
 

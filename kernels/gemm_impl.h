@@ -32,9 +32,11 @@ void tile(const float* a, int64_t lda, const float* wp, int64_t kc, float* y, in
       for (int64_t j = 0; j < kAcc; ++j) acc[r][j] = xsimd::fma(av, b[j], acc[r][j]);
     }
   };
+  // The lines spread evenly over the groups of four steps.
+  const int64_t groups = kc / 4, per = groups ? (lines + groups - 1) / groups : 0;
   int64_t k = 0, l = 0;
   for (; k + 4 <= kc; k += 4) {
-    if (l < lines) __builtin_prefetch(next + 64 * l++, 0, 3);
+    for (int64_t q = 0; q < per && l < lines; ++q) __builtin_prefetch(next + 64 * l++, 0, 3);
     step(k);
     step(k + 1);
     step(k + 2);

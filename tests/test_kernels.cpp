@@ -526,11 +526,6 @@ TEST(MatMulKernel, ReleasedWeightsAreRebuiltFromTheirPackedCopy) {
   }
 }
 
-// One row times B in 64-column panels (packed here by hand, padding filled
-// with NaN where the kernel must not read it, zeros where oneDNN puts zeros)
-// against float64, on every ISA, with and without a bias; bitwise the same
-// at 1 and 2 threads. And the panels oneDNN packs for a one-row product on
-// this machine, when it packs that layout, hold exactly B.
 // B [K, N] in 64-column panels (gemv.h), packed here by hand: rows past K
 // NaN, where the kernels must not read, columns past N zero, as oneDNN pads.
 std::vector<float> hand_packed_panels(const Tensor& b, int64_t K, int64_t N) {
@@ -549,6 +544,10 @@ std::vector<float> hand_packed_panels(const Tensor& b, int64_t K, int64_t N) {
   return panels;
 }
 
+// One row times B in 64-column panels (hand_packed_panels) against float64,
+// on every ISA, with and without a bias; bitwise the same at 1 and 2
+// threads. And the panels oneDNN packs for a one-row product on this
+// machine, when it packs that layout, hold exactly B.
 TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
   using kernels::kGemvKBlock;
   using kernels::kGemvPanel;
@@ -600,14 +599,16 @@ TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
 // Rows times B in 64-column panels (hand_packed_panels) against float64, on
 // every ISA: row counts around the tile (6) and row block (240), K across
 // its block (768), N with and without a partial panel, with and without a
-// bias and an activation. Bitwise the same at 1 and 2 threads (split by
-// panels, or by rows when there are fewer panels than threads), and each row
+// bias and an activation (Relu; Gelu, whose vector and scalar paths differ).
+// Bitwise the same at 1 and 2 threads (split by panels, or by rows when
+// there are fewer panels than threads: the last two cases), and each row
 // bitwise the same computed alone; nothing written outside Y.
 TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
   struct Case { int64_t M, K, N; };
-  const Case cases[] = {{2, 1, 1},   {5, 17, 65},   {6, 16, 64},   {7, 33, 200}, {13, 300, 130},
-                        {130, 769, 192}, {241, 40, 70}, {3, 1600, 129}, {64, 100, 1000}};
-  const kernels::UnaryParams relu{kernels::Unary::relu};
+  const Case cases[] = {{2, 1, 1},     {5, 17, 65},     {6, 16, 64},    {7, 33, 200},   {13, 300, 130},
+                        {130, 769, 192}, {241, 40, 70}, {3, 1600, 129}, {64, 100, 1000}, {300, 1000, 64},
+                        {500, 800, 50}};
+  const kernels::UnaryParams relu{kernels::Unary::relu}, gelu{kernels::Unary::gelu};
   for (auto [M, K, N] : cases) {
     Tensor b = random_tensor({K, N}, unsigned(K * 5 + N)), a = random_tensor({M, K}, unsigned(M + K), -2, 2),
            bias = random_tensor({N}, unsigned(N) + 9);
@@ -620,11 +621,11 @@ TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
         plain[size_t(m * N + n)] = acc;
       }
     for (Isa isa : machine_isas())
-      for (int with : {0, 1, 2}) {  // nothing, bias, bias and Relu
+      for (int with : {0, 1, 2, 3}) {  // nothing, bias, bias and Relu, bias and Gelu
         const std::string what = std::string(isa_name(isa)) + " M " + std::to_string(M) + " K " + std::to_string(K) +
                                  " N " + std::to_string(N) + " with " + std::to_string(with);
         const float* bp = with ? bias.data<float>() : nullptr;
-        const kernels::UnaryParams* act = with == 2 ? &relu : nullptr;
+        const kernels::UnaryParams* act = with == 2 ? &relu : with == 3 ? &gelu : nullptr;
         std::vector<float> y1(size_t(M * N) + 1, -7.f), y2(y1), alone(size_t(N) + 1, -7.f);
         omp_set_num_threads(1);
         kernels::gemm(isa, a.data<float>(), panels.data(), bp, y1.data(), M, K, N, act);
@@ -641,6 +642,7 @@ TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
           double& v = want[size_t(e)];
           if (with) v += bias.data<float>()[e % N];
           if (with == 2) v = std::max(v, 0.0);
+          if (with == 3) v = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
         }
         expect_close(y1.data(), want, 1e-5, 1e-5 * std::sqrt(double(K)), what);
       }

@@ -632,7 +632,7 @@ TEST(Session, PanelProductsRunAsGemvOrGemmAndMatchFloat64) {
   for (int64_t M : {1, 7}) {
     const std::vector<Shape> a_shapes = M == 1 ? std::vector<Shape>{{K}, {1, K}, {1, 1, K}}
                                                : std::vector<Shape>{{M, K}, {1, M, K}};
-    const char* kernel = M == 1 ? "gemv" : "gemm";
+    const char* kernel = M == 1 ? "normrt gemv" : "normrt gemm";
     for (const Shape& a_shape : a_shapes) {
       ModelBuilder b;
       b.input("x", a_shape).output("y").output("g").output("h").output("t").output("u");
@@ -1738,7 +1738,7 @@ TEST(Session, RecurrentLayersFollowTheOnnxEquations) {
   rnn.alphas = {0.15f};
   check_recurrent(rnn);
   // One batch entry: the recurrent products run on gemv where R is packed in
-  // its panels (H of 70: a second, partial panel of columns).
+  // its panels (H of 70: a second, partial panel of columns); more, on gemm.
   for (const char* op : {"LSTM", "GRU", "RNN"})
     for (bool lbr : {false, true}) {
       if (lbr && std::string(op) != "GRU") continue;
@@ -1747,7 +1747,12 @@ TEST(Session, RecurrentLayersFollowTheOnnxEquations) {
       one.H = 70;
       one.lbr = lbr;
       one.lens = one.initial = true;
-      EXPECT_EQ(check_recurrent(one).find("gemv") != std::string::npos, products_run_on_panels())
+      EXPECT_EQ(check_recurrent(one).find("normrt gemv") != std::string::npos, products_run_on_panels())
+          << op << " lbr " << lbr;
+      // More batch entries: on gemm.
+      RecurrentCase many = one;
+      many.B = 3;
+      EXPECT_EQ(check_recurrent(many).find("normrt gemm") != std::string::npos, products_run_on_panels())
           << op << " lbr " << lbr;
     }
 }

@@ -4,9 +4,11 @@
 // activations with their alphas and betas, and clip.
 //
 // Each direction first projects every step's input at once, X W^T, as one
-// oneDNN matmul (T*B rows); then each step multiplies the hidden state by
-// R^T (another matmul, B rows; with one row, kernels::gemv) and applies the
-// gates element-wise.
+// matmul (T*B rows); then each step multiplies the hidden state by R^T
+// (another matmul, B rows) and applies the gates element-wise. A product
+// whose constant weights oneDNN packed in 64-column panels runs on
+// kernels::gemv (one row) or, at the AVX-512 ISA, kernels::gemm, as in
+// matmul.cpp; others on oneDNN.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
+#include "kernels/gemm.h"
 #include "kernels/gemv.h"
 #include "runtime/registry.h"
 
@@ -182,8 +185,9 @@ class RecurrentKernel : public Kernel {
         if (m) dnnl = std::max(dnnl, m->scratch_bytes());
     scratch_ = dnnl_at_ + dnnl;
     if (!dirs_.empty() && dirs_[0].recur)
-      impl_ = B_ == 1 && dirs_[0].recur->panels() ? std::string("normrt gemv:") + isa_name(c.isa)
-                                                  : dirs_[0].recur->implementation();
+      impl_ = dirs_[0].recur->panels() && (B_ == 1 || c.isa == Isa::avx512)
+                  ? std::string(B_ == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(c.isa)
+                  : dirs_[0].recur->implementation();
   }
 
   size_t scratch_bytes() const override { return scratch_; }
@@ -212,10 +216,10 @@ class RecurrentKernel : public Kernel {
     if (T_ > 0) std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
     float *xw = s + xw_at_, *hr = s + hr_at_, *h = s + h_at_, *cs = s + c_at_, *t1 = s + t1_at_, *t2 = s + t2_at_;
     float *g = s + g_at_, *u = s + u_at_, *bias = s + bias_at_;
-    // A recurrent product: with one batch entry, on gemv where R is packed in
-    // its panels (each step streams all of R for one row; matmul.cpp's one_row).
+    // A recurrent product (with one batch entry, each step streams all of R for one row).
     auto recur = [&](const kernels::MatMul& m, const float* x, const float* r, float* y, int64_t n) {
       if (B_ == 1 && m.panels()) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
+      else if (m.panels() && isa_ == Isa::avx512) kernels::gemm(isa_, x, m.panels(), nullptr, y, B_, H_, n, nullptr);
       else m.run(x, r, y, dnnl_scratch, *a.dnnl);
     };
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
@@ -225,7 +229,9 @@ class RecurrentKernel : public Kernel {
       const float* bias_w = Bias ? Bias + d * 2 * GH : nullptr;
       const float* bias_r = Bias ? bias_w + GH : nullptr;
       const float* p = P ? P + d * 3 * H_ : nullptr;
-      if (dd.project)
+      if (dd.project && dd.project->panels() && isa_ == Isa::avx512)
+        kernels::gemm(isa_, X, dd.project->panels(), nullptr, xw, T_ * B_, I_, GH, nullptr);
+      else if (dd.project)
         dd.project->run(X, w_constant_ ? nullptr : W + d * GH * I_, xw, dnnl_scratch, *a.dnnl);
       for (int64_t b = 0; b < B_; ++b) {
         if (h0) std::memcpy(h + b * H_, h0 + state_at(d, b), size_t(H_) * sizeof(float));
