@@ -45,4 +45,9 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
   }
 }
 
+bool gemm_chosen(Isa isa) {
+  static const bool intel = __builtin_cpu_is("intel");
+  return isa == Isa::avx512 && intel;
+}
+
 }  // namespace normrt::kernels

@@ -45,4 +45,11 @@ NORMRT_ISA_TABLE(GemmTable, gemm_table)
 void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
           const UnaryParams* act);
 
+// Whether products of several rows run on gemm at `isa` on this CPU: at
+// AVX-512 (below it a tile holds one row) on Intel's cores, where it was
+// measured faster than oneDNN's kernel. On AMD's Zen 4 and Zen 5 oneDNN ran
+// the encoders' products at 88-92% of the FMA peak in the model, and gemm
+// has not been measured there.
+bool gemm_chosen(Isa isa);
+
 }  // namespace normrt::kernels

@@ -19,6 +19,7 @@
 
 #include "graph/onnx_import.h"
 #include "kernels/dnnl_ops.h"
+#include "kernels/gemm.h"
 #include "runtime/plan.h"
 #include "runtime/registry.h"
 #include "runtime/session.h"
@@ -618,6 +619,10 @@ bool products_run_on_panels() {
   return kernels::MatMul(d, {w->data<float>(), nullptr, w}, nullptr).panels() != nullptr;
 }
 
+// Whether a session's products of several rows run on gemm here (at the ISA
+// sessions choose by default, NORMRT_ISA included).
+bool products_run_on_gemm() { return products_run_on_panels() && kernels::gemm_chosen(resolve_isa("auto")); }
+
 // Products with a constant B run as normrt's gemv (one row) or gemm (more
 // rows) on the panels oneDNN packed (where it packs that layout): MatMul +
 // bias + Relu fused, with A of rank 1 (one row), 2 and 3; Gemm with transB,
@@ -628,8 +633,8 @@ bool products_run_on_panels() {
 TEST(Session, PanelProductsRunAsGemvOrGemmAndMatchFloat64) {
   const int64_t K = 300, N = 130;
   Tensor w = test::random_tensor({K, N}, 31), wt = test::random_tensor({N, K}, 32), bias = test::random_tensor({N}, 33);
-  const bool packed_as_panels = products_run_on_panels();
   for (int64_t M : {1, 7}) {
+    const bool packed_as_panels = M == 1 ? products_run_on_panels() : products_run_on_gemm();
     const std::vector<Shape> a_shapes = M == 1 ? std::vector<Shape>{{K}, {1, K}, {1, 1, K}}
                                                : std::vector<Shape>{{M, K}, {1, M, K}};
     const char* kernel = M == 1 ? "normrt gemv" : "normrt gemm";
@@ -1752,7 +1757,7 @@ TEST(Session, RecurrentLayersFollowTheOnnxEquations) {
       // More batch entries: on gemm.
       RecurrentCase many = one;
       many.B = 3;
-      EXPECT_EQ(check_recurrent(many).find("normrt gemm") != std::string::npos, products_run_on_panels())
+      EXPECT_EQ(check_recurrent(many).find("normrt gemm") != std::string::npos, products_run_on_gemm())
           << op << " lbr " << lbr;
     }
 }

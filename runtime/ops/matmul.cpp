@@ -2,7 +2,8 @@
 // activation, from graph/passes/fuse_matmul_bias) on oneDNN matmul; constant
 // right-hand sides are reordered once into the primitive's preferred layout.
 // Where oneDNN packs that copy in 64-column panels (AVX-512), products of one
-// row run on kernels::gemv over it and products of more rows on kernels::gemm.
+// row run on kernels::gemv over it and products of more rows on kernels::gemm
+// (where kernels::gemm_chosen).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -30,9 +31,9 @@ Shape widened(Shape perm, size_t rank) {
 
 // A 2-D product (after A's leading dims are flattened into rows; A and Y
 // not permuted, alpha 1) whose constant float32 B oneDNN packed in 64-column
-// panels (AVX-512) runs on kernels::gemv (one row, see gemv.h) or, at the
-// AVX-512 ISA, kernels::gemm (see gemm.h), with the bias and activation;
-// else null. `prim` is kept: it owns the panels.
+// panels (AVX-512) runs on kernels::gemv (one row, see gemv.h) or, where
+// kernels::gemm_chosen, kernels::gemm (see gemm.h), with the bias and
+// activation; else null. `prim` is kept: it owns the panels.
 std::unique_ptr<Kernel> on_panels(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim,
                                   int64_t rows, int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
   if (!prim->panels()) return nullptr;
@@ -46,8 +47,7 @@ std::unique_ptr<Kernel> on_panels(const BindContext& c, const std::shared_ptr<co
           if (act.present) kernels::unary(isa, act.unary, y, y, N);
         },
         0, std::string("normrt gemv:") + isa_name(isa));
-  // (Below AVX-512 its tiles hold one row: oneDNN's own kernel is faster.)
-  if (isa != Isa::avx512) return nullptr;
+  if (!kernels::gemm_chosen(isa)) return nullptr;
   return kernel_fn(
       [=](const RunArgs& x) {
         kernels::gemm(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(),

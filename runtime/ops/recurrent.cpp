@@ -7,8 +7,8 @@
 // matmul (T*B rows); then each step multiplies the hidden state by R^T
 // (another matmul, B rows) and applies the gates element-wise. A product
 // whose constant weights oneDNN packed in 64-column panels runs on
-// kernels::gemv (one row) or, at the AVX-512 ISA, kernels::gemm, as in
-// matmul.cpp; others on oneDNN.
+// kernels::gemv (one row) or, where kernels::gemm_chosen, kernels::gemm, as
+// in matmul.cpp; others on oneDNN.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -184,10 +184,15 @@ class RecurrentKernel : public Kernel {
       for (auto* m : {dd.project.get(), dd.recur.get(), dd.recur_h.get()})
         if (m) dnnl = std::max(dnnl, m->scratch_bytes());
     scratch_ = dnnl_at_ + dnnl;
+    // (Every direction's products are alike: all constant or none, one shape.)
+    const bool gemm = kernels::gemm_chosen(c.isa);
+    if (!dirs_.empty() && dirs_[0].recur && dirs_[0].recur->panels())
+      recur_on_ = B_ == 1 ? On::gemv : gemm ? On::gemm : On::onednn;
+    project_on_gemm_ = gemm && !dirs_.empty() && dirs_[0].project && dirs_[0].project->panels();
     if (!dirs_.empty() && dirs_[0].recur)
-      impl_ = dirs_[0].recur->panels() && (B_ == 1 || c.isa == Isa::avx512)
-                  ? std::string(B_ == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(c.isa)
-                  : dirs_[0].recur->implementation();
+      impl_ = recur_on_ == On::onednn ? dirs_[0].recur->implementation()
+                                      : std::string(recur_on_ == On::gemv ? "normrt gemv:" : "normrt gemm:") + isa_name(c.isa);
+    if (project_on_gemm_ && recur_on_ != On::gemm) impl_ += " (input projection: normrt gemm)";
   }
 
   size_t scratch_bytes() const override { return scratch_; }
@@ -218,8 +223,8 @@ class RecurrentKernel : public Kernel {
     float *g = s + g_at_, *u = s + u_at_, *bias = s + bias_at_;
     // A recurrent product (with one batch entry, each step streams all of R for one row).
     auto recur = [&](const kernels::MatMul& m, const float* x, const float* r, float* y, int64_t n) {
-      if (B_ == 1 && m.panels()) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
-      else if (m.panels() && isa_ == Isa::avx512) kernels::gemm(isa_, x, m.panels(), nullptr, y, B_, H_, n, nullptr);
+      if (recur_on_ == On::gemv) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
+      else if (recur_on_ == On::gemm) kernels::gemm(isa_, x, m.panels(), nullptr, y, B_, H_, n, nullptr);
       else m.run(x, r, y, dnnl_scratch, *a.dnnl);
     };
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
@@ -229,7 +234,7 @@ class RecurrentKernel : public Kernel {
       const float* bias_w = Bias ? Bias + d * 2 * GH : nullptr;
       const float* bias_r = Bias ? bias_w + GH : nullptr;
       const float* p = P ? P + d * 3 * H_ : nullptr;
-      if (dd.project && dd.project->panels() && isa_ == Isa::avx512)
+      if (dd.project && project_on_gemm_)
         kernels::gemm(isa_, X, dd.project->panels(), nullptr, xw, T_ * B_, I_, GH, nullptr);
       else if (dd.project)
         dd.project->run(X, w_constant_ ? nullptr : W + d * GH * I_, xw, dnnl_scratch, *a.dnnl);
@@ -372,6 +377,9 @@ class RecurrentKernel : public Kernel {
   std::vector<Direction> dirs_;
   size_t xw_at_ = 0, hr_at_ = 0, h_at_ = 0, c_at_ = 0, t1_at_ = 0, t2_at_ = 0, g_at_ = 0, u_at_ = 0, bias_at_ = 0;
   size_t dnnl_at_ = 0, scratch_ = 0;
+  // Where the recurrent products and the input projections run (see the top).
+  enum class On { onednn, gemv, gemm } recur_on_ = On::onednn;
+  bool project_on_gemm_ = false;
   std::string impl_;
 };
 
