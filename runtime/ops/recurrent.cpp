@@ -223,8 +223,9 @@ class RecurrentKernel : public Kernel {
     float *g = s + g_at_, *u = s + u_at_, *bias = s + bias_at_;
     // A recurrent product (with one batch entry, each step streams all of R for one row).
     auto recur = [&](const kernels::MatMul& m, const float* x, const float* r, float* y, int64_t n) {
-      if (recur_on_ == On::gemv) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
-      else if (recur_on_ == On::gemm) kernels::gemm(isa_, x, m.panels(), nullptr, y, B_, H_, n, nullptr);
+      // (GRU's second product is packed apart: it may not have got panels.)
+      if (recur_on_ == On::gemv && m.panels()) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
+      else if (recur_on_ == On::gemm && m.panels()) kernels::gemm(isa_, x, m.panels(), nullptr, y, B_, H_, n, nullptr);
       else m.run(x, r, y, dnnl_scratch, *a.dnnl);
     };
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
@@ -234,7 +235,7 @@ class RecurrentKernel : public Kernel {
       const float* bias_w = Bias ? Bias + d * 2 * GH : nullptr;
       const float* bias_r = Bias ? bias_w + GH : nullptr;
       const float* p = P ? P + d * 3 * H_ : nullptr;
-      if (dd.project && project_on_gemm_)
+      if (dd.project && project_on_gemm_ && dd.project->panels())
         kernels::gemm(isa_, X, dd.project->panels(), nullptr, xw, T_ * B_, I_, GH, nullptr);
       else if (dd.project)
         dd.project->run(X, w_constant_ ? nullptr : W + d * GH * I_, xw, dnnl_scratch, *a.dnnl);
