@@ -39,9 +39,19 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
   };
 #pragma omp parallel if (M * K * N >= (int64_t(1) << 18))
   {
+    // The work is panels × `parts` ranges of rows, part-major, cut evenly
+    // between the threads: panels alone where they divide evenly between
+    // the threads (or are many), else rows too (a part's rows read every
+    // panel of B again, from L3).
     const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
-    if (np >= threads) run(0, M, np * id / threads, np * (id + 1) / threads);
-    else run(M * id / threads, M * (id + 1) / threads, 0, np);
+    int64_t parts = 1;
+    while (parts < M && np * parts % threads != 0 && np * parts < 4 * threads) ++parts;
+    const int64_t items = np * parts, end = items * (id + 1) / threads;
+    for (int64_t i = items * id / threads; i < end;) {
+      const int64_t part = i / np, p0 = i % np, p1 = std::min(np, p0 + end - i);
+      run(M * part / parts, M * (part + 1) / parts, p0, p1);
+      i += p1 - p0;
+    }
   }
 }
 

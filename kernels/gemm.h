@@ -36,8 +36,9 @@ struct GemmTable {
 NORMRT_ISA_TABLE(GemmTable, gemm_table)
 
 // `w`: the whole packed B (gemv.h's layout). `act`: applied to the outputs
-// after the bias, or null. Panels (or, with fewer panels than threads, rows)
-// are spread over the OpenMP threads; each output sums over K in one fixed
+// after the bias, or null. Panels (and, where they do not divide evenly
+// between the threads, rows) are spread over the OpenMP threads; each
+// output sums over K in one fixed
 // order, so the result is bitwise the same for any thread count and for a
 // row whatever the other rows are. (gemv sums in another order: a session
 // runs one row on it, so a row alone may differ in the last bits from the

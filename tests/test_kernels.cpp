@@ -600,8 +600,9 @@ TEST(GemvKernel, MatchesFloat64OnEveryIsaAndPanelsAreOneDnnsPacking) {
 // every ISA: row counts around the tile (6) and row block (240), K across
 // its block (768), N with and without a partial panel, with and without a
 // bias and an activation (Relu; Gelu, whose vector and scalar paths differ).
-// Bitwise the same at 1 and 2 threads (split by panels, or by rows when
-// there are fewer panels than threads: the last two cases), and each row
+// Bitwise the same at 1, 2 and 3 threads (split by panels, or by panels and
+// rows where few panels do not divide evenly between the threads: N of 129,
+// 130 and 192 at 2 threads, N of 50, 64 and 70 at both), and each row
 // bitwise the same computed alone; nothing written outside Y.
 TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
   struct Case { int64_t M, K, N; };
@@ -626,12 +627,15 @@ TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
                                  " N " + std::to_string(N) + " with " + std::to_string(with);
         const float* bp = with ? bias.data<float>() : nullptr;
         const kernels::UnaryParams* act = with == 2 ? &relu : with == 3 ? &gelu : nullptr;
-        std::vector<float> y1(size_t(M * N) + 1, -7.f), y2(y1), alone(size_t(N) + 1, -7.f);
+        std::vector<float> y1(size_t(M * N) + 1, -7.f), y2(y1), y3(y1), alone(size_t(N) + 1, -7.f);
         omp_set_num_threads(1);
         kernels::gemm(isa, a.data<float>(), panels.data(), bp, y1.data(), M, K, N, act);
         omp_set_num_threads(2);
         kernels::gemm(isa, a.data<float>(), panels.data(), bp, y2.data(), M, K, N, act);
+        omp_set_num_threads(3);
+        kernels::gemm(isa, a.data<float>(), panels.data(), bp, y3.data(), M, K, N, act);
         EXPECT_EQ(std::memcmp(y1.data(), y2.data(), y1.size() * 4), 0) << what;
+        EXPECT_EQ(std::memcmp(y1.data(), y3.data(), y1.size() * 4), 0) << what << ": 3 threads";
         EXPECT_EQ(y1[size_t(M * N)], -7.f) << what << ": wrote past Y";
         const int64_t row = M / 2;
         kernels::gemm(isa, a.data<float>() + row * K, panels.data(), bp, alone.data(), 1, K, N, act);
