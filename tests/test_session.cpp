@@ -734,6 +734,17 @@ TEST(Float16, ConversionsRoundToTheNearestEvenAsASearchDoes) {
   check_narrow_conversions(DType::float16, half_to_float, float_to_half, probes);
 }
 
+// The error of running a model whose output 'y' is declared `narrow` but
+// computed as bool (Equal of a float32 input with itself).
+std::string narrow_output_computed_as_bool(DType narrow) {
+  ModelBuilder bad;
+  bad.input("a", {3}).output("y", int(narrow));
+  bad.node("Equal", {"a", "a"}, {"y"});
+  const std::string bytes = bad.bytes();
+  Session s(bytes.data(), bytes.size());
+  return test::error_of([&] { s.run(std::vector<Tensor>{test::random_tensor({3}, 1)}); });
+}
+
 // A model declaring float16 meets its caller in float16: inputs given as
 // float16 (or float32, rounded first), outputs float16; inside, float16
 // weights are float32 and a Cast to float16 rounds to its precision.
@@ -771,12 +782,7 @@ TEST(Float16, ModelsTakeAndGiveFloat16AndCastsRound) {
   const std::string e2 = test::error_of([&] { s.run(std::vector<Tensor>{short_x, f}); });
   EXPECT_NE(e2.find("input 'x': holds fewer bytes than its shape needs"), std::string::npos) << e2;
   // An output declared float16 that the graph computes as bool is an error, not a misread.
-  ModelBuilder bad;
-  bad.input("a", {3}).output("y", 10);
-  bad.node("Equal", {"a", "a"}, {"y"});
-  const std::string bytes2 = bad.bytes();
-  Session s2(bytes2.data(), bytes2.size());
-  const std::string e3 = test::error_of([&] { s2.run(std::vector<Tensor>{f}); });
+  const std::string e3 = narrow_output_computed_as_bool(DType::float16);
   EXPECT_NE(e3.find("output 'y' is declared float16, but the graph computes it as bool"), std::string::npos) << e3;
 }
 
@@ -838,12 +844,7 @@ TEST(BFloat16, ModelsTakeAndGiveBFloat16AndCastsRound) {
   Tensor half(DType::float16, {3});
   const std::string e2 = test::error_of([&] { s.run(std::vector<Tensor>{half, f}); });
   EXPECT_NE(e2.find("input 'x': has type float16, the model expects bfloat16"), std::string::npos) << e2;
-  ModelBuilder bad;
-  bad.input("a", {3}).output("y", 16);
-  bad.node("Equal", {"a", "a"}, {"y"});
-  const std::string bytes2 = bad.bytes();
-  Session s2(bytes2.data(), bytes2.size());
-  const std::string e3 = test::error_of([&] { s2.run(std::vector<Tensor>{f}); });
+  const std::string e3 = narrow_output_computed_as_bool(DType::bfloat16);
   EXPECT_NE(e3.find("output 'y' is declared bfloat16, but the graph computes it as bool"), std::string::npos) << e3;
 }
 

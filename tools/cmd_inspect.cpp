@@ -26,14 +26,11 @@ Deviation deviation(const std::vector<Tensor>& a, const std::vector<Tensor>& b) 
   Deviation d;
   for (size_t k = 0; k < a.size(); ++k) {
     if (a[k].dtype != DType::float32 && !narrow_float(a[k].dtype)) continue;
-    auto at = [&](const Tensor& t, int64_t i) {
-      if (t.dtype == DType::float16) return double(half_to_float(t.data<uint16_t>()[i]));
-      if (t.dtype == DType::bfloat16) return double(bfloat16_to_float(t.data<uint16_t>()[i]));
-      return double(t.data<float>()[i]);
-    };
+    // (16-bit floats compared as the float32 values they widen to.)
+    const Tensor wa = narrow_float(a[k].dtype) ? widened(a[k]) : a[k], wb = narrow_float(b[k].dtype) ? widened(b[k]) : b[k];
     double scale = 1e-30, worst = 0;
-    for (int64_t i = 0; i < a[k].numel(); ++i) {
-      const double x = at(a[k], i), y = at(b[k], i);
+    for (int64_t i = 0; i < wa.numel(); ++i) {
+      const double x = wa.data<float>()[i], y = wb.data<float>()[i];
       if (std::isnan(x) && std::isnan(y)) continue;
       worst = std::max(worst, std::abs(x - y));
       scale = std::max(scale, std::abs(y));

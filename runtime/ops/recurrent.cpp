@@ -184,15 +184,16 @@ class RecurrentKernel : public Kernel {
       for (auto* m : {dd.project.get(), dd.recur.get(), dd.recur_h.get()})
         if (m) dnnl = std::max(dnnl, m->scratch_bytes());
     scratch_ = dnnl_at_ + dnnl;
-    // (Every direction's products are alike: all constant or none, one shape.)
-    const bool gemm = kernels::gemm_chosen(c.isa);
-    if (!dirs_.empty() && dirs_[0].recur && dirs_[0].recur->panels())
-      recur_on_ = B_ == 1 ? On::gemv : gemm ? On::gemm : On::onednn;
-    project_on_gemm_ = gemm && !dirs_.empty() && dirs_[0].project && dirs_[0].project->panels();
-    if (!dirs_.empty() && dirs_[0].recur)
-      impl_ = recur_on_ == On::onednn ? dirs_[0].recur->implementation()
-                                      : std::string(recur_on_ == On::gemv ? "normrt gemv:" : "normrt gemm:") + isa_name(c.isa);
-    if (project_on_gemm_ && recur_on_ != On::gemm) impl_ += " (input projection: normrt gemm)";
+    gemm_ = kernels::gemm_chosen(c.isa);
+    if (!dirs_.empty() && dirs_[0].recur) {
+      const kernels::MatMul& r = *dirs_[0].recur;
+      const On on = where(r, B_);
+      impl_ = on == On::onednn ? r.implementation()
+                               : std::string(on == On::gemv ? "normrt gemv:" : "normrt gemm:") + isa_name(c.isa);
+      const On projected = dirs_[0].project ? where(*dirs_[0].project, T_ * B_) : On::onednn;
+      if (projected != On::onednn && projected != on)
+        impl_ += std::string(" (input projection: normrt ") + (projected == On::gemv ? "gemv)" : "gemm)");
+    }
   }
 
   size_t scratch_bytes() const override { return scratch_; }
@@ -221,12 +222,17 @@ class RecurrentKernel : public Kernel {
     if (T_ > 0) std::memset(Y, 0, size_t(T_ * D_ * B_ * H_) * sizeof(float));
     float *xw = s + xw_at_, *hr = s + hr_at_, *h = s + h_at_, *cs = s + c_at_, *t1 = s + t1_at_, *t2 = s + t2_at_;
     float *g = s + g_at_, *u = s + u_at_, *bias = s + bias_at_;
+    // y[rows, n] = x[rows, k] times m's B (`b` when it is not constant), where(m, rows) says.
+    auto product = [&](const kernels::MatMul& m, const float* x, const float* b, float* y, int64_t rows, int64_t k,
+                       int64_t n) {
+      const On on = where(m, rows);
+      if (on == On::gemv) kernels::gemv(isa_, x, m.panels(), nullptr, y, k, n);
+      else if (on == On::gemm) kernels::gemm(isa_, x, m.panels(), nullptr, y, rows, k, n, nullptr);
+      else m.run(x, b, y, dnnl_scratch, *a.dnnl);
+    };
     // A recurrent product (with one batch entry, each step streams all of R for one row).
     auto recur = [&](const kernels::MatMul& m, const float* x, const float* r, float* y, int64_t n) {
-      // (GRU's second product is packed apart: it may not have got panels.)
-      if (recur_on_ == On::gemv && m.panels()) kernels::gemv(isa_, x, m.panels(), nullptr, y, H_, n);
-      else if (recur_on_ == On::gemm && m.panels()) kernels::gemm(isa_, x, m.panels(), nullptr, y, B_, H_, n, nullptr);
-      else m.run(x, r, y, dnnl_scratch, *a.dnnl);
+      product(m, x, r, y, B_, H_, n);
     };
     // Where (d, b) of a [D, B, H] state lives in the layout's [D, B, H] or [B, D, H].
     auto state_at = [&](int64_t d, int64_t b) { return (batch_first_ ? b * D_ + d : d * B_ + b) * H_; };
@@ -235,10 +241,7 @@ class RecurrentKernel : public Kernel {
       const float* bias_w = Bias ? Bias + d * 2 * GH : nullptr;
       const float* bias_r = Bias ? bias_w + GH : nullptr;
       const float* p = P ? P + d * 3 * H_ : nullptr;
-      if (dd.project && project_on_gemm_ && dd.project->panels())
-        kernels::gemm(isa_, X, dd.project->panels(), nullptr, xw, T_ * B_, I_, GH, nullptr);
-      else if (dd.project)
-        dd.project->run(X, w_constant_ ? nullptr : W + d * GH * I_, xw, dnnl_scratch, *a.dnnl);
+      if (dd.project) product(*dd.project, X, w_constant_ ? nullptr : W + d * GH * I_, xw, T_ * B_, I_, GH);
       for (int64_t b = 0; b < B_; ++b) {
         if (h0) std::memcpy(h + b * H_, h0 + state_at(d, b), size_t(H_) * sizeof(float));
         else std::fill(h + b * H_, h + (b + 1) * H_, 0.f);
@@ -378,9 +381,13 @@ class RecurrentKernel : public Kernel {
   std::vector<Direction> dirs_;
   size_t xw_at_ = 0, hr_at_ = 0, h_at_ = 0, c_at_ = 0, t1_at_ = 0, t2_at_ = 0, g_at_ = 0, u_at_ = 0, bias_at_ = 0;
   size_t dnnl_at_ = 0, scratch_ = 0;
-  // Where the recurrent products and the input projections run (see the top).
-  enum class On { onednn, gemv, gemm } recur_on_ = On::onednn;
-  bool project_on_gemm_ = false;
+  // Where a product of `rows` rows runs (see the top).
+  enum class On { onednn, gemv, gemm };
+  On where(const kernels::MatMul& m, int64_t rows) const {
+    if (!m.panels()) return On::onednn;
+    return rows == 1 ? On::gemv : gemm_ ? On::gemm : On::onednn;
+  }
+  bool gemm_ = false;  // kernels::gemm_chosen at the ISA
   std::string impl_;
 };
 
