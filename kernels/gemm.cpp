@@ -3,11 +3,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace normrt::kernels {
 
-void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
-          const UnaryParams* act) {
+void gemm(Isa isa, const float* a, int64_t lda, const float* w, const float* bias, float* y, int64_t ldy, int64_t ldb,
+          int64_t M, int64_t K, int64_t N, const UnaryParams* act) {
   if (M == 0 || N == 0) return;
   const auto panel = gemm_table_for(isa).panel;
   const auto unary = elementwise_table_for(isa).unary;
@@ -15,6 +16,11 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
   const int64_t kblocks = std::max<int64_t>(1, (K + kGemmKBlock - 1) / kGemmKBlock), kc = (K + kblocks - 1) / kblocks;
   auto block = [&](int64_t p, int64_t b) { return w + (p * kp + b * kc) * kGemvPanel; };
   auto block_k = [&](int64_t b) { return std::min(kc, K - b * kc); };
+  // Relu and Clip are applied as each tile is stored; other activations to
+  // each block of rows once it is done.
+  float clamp[2] = {0.f, std::numeric_limits<float>::infinity()};
+  const bool clamped = act && (act->op == Unary::relu || act->op == Unary::clip);
+  if (act && act->op == Unary::clip) clamp[0] = act->a, clamp[1] = act->b;
   // Rows [m_begin, m_end) of panels [p_begin, p_end).
   auto run = [&](int64_t m_begin, int64_t m_end, int64_t p_begin, int64_t p_end) {
     for (int64_t m0 = m_begin; m0 < m_end; m0 += kGemmRowBlock) {
@@ -26,14 +32,20 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
           const int64_t next_p = p + 1 < p_end ? p + 1 : p_begin, next_b = p + 1 < p_end ? b : (b + 1) % kblocks;
           const bool more = p + 1 < p_end || b + 1 < kblocks || m0 + kGemmRowBlock < m_end;
           const int64_t c0 = p * kGemvPanel, width = std::min(kGemvPanel, N - c0);
-          panel(a + m0 * K + b * kc, K, block(p, b), block_k(b), y + m0 * N + c0, N, rows, width, b == 0,
-                b + 1 == kblocks, bias ? bias + c0 : nullptr,
+          panel(a + m0 * lda + b * kc, lda, block(p, b), block_k(b), y + m0 * ldy + c0 / kGemmColumnBlock * ldb, ldy,
+                ldb, rows, width, b == 0, b + 1 == kblocks, bias ? bias + c0 : nullptr, clamped ? clamp : nullptr,
                 more ? reinterpret_cast<const char*>(block(next_p, next_b)) : nullptr,
                 more ? block_k(next_b) * kGemvPanel * int64_t(sizeof(float)) / 64 : 0);
         }
-      if (act) {
+      if (act && !clamped) {
+        // Each row's columns [c0, c1), in runs as contiguous as the layout has them.
         const int64_t c0 = p_begin * kGemvPanel, c1 = std::min(N, p_end * kGemvPanel);
-        for (int64_t r = m0; r < m0 + rows; ++r) unary(*act, y + r * N + c0, y + r * N + c0, c1 - c0);
+        const int64_t span = ldb == kGemmColumnBlock ? c1 - c0 : kGemmColumnBlock;
+        for (int64_t r = m0; r < m0 + rows; ++r)
+          for (int64_t c = c0; c < c1; c += span) {
+            float* at = y + r * ldy + c / kGemmColumnBlock * ldb + c % kGemmColumnBlock;
+            unary(*act, at, at, std::min(span, c1 - c));
+          }
       }
     }
   };
@@ -53,6 +65,11 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
       i += p1 - p0;
     }
   }
+}
+
+void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
+          const UnaryParams* act) {
+  gemm(isa, a, K, w, bias, y, N, kGemmColumnBlock, M, K, N, act);
 }
 
 bool gemm_chosen(Isa isa) {

@@ -23,15 +23,22 @@
 namespace normrt::kernels {
 
 constexpr int64_t kGemmRowBlock = 240, kGemmKBlock = 768;
+// Y's columns come in blocks of 16: element (m, n) is y[m * ldy + n / 16 *
+// ldb + n % 16]. ldb = 16 is a row-major Y; a convolution's output held in
+// oneDNN's nChw16c has ldy = 16 (a pixel's 16 channels) and ldb = H * W * 16.
+constexpr int64_t kGemmColumnBlock = 16;
 
 struct GemmTable {
   // Rows [0, rows) of one panel's columns [0, width) for one block of K,
-  // [k0, k0 + kc): y (row stride ldy) = (first ? 0 : y) + a (row stride lda)
-  // · wp (the panel's rows k0 on, 64 floats each), plus bias (the panel's
-  // `width` values, or null) when `last`. Also prefetches `lines` 64-byte
-  // lines from `next`, spread over the tiles.
-  void (*panel)(const float* a, int64_t lda, const float* wp, int64_t kc, float* y, int64_t ldy, int64_t rows,
-                int64_t width, bool first, bool last, const float* bias, const char* next, int64_t lines);
+  // [k0, k0 + kc): y (laid out by ldy and ldb) = (first ? 0 : y) + a (row
+  // stride lda) · wp (the panel's rows k0 on, 64 floats each), plus bias
+  // (the panel's `width` values, or null) when `last`, then clamped to
+  // [clamp[0], clamp[1]] (Relu, Clip; NaN kept) when `last` and clamp is
+  // not null. Also prefetches `lines` 64-byte lines from `next`, spread over
+  // the tiles.
+  void (*panel)(const float* a, int64_t lda, const float* wp, int64_t kc, float* y, int64_t ldy, int64_t ldb,
+                int64_t rows, int64_t width, bool first, bool last, const float* bias, const float* clamp,
+                const char* next, int64_t lines);
 };
 NORMRT_ISA_TABLE(GemmTable, gemm_table)
 
@@ -45,6 +52,13 @@ NORMRT_ISA_TABLE(GemmTable, gemm_table)
 // same row among others.)
 void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, int64_t M, int64_t K, int64_t N,
           const UnaryParams* act);
+
+// The same product with rows of A `lda` floats apart and Y laid out by ldy
+// and ldb (kGemmColumnBlock): for a 1x1 convolution reading and writing its
+// activations where they are. (Relu and Clip are applied as each tile is
+// stored, other activations after.)
+void gemm(Isa isa, const float* a, int64_t lda, const float* w, const float* bias, float* y, int64_t ldy, int64_t ldb,
+          int64_t M, int64_t K, int64_t N, const UnaryParams* act);
 
 // Whether products of several rows run on gemm at `isa` on this CPU: at
 // AVX-512 (below it a tile holds one row) on Intel's cores, where it was

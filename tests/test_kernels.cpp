@@ -654,6 +654,65 @@ TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
   omp_set_num_threads(omp_get_num_procs());
 }
 
+// gemm reading rows of A `lda` apart and writing Y in blocks of 16 columns
+// `ldb` apart (a 1x1 convolution's nChw16c output): the same bits as the
+// row-major product put in place; Relu or Clip applied as each tile is
+// stored, and Gelu after, give the bits of the element-wise kernels applied
+// to the product (NaN kept); a row-major product agrees with float64;
+// nothing else is written; bitwise the same at 1 and 2 threads.
+TEST(GemmKernel, BlockedColumnsAndStoredActivationsMatchTheRowMajorProduct) {
+  struct Case { int64_t M, K, N; };
+  const Case cases[] = {{1, 5, 16}, {6, 16, 64}, {7, 40, 48}, {13, 769, 64}, {49, 100, 320}, {64, 33, 208}};
+  const kernels::UnaryParams acts[] = {
+      {kernels::Unary::relu}, {kernels::Unary::clip, -0.5f, 0.7f}, {kernels::Unary::gelu}};
+  for (auto [M, K, N] : cases) {
+    const int64_t lda = K + 3, ldb = M * 16 + 32;  // rows of A padded; a gap after each block of Y
+    Tensor b = random_tensor({K, N}, unsigned(K + N)), a = random_tensor({M, lda}, unsigned(M * 3 + K), -2, 2),
+           bias = random_tensor({N}, unsigned(N) + 1);
+    a.data<float>()[(M / 2) * lda + K / 2] = std::numeric_limits<float>::quiet_NaN();
+    const std::vector<float> panels = hand_packed_panels(b, K, N);
+    std::vector<float> packed_a(size_t(M * K));  // A without its padding, for the row-major product
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t k = 0; k < K; ++k) packed_a[size_t(m * K + k)] = a.data<float>()[m * lda + k];
+    for (Isa isa : machine_isas())
+      for (int with : {-1, 0, 1, 2}) {  // no activation, Relu, Clip, Gelu
+        const std::string what = std::string(isa_name(isa)) + " M " + std::to_string(M) + " K " + std::to_string(K) +
+                                 " N " + std::to_string(N) + " activation " + std::to_string(with);
+        const kernels::UnaryParams* act = with >= 0 ? &acts[with] : nullptr;
+        std::vector<float> plain(size_t(M * N));
+        kernels::gemm(isa, packed_a.data(), panels.data(), bias.data<float>(), plain.data(), M, K, N, nullptr);
+        if (act) kernels::unary(isa, *act, plain.data(), plain.data(), M * N);
+        if (with < 0) {
+          std::vector<double> want(size_t(M * N));
+          for (int64_t e = 0; e < M * N; ++e) {
+            double acc = bias.data<float>()[e % N];
+            for (int64_t k = 0; k < K; ++k) acc += double(packed_a[size_t(e / N * K + k)]) * b.data<float>()[k * N + e % N];
+            want[size_t(e)] = acc;
+          }
+          expect_close(plain.data(), want, 1e-5, 1e-5 * std::sqrt(double(K)), what);
+        }
+        for (int threads : {1, 2}) {
+          omp_set_num_threads(threads);
+          std::vector<float> rows(plain.size() + 1, -7.f), blocks(size_t(N / 16 * ldb), -7.f);
+          kernels::gemm(isa, a.data<float>(), lda, panels.data(), bias.data<float>(), rows.data(), N, 16, M, K, N, act);
+          kernels::gemm(isa, a.data<float>(), lda, panels.data(), bias.data<float>(), blocks.data(), 16, ldb, M, K, N,
+                        act);
+          EXPECT_EQ(std::memcmp(rows.data(), plain.data(), plain.size() * 4), 0) << what << " threads " << threads;
+          EXPECT_EQ(rows.back(), -7.f) << what << ": wrote past Y";
+          bool same = true, gaps = true;
+          for (int64_t i = 0; i < int64_t(blocks.size()); ++i) {
+            const int64_t block = i / ldb, at = i % ldb, m = at / 16, n = block * 16 + at % 16;
+            if (at >= M * 16) gaps = gaps && blocks[size_t(i)] == -7.f;
+            else same = same && std::memcmp(&blocks[size_t(i)], &plain[size_t(m * N + n)], 4) == 0;
+          }
+          EXPECT_TRUE(same) << what << " threads " << threads << ": blocked Y";
+          EXPECT_TRUE(gaps) << what << " threads " << threads << ": wrote between the blocks";
+        }
+      }
+  }
+  omp_set_num_threads(omp_get_num_procs());
+}
+
 // profile holds a memory-bound kernel to the copy bandwidth of the smallest
 // footprint that holds its bytes, and to the largest beyond them.
 TEST(MachineLimits, CopyLevelIsTheSmallestFootprintHoldingTheBytes) {

@@ -990,25 +990,31 @@ TEST(Plan, PoolsKeepTheConvolutionsHeldLayout) {
   }
 }
 
-// y[o][i][j] = bias[o] + sum over c, 3x3 window (pads 1) of x * w, in double.
-std::vector<double> conv3x3_reference(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  const int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3], OC = w.shape[0];
+// y[o][i][j] = bias[o] + sum over c and the k x k window of x * w (stride s,
+// pads p), in double; x [1, C, H, W].
+std::vector<double> conv_reference(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t s, int64_t p) {
+  const int64_t C = x.shape[1], H = x.shape[2], W = x.shape[3], OC = w.shape[0], k = w.shape[2];
+  const int64_t Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
   const float *xp = x.data<float>(), *wp = w.data<float>();
-  std::vector<double> y(size_t(OC * H * W));
+  std::vector<double> y(size_t(OC * Ho * Wo));
   for (int64_t o = 0; o < OC; ++o)
-    for (int64_t i = 0; i < H; ++i)
-      for (int64_t j = 0; j < W; ++j) {
+    for (int64_t i = 0; i < Ho; ++i)
+      for (int64_t j = 0; j < Wo; ++j) {
         double acc = bias.data<float>()[o];
         for (int64_t c = 0; c < C; ++c)
-          for (int64_t ki = 0; ki < 3; ++ki)
-            for (int64_t kj = 0; kj < 3; ++kj) {
-              const int64_t ii = i + ki - 1, jj = j + kj - 1;
+          for (int64_t ki = 0; ki < k; ++ki)
+            for (int64_t kj = 0; kj < k; ++kj) {
+              const int64_t ii = i * s + ki - p, jj = j * s + kj - p;
               if (ii >= 0 && ii < H && jj >= 0 && jj < W)
-                acc += double(xp[(c * H + ii) * W + jj]) * wp[((o * C + c) * 3 + ki) * 3 + kj];
+                acc += double(xp[(c * H + ii) * W + jj]) * wp[((o * C + c) * k + ki) * k + kj];
             }
-        y[size_t((o * H + i) * W + j)] = acc;
+        y[size_t((o * Ho + i) * Wo + j)] = acc;
       }
   return y;
+}
+
+std::vector<double> conv3x3_reference(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  return conv_reference(x, w, bias, 1, 1);
 }
 
 // Two 3x3 stride-1 convolutions (ReLU, then residual sum + ReLU as post-ops)
@@ -1067,6 +1073,68 @@ TEST(Plan, Conv3x3RunsAsWinogradWithinFloat64Error) {
           EXPECT_EQ(held_conv_layout(s.graph(), winograd) == kernels::HeldLayout::blocked, winograd) << what;
       }
   }
+}
+
+// 1x1 convolutions of few pixels and large weights (a 7x7 layer's expansion,
+// a stride-2 one) run on normrt's gemm at AVX-512 on Intel, reading and
+// writing the held layout (blocked with Winograd, NHWC without), with Relu
+// and Clip, and match a float64 reference; one summing a residual stays on
+// oneDNN, as does everything at AVX2.
+TEST(Plan, FewPixelOneByOneConvolutionsRunOnGemmAndMatchFloat64) {
+  const Tensor x = test::random_tensor({1, 32, 14, 14}, 1), w1 = test::random_tensor({128, 32, 3, 3}, 2, -0.2f, 0.2f),
+               w2 = test::random_tensor({1024, 128, 1, 1}, 3, -0.1f, 0.1f),
+               w3 = test::random_tensor({512, 1024, 1, 1}, 4, -0.05f, 0.05f),
+               w4 = test::random_tensor({512, 512, 1, 1}, 5, -0.05f, 0.05f),
+               w5 = test::random_tensor({16, 512, 3, 3}, 6, -0.05f, 0.05f);
+  const Tensor b1 = test::random_tensor({128}, 7), b2 = test::random_tensor({1024}, 8),
+               b3 = test::random_tensor({512}, 9), b4 = test::random_tensor({512}, 10), b5 = test::random_tensor({16}, 11);
+  ModelBuilder b;
+  b.input("x", {1, 32, 14, 14}).output("y");
+  for (auto& [name, t] : std::vector<std::pair<std::string, Tensor>>{
+           {"w1", w1}, {"w2", w2}, {"w3", w3}, {"w4", w4}, {"w5", w5}, {"b1", b1}, {"b2", b2}, {"b3", b3}, {"b4", b4}, {"b5", b5}})
+    b.init(name, t);
+  b.init("lo", test::scalar_tensor(0.f)).init("hi", test::scalar_tensor(6.f));
+  auto& c1 = b.node("Conv", {"x", "w1", "b1"}, {"c1"});  // [1, 128, 7, 7]
+  set_conv(c1, 1);
+  test::set_attr(c1, "strides", std::vector<int64_t>{2, 2});
+  b.node("Conv", {"c1", "w2", "b2"}, {"c2"});  // 1x1 to [1, 1024, 7, 7], 512 KB of weights
+  b.node("Relu", {"c2"}, {"r2"});
+  test::set_attr(b.node("Conv", {"r2", "w3", "b3"}, {"c3"}), "strides", std::vector<int64_t>{2, 2});  // to 4x4, 2 MB
+  b.node("Clip", {"c3", "lo", "hi"}, {"r3"});
+  b.node("Conv", {"r3", "w4", "b4"}, {"c4"});  // 1 MB, but summing a residual: oneDNN
+  b.node("Add", {"c4", "r3"}, {"s4"});
+  set_conv(b.node("Conv", {"s4", "w5", "b5"}, {"y"}), 1);
+  const std::string bytes = b.bytes();
+
+  auto as_tensor = [](const std::vector<double>& v, Shape shape, double lo, double hi) {
+    Tensor t(DType::float32, shape);
+    for (size_t i = 0; i < v.size(); ++i) t.data<float>()[i] = float(std::clamp(v[i], lo, hi));
+    return t;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  const Tensor r1 = as_tensor(conv_reference(x, w1, b1, 2, 1), {1, 128, 7, 7}, -inf, inf);
+  const Tensor r2 = as_tensor(conv_reference(r1, w2, b2, 1, 0), {1, 1024, 7, 7}, 0, inf);
+  const Tensor r3 = as_tensor(conv_reference(r2, w3, b3, 2, 0), {1, 512, 4, 4}, 0, 6);
+  std::vector<double> s4 = conv_reference(r3, w4, b4, 1, 0);
+  for (size_t i = 0; i < s4.size(); ++i) s4[i] += r3.data<float>()[i];
+  const Tensor want =
+      as_tensor(conv_reference(as_tensor(s4, {1, 512, 4, 4}, -inf, inf), w5, b5, 1, 1), {1, 16, 4, 4}, -inf, inf);
+
+  for (const char* isa : {"auto", "avx2"})
+    for (bool winograd : {true, false})
+      for (int threads : {1, 2}) {
+        SessionOptions o;
+        o.isa = isa;
+        o.winograd = winograd;
+        o.threads = threads;
+        Session s(bytes.data(), bytes.size(), o);
+        const std::string what = std::string(isa) + " winograd " + std::to_string(winograd) + " threads " +
+                                 std::to_string(threads);
+        EXPECT_LE(test::max_rel_diff(s.run(std::vector<Tensor>{x})[0], want), 1e-5) << what;
+        int on_gemm = 0;
+        for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) on_gemm += st.implementation.rfind("normrt gemm", 0) == 0;
+        EXPECT_EQ(on_gemm, kernels::gemm_chosen(s.isa()) ? 2 : 0) << what;
+      }
 }
 
 // A convolution summing a residual writes over the residual's buffer when
