@@ -1359,6 +1359,19 @@ TEST(Session, LoopCarriesScansAndIsBounded) {
   EXPECT_EQ(out[1].shape, (Shape{0, 2}));
   EXPECT_NE(test::error_of([&] { model(int64_t(1) << 40, true); }).find("take more than 100 iterations"),
             std::string::npos);
+  // A Loop naming more outputs than its body gives (found by fuzzing: it
+  // ended the run with an exception that was not normrt's Error).
+  onnx::GraphProto no_scan = body;
+  no_scan.mutable_output()->RemoveLast();
+  ModelBuilder extra;
+  extra.input("v0", {2}).output("v_last").output("all");
+  extra.init("M", test::int64_tensor({}, {2})).init("step", test::float_tensor({2}, {1.f, -0.5f}));
+  test::set_attr(extra.node("Loop", {"M", "", "v0"}, {"v_last", "all"}), "body", no_scan);
+  const std::string extra_bytes = extra.bytes();
+  EXPECT_NE(test::error_of([&] {
+              Session(extra_bytes.data(), extra_bytes.size()).run(std::vector<Tensor>{test::float_tensor({2}, {1.f, 2.f})});
+            }).find("has 2 outputs, but its body gives 1 carried values and 0 scan outputs"),
+            std::string::npos);
   // The implicit inputs' record is normrt's own: a model cannot supply one.
   ModelBuilder forged;
   forged.input("x", {2}).output("y");
