@@ -6,11 +6,17 @@ using normrt::kernels::Binary;
 using normrt::kernels::Unary;
 using normrt::kernels::UnaryParams;
 
-// Comparisons are false for NaN, so NaN passes through (max/min instructions would drop it).
+// min(max(v, lo), hi): hi wherever lo > hi, as ONNX's Clip (numpy.clip)
+// gives. Comparisons are false for NaN, so NaN passes through (max/min
+// instructions would drop it).
 static inline Vec clamp_v(const Vec& v, float lo, float hi) {
-  return xsimd::select(v < Vec(lo), Vec(lo), xsimd::select(v > Vec(hi), Vec(hi), v));
+  const Vec t = xsimd::select(v < Vec(lo), Vec(lo), v);
+  return xsimd::select(t > Vec(hi), Vec(hi), t);
 }
-static inline float clamp_s(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+static inline float clamp_s(float v, float lo, float hi) {
+  const float t = v < lo ? lo : v;
+  return t > hi ? hi : t;
+}
 static inline Vec sigmoid_v(const Vec& x) { return Vec(1.f) / (Vec(1.f) + xsimd::exp(-x)); }
 static inline float sigmoid_s(float x) { return 1.f / (1.f + __builtin_expf(-x)); }
 // log(1 + e^x) as max(x, 0) + log1p(e^-|x|): no overflow for large x.

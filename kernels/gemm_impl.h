@@ -58,8 +58,11 @@ void tile(const float* a, int64_t lda, const float* wp, int64_t kc, float* y, in
     float* to = full ? y + r * ldy : stage[r];
     for (int64_t j = 0; j < kAcc; ++j) {
       Vec v = last && bias ? acc[r][j] + load(bias + j * kLanes) : acc[r][j];
-      // As the element-wise Relu and Clip: comparisons are false for NaN.
-      if (clamped) v = xsimd::select(v < lo, lo, xsimd::select(v > hi, hi, v));
+      // As the element-wise Relu and Clip (elementwise_impl.h's clamp_v).
+      if (clamped) {
+        v = xsimd::select(v < lo, lo, v);
+        v = xsimd::select(v > hi, hi, v);
+      }
       store(to + (full ? col(j * kLanes) : j * kLanes), v);
     }
     if (!full)

@@ -72,6 +72,8 @@ TEST(UnaryKernel, EveryActivationMatchesFloat64OnEveryIsa) {
       {{Unary::relu}, [](double x, double, double) { return x < 0 ? 0.0 : x; }},
       {{Unary::leaky_relu, 0.1f}, [](double x, double a, double) { return x < 0 ? a * x : x; }},
       {{Unary::clip, -0.5f, 0.7f}, [](double x, double a, double b) { return std::isnan(x) ? x : std::min(std::max(x, a), b); }},
+      // min above max: max everywhere (numpy.clip, ONNX's reference)
+      {{Unary::clip, 0.7f, -0.5f}, [](double x, double a, double b) { return std::isnan(x) ? x : std::min(std::max(x, a), b); }},
       {{Unary::sigmoid}, [](double x, double, double) { return sigmoid(x); }},
       {{Unary::hard_sigmoid, 0.2f, 0.5f}, [](double x, double a, double b) { return std::isnan(x) ? x : std::min(std::max(a * x + b, 0.0), 1.0); }},
       {{Unary::hard_swish}, [](double x, double, double) { return std::isnan(x) ? x : x * std::min(std::max(x / 6 + 0.5, 0.0), 1.0); }},
@@ -662,9 +664,10 @@ TEST(GemmKernel, MatchesFloat64OnEveryIsaWhateverTheThreadsAndOtherRows) {
 // nothing else is written; bitwise the same at 1 and 2 threads.
 TEST(GemmKernel, BlockedColumnsAndStoredActivationsMatchTheRowMajorProduct) {
   struct Case { int64_t M, K, N; };
-  const Case cases[] = {{1, 5, 16}, {6, 16, 64}, {7, 40, 48}, {13, 769, 64}, {49, 100, 320}, {64, 33, 208}};
-  const kernels::UnaryParams acts[] = {
-      {kernels::Unary::relu}, {kernels::Unary::clip, -0.5f, 0.7f}, {kernels::Unary::gelu}};
+  const Case cases[] = {{1, 5, 16},     {6, 16, 64},     {7, 40, 48},   {13, 769, 64},
+                        {13, 769, 208}, {49, 100, 320}, {64, 33, 208}};  // (K above a block: a partial panel read back)
+  const kernels::UnaryParams acts[] = {{kernels::Unary::relu}, {kernels::Unary::clip, -0.5f, 0.7f},
+                                       {kernels::Unary::gelu}, {kernels::Unary::clip, 0.7f, -0.5f}};
   for (auto [M, K, N] : cases) {
     const int64_t lda = K + 3, ldb = M * 16 + 32;  // rows of A padded; a gap after each block of Y
     Tensor b = random_tensor({K, N}, unsigned(K + N)), a = random_tensor({M, lda}, unsigned(M * 3 + K), -2, 2),
@@ -675,7 +678,7 @@ TEST(GemmKernel, BlockedColumnsAndStoredActivationsMatchTheRowMajorProduct) {
     for (int64_t m = 0; m < M; ++m)
       for (int64_t k = 0; k < K; ++k) packed_a[size_t(m * K + k)] = a.data<float>()[m * lda + k];
     for (Isa isa : machine_isas())
-      for (int with : {-1, 0, 1, 2}) {  // no activation, Relu, Clip, Gelu
+      for (int with : {-1, 0, 1, 2, 3}) {  // no activation, Relu, Clip, Gelu, Clip of min above max
         const std::string what = std::string(isa_name(isa)) + " M " + std::to_string(M) + " K " + std::to_string(K) +
                                  " N " + std::to_string(N) + " activation " + std::to_string(with);
         const kernels::UnaryParams* act = with >= 0 ? &acts[with] : nullptr;

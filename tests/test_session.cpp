@@ -1077,9 +1077,10 @@ TEST(Plan, Conv3x3RunsAsWinogradWithinFloat64Error) {
 
 // 1x1 convolutions of few pixels and large weights (a 7x7 layer's expansion,
 // a stride-2 one) run on normrt's gemm at AVX-512 on Intel, reading and
-// writing the held layout (blocked with Winograd, NHWC without), with Relu
-// and Clip, and match a float64 reference; one summing a residual stays on
-// oneDNN, as does everything at AVX2.
+// writing the held layout (blocked with Winograd, NHWC without), or reading
+// a model's plain input, with Relu and Clip, and match a float64 reference;
+// one pixel runs on gemv; one summing a residual stays on oneDNN, as does
+// everything at AVX2.
 TEST(Plan, FewPixelOneByOneConvolutionsRunOnGemmAndMatchFloat64) {
   const Tensor x = test::random_tensor({1, 32, 14, 14}, 1), w1 = test::random_tensor({128, 32, 3, 3}, 2, -0.2f, 0.2f),
                w2 = test::random_tensor({1024, 128, 1, 1}, 3, -0.1f, 0.1f),
@@ -1130,11 +1131,32 @@ TEST(Plan, FewPixelOneByOneConvolutionsRunOnGemmAndMatchFloat64) {
         Session s(bytes.data(), bytes.size(), o);
         const std::string what = std::string(isa) + " winograd " + std::to_string(winograd) + " threads " +
                                  std::to_string(threads);
-        EXPECT_LE(test::max_rel_diff(s.run(std::vector<Tensor>{x})[0], want), 1e-5) << what;
+        EXPECT_EQ(test::compare(s.run(std::vector<Tensor>{x})[0], want, 1e-5, 1e-5), "") << what;
         int on_gemm = 0;
         for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) on_gemm += st.implementation.rfind("normrt gemm", 0) == 0;
         EXPECT_EQ(on_gemm, kernels::gemm_chosen(s.isa()) ? 2 : 0) << what;
       }
+  // A model's own (plain) input, gathered into rows; one pixel, on gemv.
+  for (int64_t H : {7, 1}) {
+    const Tensor xi = test::random_tensor({1, 512, H, H}, 12), wi = test::random_tensor({1024, 512, 1, 1}, 13, -0.1f, 0.1f),
+                 bi = test::random_tensor({1024}, 14), wo = test::random_tensor({16, 1024, 3, 3}, 15, -0.05f, 0.05f),
+                 bo = test::random_tensor({16}, 16);
+    ModelBuilder m;
+    m.input("x", {1, 512, H, H}).output("y");
+    m.init("wi", wi).init("bi", bi).init("wo", wo).init("bo", bo);
+    m.node("Conv", {"x", "wi", "bi"}, {"c"});
+    m.node("Relu", {"c"}, {"r"});
+    set_conv(m.node("Conv", {"r", "wo", "bo"}, {"y"}), 1);
+    const std::string model = m.bytes();
+    const Tensor r = as_tensor(conv_reference(xi, wi, bi, 1, 0), {1, 1024, H, H}, 0, inf);
+    const Tensor expected = as_tensor(conv_reference(r, wo, bo, 1, 1), {1, 16, H, H}, -inf, inf);
+    Session s(model.data(), model.size());
+    EXPECT_EQ(test::compare(s.run(std::vector<Tensor>{xi})[0], expected, 1e-5, 1e-5), "") << "H " << H;
+    const std::string kernel = H == 1 ? "normrt gemv" : "normrt gemm";
+    int on_panels = 0;
+    for (auto& st : s.profile(std::vector<Tensor>{xi}, 1)) on_panels += st.implementation.rfind(kernel, 0) == 0;
+    EXPECT_EQ(on_panels, kernels::gemm_chosen(s.isa()) ? 1 : 0) << "H " << H;
+  }
 }
 
 // A convolution summing a residual writes over the residual's buffer when

@@ -3,14 +3,16 @@
 // reorder made once per plan, the addend and activation as post-ops. 1x1
 // convolutions of a few pixels with large weights run on normrt's gemm
 // instead (conv_on_gemm).
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <map>
-#include <optional>
+#include <string>
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
+#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
+#include "kernels/gemv.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
@@ -34,88 +36,92 @@ kernels::ConvDesc conv_desc(int64_t N, int64_t C, int64_t OC, int64_t group, con
   return d;
 }
 
-// Where channel c of pixel p lies in an image of C channels and `pixels`
-// pixels: plain NCHW (block 1), channels-last (block C) or oneDNN's blocked
-// layout (block 16 or 8, channels padded to it).
+// Where channel c of pixel p lies in an image of `pixels` pixels: plain
+// NCHW (block 1), channels-last (block = the channels) or oneDNN's blocked
+// layout (block 16 or 8, its channels padded to the block).
 struct ChannelLayout {
-  int64_t block = 1, C = 1, pixels = 1;
+  int64_t block = 1, pixels = 1;
   std::string name;
   int64_t at(int64_t c, int64_t p) const { return c / block * block * pixels + p * block + c % block; }
-  static ChannelLayout of(bool held, kernels::HeldLayout layout, int64_t C, int64_t pixels) {
-    if (!held) return ChannelLayout{1, C, pixels, "plain"};
-    if (layout == kernels::HeldLayout::nhwc) return ChannelLayout{C, C, pixels, "nhwc"};
+  static ChannelLayout of(bool held, kernels::HeldLayout layout, int64_t channels, int64_t pixels) {
+    if (!held) return ChannelLayout{1, pixels, "plain"};
+    if (layout == kernels::HeldLayout::nhwc) return ChannelLayout{channels, pixels, "nhwc"};
     const int64_t b = kernels::conv_channel_block();
-    return ChannelLayout{b, C, pixels, "blocked" + std::to_string(b) + "c"};
+    return ChannelLayout{b, pixels, "blocked" + std::to_string(b) + "c"};
   }
 };
 
 // A 1x1 convolution of at most this many output pixels, with at least this
-// many bytes of weights, runs on gemm where gemm_chosen: its time is the
-// weights streaming from memory, which oneDNN's kernel does not overlap with
-// its FMAs (MobileNetV2's and ResNet-50's 7x7 layers ran at 50-57% of the
-// FMA peak; gemm prefetches the next panel while a panel runs).
+// many bytes of weights, runs on gemm (gemv for one pixel) where
+// gemm_chosen: its time is the weights streaming from memory, which oneDNN's
+// kernel does not overlap with its FMAs (MobileNetV2's and ResNet-50's 7x7
+// layers ran at 50-57% of the FMA peak; gemm prefetches the next panel while
+// a panel runs).
 constexpr int64_t kGemmConvMaxPixels = 64, kGemmConvMinWeightBytes = 512 * 1024;
 
-// The 1x1 convolution as Y[pixel, OC] = X[pixel, C] · Wᵀ on gemm, reading X
-// (gathered first unless it is channels-last at stride 1) and writing Y in
-// the layouts the plan holds them in; null where it does not apply: batch 1,
-// no residual, Relu, Clip or no activation, its output held (nChw16c or NHWC)
-// and its output channels in whole panels' blocks of 16.
+// The 1x1 convolution as Y[pixel, OC] = X[pixel, C] · Wᵀ on gemm, over the
+// panels oneDNN packs W into for a matmul (shared through the session's
+// weight cache), X read where it is when each pixel's channels are
+// contiguous and gathered into rows otherwise, Y written in the layout the
+// plan holds it in. Requires batch 1, one group, constant weights and bias,
+// no residual, Relu, Clip or no activation (NaN kept, as the element-wise
+// kernels keep it, where oneDNN's Relu post-op makes it 0), an output held
+// (nChw16c or NHWC) and output channels in whole blocks of 16; null
+// otherwise.
 std::unique_ptr<Kernel> conv_on_gemm(const BindContext& c, const kernels::ConvDesc& d, const FusedActivation& act) {
-  const Tensor* w = c.constant(1);
-  const Tensor* bias = c.constant(2);
   const bool one_by_one = d.kernel == std::vector<int64_t>{1, 1} && d.dilations == std::vector<int64_t>{1, 1} &&
                           d.pad_begin == std::vector<int64_t>{0, 0} && d.pad_end == std::vector<int64_t>{0, 0};
   if (!one_by_one) return nullptr;  // (a 1-D or 3-D convolution too)
+  const Tensor* bias = c.constant(2);
   const int64_t C = d.C, OC = d.OC, pixels = d.out[0] * d.out[1];
-  if (!kernels::gemm_chosen(c.isa) || d.group != 1 || d.N != 1 || !w || w->bytes.empty() ||
-      c.has_input(3) ||
+  const bool nhwc = c.held == kernels::HeldLayout::nhwc;
+  if (!kernels::gemm_chosen(c.isa) || d.group != 1 || d.N != 1 || !c.constant(1) || c.has_input(3) ||
       (c.has_input(2) && !bias) || pixels > kGemmConvMaxPixels || C * OC * 4 < kGemmConvMinWeightBytes ||
-      OC % kernels::kGemmColumnBlock != 0 || !c.output_blocked(0))
+      OC % kernels::kGemmColumnBlock != 0 || !c.output_blocked(0) ||
+      (!nhwc && kernels::conv_channel_block() != kernels::kGemmColumnBlock))
     return nullptr;
   if (act.present && act.unary.op != kernels::Unary::relu && act.unary.op != kernels::Unary::clip) return nullptr;
+  kernels::MatMulDesc md;
+  md.a_dims = {pixels, C};
+  md.b_dims = {OC, C};
+  md.b_perm = {1, 0};
+  auto prim = std::make_shared<const kernels::MatMul>(md, c.weight_source(1), nullptr);
+  if (!prim->panels()) return nullptr;
+  const std::vector<float> b = bias ? std::vector<float>(bias->data<float>(), bias->data<float>() + OC) : std::vector<float>{};
   const ChannelLayout src = ChannelLayout::of(c.input_blocked(0), c.held, C, d.in[0] * d.in[1]),
                       dst = ChannelLayout::of(true, c.held, OC, pixels);
-  if (dst.name != "nhwc" && dst.block != kernels::kGemmColumnBlock) return nullptr;
-  // B[k][n] = W[n][k] in gemm's panels (gemv.h), 64-byte aligned as oneDNN packs them.
-  const int64_t kp = (C + kernels::kGemvKBlock - 1) / kernels::kGemvKBlock * kernels::kGemvKBlock,
-                np = (OC + kernels::kGemvPanel - 1) / kernels::kGemvPanel;
-  const size_t floats = size_t(np * kp * kernels::kGemvPanel);
-  std::shared_ptr<float> panels(static_cast<float*>(std::aligned_alloc(64, floats * sizeof(float))), std::free);
-  if (!panels) throw std::bad_alloc();
-  std::fill_n(panels.get(), floats, 0.f);
-  for (int64_t n = 0; n < OC; ++n)
-    for (int64_t k = 0; k < C; ++k)
-      panels.get()[((n / kernels::kGemvPanel) * kp + k) * kernels::kGemvPanel + n % kernels::kGemvPanel] =
-          w->data<float>()[n * C + k];
-  std::shared_ptr<const Tensor> b = bias ? std::make_shared<const Tensor>(*bias) : nullptr;
-  const bool direct = src.block >= C && d.strides == std::vector<int64_t>{1, 1};
+  const bool in_place = src.block >= C && d.strides == std::vector<int64_t>{1, 1};
   const int64_t Wi = d.in[1], Wo = d.out[1], sh = d.strides[0], sw = d.strides[1];
-  const bool last = dst.name == "nhwc";
-  const int64_t ldy = last ? OC : kernels::kGemmColumnBlock, ldb = last ? kernels::kGemmColumnBlock : pixels * 16;
+  // One pixel's output is OC contiguous floats in either held layout.
+  const int64_t ldy = nhwc ? OC : kernels::kGemmColumnBlock,
+                ldb = nhwc ? kernels::kGemmColumnBlock : pixels * kernels::kGemmColumnBlock;
   const Isa isa = c.isa;
-  const std::optional<kernels::UnaryParams> unary = act.present ? std::optional(act.unary) : std::nullopt;
   return kernel_fn(
       [=](const RunArgs& a) {
         const float* x = static_cast<const float*>(a.in[0]);
         const float* A = x;
-        if (!direct) {
+        if (!in_place) {
           // The pixels the convolution reads, each one's channels in a row.
           float* rows = static_cast<float*>(a.scratch);
           for (int64_t p = 0; p < pixels; ++p) {
             const int64_t q = p / Wo * sh * Wi + p % Wo * sw;
-            for (int64_t ch = 0; ch < C; ch += src.block) {
-              const int64_t n = std::min(src.block, C - ch);
-              std::memcpy(rows + p * C + ch, x + src.at(ch, q), size_t(n) * sizeof(float));
-            }
+            for (int64_t ch = 0; ch < C; ch += src.block)
+              std::memcpy(rows + p * C + ch, x + src.at(ch, q), size_t(std::min(src.block, C - ch)) * sizeof(float));
           }
           A = rows;
         }
-        kernels::gemm(isa, A, direct ? src.block : C, panels.get(), b ? b->data<float>() : nullptr,
-                      static_cast<float*>(a.out[0]), ldy, ldb, pixels, C, OC, unary ? &*unary : nullptr);
+        float* y = static_cast<float*>(a.out[0]);
+        const float* bp = b.empty() ? nullptr : b.data();
+        if (pixels == 1) {  // (a tile of one row waits on its FMAs' latency)
+          kernels::gemv(isa, A, prim->panels(), bp, y, C, OC);
+          if (act.present) kernels::unary(isa, act.unary, y, y, OC);
+        } else {
+          kernels::gemm(isa, A, in_place ? src.block : C, prim->panels(), bp, y, ldy, ldb, pixels, C, OC,
+                        act.present ? &act.unary : nullptr);
+        }
       },
-      direct ? 0 : size_t(pixels * C) * sizeof(float),
-      std::string("normrt gemm:") + isa_name(isa) + " " + src.name + "->" + dst.name);
+      in_place ? 0 : size_t(pixels * C) * sizeof(float),
+      std::string(pixels == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(isa) + " " + src.name + "->" + dst.name);
 }
 
 std::unique_ptr<Kernel> conv(const BindContext& c) {
