@@ -369,9 +369,12 @@ std::vector<std::shared_ptr<const Tensor>> Stage::run_loop(const Node& loop, con
                 std::to_string(body->outputs.size()) + " outputs, for " + std::to_string(formal - 2) +
                 " carried values");
   const size_t carried = formal - 2, scans = body->outputs.size() - 1 - carried;
-  if (loop.outputs.size() > carried + scans)
-    throw Error(where + ": has " + std::to_string(loop.outputs.size()) + " outputs, but its body gives " +
-                std::to_string(carried) + " carried values and " + std::to_string(scans) + " scan outputs");
+  size_t named = loop.outputs.size();  // (omitted trailing outputs aside)
+  while (named > 0 && loop.outputs[named - 1].empty()) --named;
+  if (named > carried + scans)
+    throw Error(where + ": names " + std::to_string(named) + " outputs, but its body gives " +
+                std::to_string(carried + scans) + " after its condition (" + std::to_string(carried) + " carried, " +
+                std::to_string(scans) + " scanned)");
   const Tensor* trips = one_value(args[0], DType::int64, where, "the trip count");
   const Tensor* cond = one_value(args[1], DType::boolean, where, "the condition");
   const int64_t max_trips = trips ? trips->data<int64_t>()[0] : std::numeric_limits<int64_t>::max();

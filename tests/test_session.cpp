@@ -1392,7 +1392,7 @@ TEST(Session, LoopCarriesScansAndIsBounded) {
   const std::string extra_bytes = extra.bytes();
   EXPECT_NE(test::error_of([&] {
               Session(extra_bytes.data(), extra_bytes.size()).run(std::vector<Tensor>{test::float_tensor({2}, {1.f, 2.f})});
-            }).find("has 2 outputs, but its body gives 1 carried values and 0 scan outputs"),
+            }).find("names 2 outputs, but its body gives 1 after its condition (1 carried, 0 scanned)"),
             std::string::npos);
   // The implicit inputs' record is normrt's own: a model cannot supply one.
   ModelBuilder forged;

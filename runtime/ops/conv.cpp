@@ -62,12 +62,12 @@ constexpr int64_t kGemmConvMaxPixels = 64, kGemmConvMinWeightBytes = 512 * 1024;
 // The 1x1 convolution as Y[pixel, OC] = X[pixel, C] · Wᵀ on gemm, over the
 // panels oneDNN packs W into for a matmul (shared through the session's
 // weight cache), X read where it is when each pixel's channels are
-// contiguous and gathered into rows otherwise, Y written in the layout the
-// plan holds it in. Requires batch 1, one group, constant weights and bias,
-// no residual, Relu, Clip or no activation (NaN kept, as the element-wise
-// kernels keep it, where oneDNN's Relu post-op makes it 0), an output held
-// (nChw16c or NHWC) and output channels in whole blocks of 16; null
-// otherwise.
+// contiguous at stride 1 and gathered into rows otherwise, Y written in the
+// layout the plan holds it in. Requires batch 1, one group, constant weights
+// and bias, no residual, Relu, Clip or no activation (NaN kept, as the
+// element-wise kernels keep it, where oneDNN's Relu and Clip post-ops drop
+// it), an output held (nChw16c or NHWC) and output channels in whole blocks
+// of 16; null otherwise.
 std::unique_ptr<Kernel> conv_on_gemm(const BindContext& c, const kernels::ConvDesc& d, const FusedActivation& act) {
   const bool one_by_one = d.kernel == std::vector<int64_t>{1, 1} && d.dilations == std::vector<int64_t>{1, 1} &&
                           d.pad_begin == std::vector<int64_t>{0, 0} && d.pad_end == std::vector<int64_t>{0, 0};
@@ -92,7 +92,6 @@ std::unique_ptr<Kernel> conv_on_gemm(const BindContext& c, const kernels::ConvDe
                       dst = ChannelLayout::of(true, c.held, OC, pixels);
   const bool in_place = src.block >= C && d.strides == std::vector<int64_t>{1, 1};
   const int64_t Wi = d.in[1], Wo = d.out[1], sh = d.strides[0], sw = d.strides[1];
-  // One pixel's output is OC contiguous floats in either held layout.
   const int64_t ldy = nhwc ? OC : kernels::kGemmColumnBlock,
                 ldb = nhwc ? kernels::kGemmColumnBlock : pixels * kernels::kGemmColumnBlock;
   const Isa isa = c.isa;
@@ -112,7 +111,8 @@ std::unique_ptr<Kernel> conv_on_gemm(const BindContext& c, const kernels::ConvDe
         }
         float* y = static_cast<float*>(a.out[0]);
         const float* bp = b.empty() ? nullptr : b.data();
-        if (pixels == 1) {  // (a tile of one row waits on its FMAs' latency)
+        if (pixels == 1) {  // (a tile of one row waits on its FMAs' latency; one pixel's
+                            // output is OC contiguous floats in either held layout)
           kernels::gemv(isa, A, prim->panels(), bp, y, C, OC);
           if (act.present) kernels::unary(isa, act.unary, y, y, OC);
         } else {
