@@ -309,6 +309,7 @@ void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInf
       step.outs.push_back(slot_of[name]);
     }
     if (!key.empty()) done.emplace(key, step.outs);
+    step.where = where;
     scratch_bytes_ = std::max(scratch_bytes_, step.kernel->scratch_bytes());
     max_args_ = std::max({max_args_, step.ins.size(), step.outs.size()});
     steps_.push_back(std::move(step));
@@ -471,7 +472,11 @@ void Plan::execute(const Tensor* const* inputs, std::vector<Tensor>& outputs,
       ctx->in_args[k] = step.ins[k] < 0 ? nullptr : ctx->ptrs[size_t(step.ins[k])];
     for (size_t k = 0; k < step.outs.size(); ++k) ctx->out_args[k] = ctx->ptrs[size_t(step.outs[k])];
     const auto start = step_seconds ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    step.kernel->run(RunArgs{ctx->in_args.data(), ctx->out_args.data(), ctx->scratch.get(), &ctx->dnnl});
+    try {
+      step.kernel->run(RunArgs{ctx->in_args.data(), ctx->out_args.data(), ctx->scratch.get(), &ctx->dnnl});
+    } catch (const dnnl::error& e) {
+      throw Error(step.where + ": oneDNN could not run it: " + e.what());
+    }
     if (step_seconds) {
       ctx->dnnl.stream().wait();
       (*step_seconds)[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -22,6 +22,7 @@ struct Slot {
 
 struct Step {
   const Node* node = nullptr;
+  std::string where;  // "model.onnx: node Conv 'conv1'", for errors at run time
   std::unique_ptr<Kernel> kernel;
   std::vector<int> ins, outs;  // slot ids; -1 for an omitted input
   std::vector<Shape> in_shapes, out_shapes;
