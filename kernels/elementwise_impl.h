@@ -6,13 +6,7 @@ using normrt::kernels::Binary;
 using normrt::kernels::Unary;
 using normrt::kernels::UnaryParams;
 
-// min(max(v, lo), hi): hi wherever lo > hi, as ONNX's Clip (numpy.clip)
-// gives. Comparisons are false for NaN, so NaN passes through (max/min
-// instructions would drop it).
-static inline Vec clamp_v(const Vec& v, float lo, float hi) {
-  const Vec t = xsimd::select(v < Vec(lo), Vec(lo), v);
-  return xsimd::select(t > Vec(hi), Vec(hi), t);
-}
+// clamp_v's scalar twin (simd_common.h).
 static inline float clamp_s(float v, float lo, float hi) {
   const float t = v < lo ? lo : v;
   return t > hi ? hi : t;

@@ -72,6 +72,13 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
   gemm(isa, a, K, w, bias, y, N, kGemmColumnBlock, M, K, N, act);
 }
 
+void panels_product(Isa isa, const float* a, int64_t lda, const float* w, const float* bias, float* y, int64_t ldy,
+                    int64_t ldb, int64_t M, int64_t K, int64_t N, const UnaryParams* act) {
+  if (M != 1 || ldb != kGemmColumnBlock) return gemm(isa, a, lda, w, bias, y, ldy, ldb, M, K, N, act);
+  gemv(isa, a, w, bias, y, K, N);
+  if (act) unary(isa, *act, y, y, N);
+}
+
 bool gemm_chosen(Isa isa) {
   static const bool intel = __builtin_cpu_is("intel");
   return isa == Isa::avx512 && intel;

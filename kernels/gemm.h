@@ -60,6 +60,11 @@ void gemm(Isa isa, const float* a, const float* w, const float* bias, float* y, 
 void gemm(Isa isa, const float* a, int64_t lda, const float* w, const float* bias, float* y, int64_t ldy, int64_t ldb,
           int64_t M, int64_t K, int64_t N, const UnaryParams* act);
 
+// A product over B's panels as a session runs it: one row on gemv (`act`
+// after; that row's Y contiguous, ldb 16), more rows on gemm.
+void panels_product(Isa isa, const float* a, int64_t lda, const float* w, const float* bias, float* y, int64_t ldy,
+                    int64_t ldb, int64_t M, int64_t K, int64_t N, const UnaryParams* act);
+
 // Whether products of several rows run on gemm at `isa` on this CPU: at
 // AVX-512 (below it a tile holds one row) on Intel's cores, where it was
 // measured faster than oneDNN's kernel. On AMD's Zen 4 and Zen 5 oneDNN ran

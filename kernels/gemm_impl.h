@@ -53,16 +53,11 @@ void tile(const float* a, int64_t lda, const float* wp, int64_t kc, float* y, in
     bias = edge_bias;
   }
   const bool clamped = last && clamp;
-  const Vec lo(clamped ? clamp[0] : 0.f), hi(clamped ? clamp[1] : 0.f);
   for (int64_t r = 0; r < R; ++r) {
     float* to = full ? y + r * ldy : stage[r];
     for (int64_t j = 0; j < kAcc; ++j) {
       Vec v = last && bias ? acc[r][j] + load(bias + j * kLanes) : acc[r][j];
-      // As the element-wise Relu and Clip (elementwise_impl.h's clamp_v).
-      if (clamped) {
-        v = xsimd::select(v < lo, lo, v);
-        v = xsimd::select(v > hi, hi, v);
-      }
+      if (clamped) v = clamp_v(v, clamp[0], clamp[1]);  // as the element-wise Relu and Clip
       store(to + (full ? col(j * kLanes) : j * kLanes), v);
     }
     if (!full)

@@ -20,6 +20,13 @@ constexpr int64_t kLanes = int64_t(Vec::size);
 static inline Vec load(const float* p) { return Vec::load_unaligned(p); }
 static inline void store(float* p, const Vec& v) { v.store_unaligned(p); }
 static inline float fmaxs(float a, float b) { return a > b ? a : b; }
+// min(max(v, lo), hi): hi wherever lo > hi, as ONNX's Clip (numpy.clip)
+// gives. Comparisons are false for NaN, so NaN passes through (max/min
+// instructions would drop it). Relu is clamp_v(v, 0, inf).
+static inline Vec clamp_v(const Vec& v, float lo, float hi) {
+  const Vec t = xsimd::select(v < Vec(lo), Vec(lo), v);
+  return xsimd::select(t > Vec(hi), Vec(hi), t);
+}
 // Lane-wise maximum of a vector, in a fixed order.
 static inline float hmax(const Vec& v) {
   alignas(64) float lanes[kLanes];

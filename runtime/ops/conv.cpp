@@ -12,9 +12,7 @@
 
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
-#include "kernels/elementwise.h"
 #include "kernels/gemm.h"
-#include "kernels/gemv.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/ops/broadcast.h"
 #include "runtime/registry.h"
@@ -118,16 +116,10 @@ std::unique_ptr<Kernel> conv_on_gemm(const BindContext& c, const kernels::ConvDe
           }
           A = rows;
         }
-        float* y = static_cast<float*>(a.out[0]);
-        const float* bp = b.empty() ? nullptr : b.data();
-        if (pixels == 1) {  // (a tile of one row waits on its FMAs' latency; one pixel's
-                            // output is OC contiguous floats in either held layout)
-          kernels::gemv(isa, A, prim->panels(), bp, y, C, OC);
-          if (act.present) kernels::unary(isa, act.unary, y, y, OC);
-        } else {
-          kernels::gemm(isa, A, in_place ? src.block : C, prim->panels(), bp, y, ldy, ldb, pixels, C, OC,
-                        act.present ? &act.unary : nullptr);
-        }
+        // (one pixel: its output, OC contiguous floats in either held layout, on gemv)
+        kernels::panels_product(isa, A, in_place ? src.block : C, prim->panels(), b.empty() ? nullptr : b.data(),
+                                static_cast<float*>(a.out[0]), ldy, ldb, pixels, C, OC,
+                                act.present ? &act.unary : nullptr);
       },
       in_place ? 0 : size_t(pixels * C) * sizeof(float),
       std::string(pixels == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(isa) + " " + src.name + "->" + dst.name);

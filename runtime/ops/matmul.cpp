@@ -12,7 +12,6 @@
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
 #include "kernels/gemm.h"
-#include "kernels/gemv.h"
 #include "runtime/ops/activation_attrs.h"
 #include "runtime/registry.h"
 
@@ -36,24 +35,16 @@ Shape widened(Shape perm, size_t rank) {
 // activation; else null. `prim` is kept: it owns the panels.
 std::unique_ptr<Kernel> on_panels(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim,
                                   int64_t rows, int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
-  if (!prim->panels()) return nullptr;
-  const std::vector<float> b = bias ? std::vector<float>(bias, bias + N) : std::vector<float>{};
   const Isa isa = c.isa;
-  if (rows == 1)
-    return kernel_fn(
-        [=](const RunArgs& x) {
-          float* y = static_cast<float*>(x.out[0]);
-          kernels::gemv(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(), y, K, N);
-          if (act.present) kernels::unary(isa, act.unary, y, y, N);
-        },
-        0, std::string("normrt gemv:") + isa_name(isa));
-  if (!kernels::gemm_chosen(isa)) return nullptr;
+  if (!prim->panels() || (rows > 1 && !kernels::gemm_chosen(isa))) return nullptr;
+  const std::vector<float> b = bias ? std::vector<float>(bias, bias + N) : std::vector<float>{};
   return kernel_fn(
       [=](const RunArgs& x) {
-        kernels::gemm(isa, static_cast<const float*>(x.in[0]), prim->panels(), b.empty() ? nullptr : b.data(),
-                      static_cast<float*>(x.out[0]), rows, K, N, act.present ? &act.unary : nullptr);
+        kernels::panels_product(isa, static_cast<const float*>(x.in[0]), K, prim->panels(),
+                                b.empty() ? nullptr : b.data(), static_cast<float*>(x.out[0]), N,
+                                kernels::kGemmColumnBlock, rows, K, N, act.present ? &act.unary : nullptr);
       },
-      0, std::string("normrt gemm:") + isa_name(isa));
+      0, std::string(rows == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(isa));
 }
 
 std::unique_ptr<Kernel> matmul(const BindContext& c) {

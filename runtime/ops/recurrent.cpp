@@ -19,7 +19,6 @@
 
 #include "kernels/elementwise.h"
 #include "kernels/gemm.h"
-#include "kernels/gemv.h"
 #include "runtime/registry.h"
 
 namespace normrt {
@@ -225,10 +224,8 @@ class RecurrentKernel : public Kernel {
     // y[rows, n] = x[rows, k] times m's B (`b` when it is not constant), where(m, rows) says.
     auto product = [&](const kernels::MatMul& m, const float* x, const float* b, float* y, int64_t rows, int64_t k,
                        int64_t n) {
-      const On on = where(m, rows);
-      if (on == On::gemv) kernels::gemv(isa_, x, m.panels(), nullptr, y, k, n);
-      else if (on == On::gemm) kernels::gemm(isa_, x, m.panels(), nullptr, y, rows, k, n, nullptr);
-      else m.run(x, b, y, dnnl_scratch, *a.dnnl);
+      if (where(m, rows) == On::onednn) m.run(x, b, y, dnnl_scratch, *a.dnnl);
+      else kernels::panels_product(isa_, x, k, m.panels(), nullptr, y, n, kernels::kGemmColumnBlock, rows, k, n, nullptr);
     };
     // A recurrent product (with one batch entry, each step streams all of R for one row).
     auto recur = [&](const kernels::MatMul& m, const float* x, const float* r, float* y, int64_t n) {
