@@ -237,20 +237,8 @@ Outs cast(const Ctx& c) {
 }
 
 Outs slice(const Ctx& c) {
-  const Shape& x = c.input(0).shape;
-  std::vector<int64_t> starts, ends, axes, steps;
-  if (c.opset < 10) {
-    starts = c.n.attr_ints("starts");
-    ends = c.n.attr_ints("ends");
-    axes = c.n.attr_ints("axes");
-  } else {
-    starts = c.known(1, "starts").as_int64();
-    ends = c.known(2, "ends").as_int64();
-    if (c.in.size() > 3 && c.in[3]) axes = c.known(3, "axes").as_int64();
-    if (c.in.size() > 4 && c.in[4]) steps = c.known(4, "steps").as_int64();
-  }
   Shape out;
-  for (auto& d : slice_dims(x, starts, ends, axes, steps, c.where)) out.push_back(d.count);
+  for (auto& d : slice_node_dims(c.n, c.in, c.opset, c.where)) out.push_back(d.count);
   return c.one(c.input(0).dtype, out);
 }
 
@@ -1035,6 +1023,33 @@ std::vector<ValueInfo> infer_node(const Node& n, const Ins& in, int64_t opset, c
   o.resize(n.outputs.size());
   for (const auto& v : o) checked_numel(v.shape, where);
   return o;
+}
+
+std::vector<SliceDim> slice_node_dims(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
+                                      const std::string& where) {
+  std::vector<int64_t> starts, ends, axes, steps;
+  auto ints = [&](size_t k, const char* what, bool required) {
+    if (k >= in.size() || !in[k]) {
+      if (required) throw Error(where + ": required input " + std::to_string(k) + " is missing");
+      return std::vector<int64_t>{};
+    }
+    if (!in[k]->value)
+      throw Error(where + ": input '" + n.inputs[k] + "' (" + what +
+                  ") must be known before running (a constant or computed from input shapes)");
+    return in[k]->value->as_int64();
+  };
+  if (opset < 10) {
+    starts = n.attr_ints("starts");
+    ends = n.attr_ints("ends");
+    axes = n.attr_ints("axes");
+  } else {
+    starts = ints(1, "starts", true);
+    ends = ints(2, "ends", true);
+    axes = ints(3, "axes", false);
+    steps = ints(4, "steps", false);
+  }
+  if (in.empty() || !in[0]) throw Error(where + ": required input 0 is missing");
+  return slice_dims(in[0]->shape, starts, ends, axes, steps, where);
 }
 
 }  // namespace normrt

@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "graph/geometry.h"
 #include "graph/ir.h"
 
 namespace normrt {
@@ -31,6 +32,12 @@ bool has_shape_function(const std::string& op_type);
 // The sorted axes a Reduce* node reduces over (all of them by default).
 std::vector<int64_t> reduce_axes(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
                                  const std::string& where);
+
+// A Slice node's range over each dim of its input: starts, ends and axes
+// from its attributes before opset 10, else from its inputs (then starts,
+// ends, axes and steps must be known).
+std::vector<SliceDim> slice_node_dims(const Node& n, const std::vector<const ValueInfo*>& in, int64_t opset,
+                                      const std::string& where);
 
 // numpy broadcasting of two shapes; throws naming `where` if incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& where);

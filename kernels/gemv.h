@@ -16,6 +16,12 @@ namespace normrt::kernels {
 
 constexpr int64_t kGemvPanel = 64, kGemvKBlock = 16;
 
+// The packed B of columns [c0, N) alone: its panels from c0 (a multiple of
+// kGemvPanel) on.
+inline const float* panels_from(const float* w, int64_t K, int64_t c0) {
+  return w + (K + kGemvKBlock - 1) / kGemvKBlock * kGemvKBlock * c0;
+}
+
 struct GemvTable {
   // Panel p of y: columns [64 p, min(N, 64 (p + 1))). `w` is the whole
   // packed B, `kp` its padded row count; bias may be null.

@@ -33,6 +33,13 @@ class Kernel {
   // An input whose buffer output 0 may be written over (the kernel reads it
   // only as the output's starting value), or -1.
   virtual int in_place_input() const { return -1; }
+  // A kernel that computes only [c0, c1) of output 0's last dim, writing
+  // them as a tensor of their own (what a Slice of that range would copy
+  // out), on the same inputs; null if this kernel cannot.
+  virtual std::unique_ptr<Kernel> column_range(int64_t c0, int64_t c1) const {
+    (void)c0, (void)c1;
+    return nullptr;
+  }
 };
 
 struct BindContext {

@@ -8,6 +8,7 @@
 #include "graph/geometry.h"
 #include "kernels/dnnl_ops.h"
 #include "runtime/repeated_work.h"
+#include "runtime/sliced_products.h"
 
 namespace normrt {
 namespace {
@@ -349,8 +350,10 @@ void Plan::build(const Graph& g, const Registry& reg, const std::vector<ValueInf
     output_slots_.push_back(slot_of[name]);
   }
 
+  if (fold_float) compute_sliced_products(g, steps_, slots_, info);
+
   // Steps whose outputs nothing reads at run time (their readers were shape
-  // ops, folded above) are dropped.
+  // ops, folded above, or Slices that compute their columns) are dropped.
   std::vector<bool> read(slots_.size(), false);
   for (int s : output_slots_) read[size_t(s)] = true;
   for (size_t i = steps_.size(); i-- > 0;) {

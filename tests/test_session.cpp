@@ -1082,6 +1082,66 @@ TEST(Plan, Conv3x3RunsAsWinogradWithinFloat64Error) {
 // one pixel runs on gemv; one summing a residual stays on oneDNN, as does
 // everything at AVX2 (and a 7x7 layer of fewer than 8 output panels, or of
 // panels that do not divide evenly between the threads).
+// q, k and v cut from one product by Slices on the last axis, as PyTorch
+// exports nn.MultiheadAttention: each Slice that starts on a panel boundary
+// computes its own columns, and no Slice step is left to copy them out.
+TEST(Plan, LastAxisSlicesOfAProductComputeTheirColumnsAndMatchFloat64) {
+  const int64_t K = 100, N = 320, top = std::numeric_limits<int64_t>::max();
+  const Tensor w = test::random_tensor({K, N}, 21, -0.2f, 0.2f), bias = test::random_tensor({N}, 22);
+  struct Cut {
+    int64_t start, end, axis;
+  };
+  // {0, 128} and {128, 256} by axis -1 and 2; {-64, max}: the last 64 columns.
+  const std::vector<Cut> on_panels = {{0, 128, -1}, {128, 256, 2}, {-64, top, -1}};
+  const std::vector<Cut> off_panels = {{0, 128, -1}, {100, 200, -1}};  // 100: inside a panel
+  for (const std::vector<Cut>* each : {&on_panels, &off_panels})
+    for (int64_t rows : {5, 1}) {
+      const std::vector<Cut>& cuts = *each;
+      const Tensor x = test::random_tensor({rows, 1, K}, 23);
+      ModelBuilder b;
+      b.input("x", {rows, 1, K}).init("w", w).init("bias", bias);
+      b.node("MatMul", {"x", "w"}, {"p"});
+      b.node("Add", {"p", "bias"}, {"qkv"});
+      std::vector<Tensor> want;
+      for (size_t j = 0; j < cuts.size(); ++j) {
+        const std::string k = std::to_string(j);
+        b.init("s" + k, test::int64_tensor({1}, {cuts[j].start}))
+            .init("e" + k, test::int64_tensor({1}, {cuts[j].end}))
+            .init("a" + k, test::int64_tensor({1}, {cuts[j].axis}));
+        b.node("Slice", {"qkv", "s" + k, "e" + k, "a" + k}, {"y" + k});
+        b.output("y" + k);
+        const int64_t c0 = cuts[j].start < 0 ? N + cuts[j].start : cuts[j].start, c1 = std::min(cuts[j].end, N);
+        Tensor t(DType::float32, {rows, 1, c1 - c0});
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = c0; c < c1; ++c) {
+            double acc = bias.data<float>()[c];
+            for (int64_t i = 0; i < K; ++i) acc += double(x.data<float>()[r * K + i]) * double(w.data<float>()[i * N + c]);
+            t.data<float>()[r * (c1 - c0) + c - c0] = float(acc);
+          }
+        want.push_back(std::move(t));
+      }
+      const std::string bytes = b.bytes();
+      for (int threads : {1, 2}) {
+        SessionOptions o;
+        o.threads = threads;
+        Session s(bytes.data(), bytes.size(), o);
+        const std::string what = "rows " + std::to_string(rows) + " cuts " + std::to_string(cuts.size()) +
+                                 " threads " + std::to_string(threads);
+        const auto got = s.run(std::vector<Tensor>{x});
+        for (size_t j = 0; j < cuts.size(); ++j) EXPECT_EQ(test::compare(got[j], want[j], 1e-5, 1e-5), "") << what << " y" << j;
+        int columns = 0, slices = 0;
+        for (auto& st : s.profile(std::vector<Tensor>{x}, 1)) {
+          columns += st.implementation.find(" columns ") != std::string::npos;
+          slices += st.op == "Slice";
+        }
+        // (One row runs on gemv over the same panels, packed at AVX-512.)
+        const bool split = each == &on_panels && (rows == 1 ? s.isa() == Isa::avx512 : kernels::gemm_chosen(s.isa()));
+        EXPECT_EQ(columns, split ? 3 : 0) << what;
+        EXPECT_EQ(slices, split ? 0 : int(cuts.size())) << what;
+      }
+    }
+}
+
 TEST(Plan, FewPixelOneByOneConvolutionsRunOnGemmAndMatchFloat64) {
   const Tensor x = test::random_tensor({1, 32, 14, 14}, 1), w1 = test::random_tensor({128, 32, 3, 3}, 2, -0.2f, 0.2f),
                w2 = test::random_tensor({1024, 128, 1, 1}, 3, -0.1f, 0.1f),

@@ -28,23 +28,51 @@ Shape widened(Shape perm, size_t rank) {
   return perm;
 }
 
+// Y[rows, N] = A[rows, K] · B + bias, then the activation, over B's panels
+// (kernels::panels_product). Columns [c0, c1) of Y, c0 on a panel boundary,
+// are the same product over the panels from c0 on.
+class PanelsProduct : public Kernel {
+ public:
+  PanelsProduct(Isa isa, std::shared_ptr<const kernels::MatMul> prim, const float* w, int64_t rows, int64_t K,
+                int64_t N, std::vector<float> bias, FusedActivation act, std::string label)
+      : isa_(isa), prim_(std::move(prim)), w_(w), rows_(rows), K_(K), N_(N), bias_(std::move(bias)), act_(act),
+        label_(std::move(label)) {}
+  void run(const RunArgs& x) const override {
+    kernels::panels_product(isa_, static_cast<const float*>(x.in[0]), K_, w_, bias_.empty() ? nullptr : bias_.data(),
+                            static_cast<float*>(x.out[0]), N_, kernels::kGemmColumnBlock, rows_, K_, N_,
+                            act_.present ? &act_.unary : nullptr);
+  }
+  std::string implementation() const override { return label_; }
+  std::unique_ptr<Kernel> column_range(int64_t c0, int64_t c1) const override {
+    if (c0 < 0 || c1 > N_ || c0 >= c1 || c0 % kernels::kGemvPanel != 0) return nullptr;
+    std::vector<float> bias = bias_.empty() ? bias_ : std::vector<float>(bias_.begin() + c0, bias_.begin() + c1);
+    return std::make_unique<PanelsProduct>(isa_, prim_, kernels::panels_from(w_, K_, c0), rows_, K_, c1 - c0,
+                                           std::move(bias), act_,
+                                           label_ + " columns " + std::to_string(c0) + "-" + std::to_string(c1));
+  }
+
+ private:
+  Isa isa_;
+  std::shared_ptr<const kernels::MatMul> prim_;  // owns the panels
+  const float* w_;
+  int64_t rows_, K_, N_;
+  std::vector<float> bias_;
+  FusedActivation act_;
+  std::string label_;
+};
+
 // A 2-D product (after A's leading dims are flattened into rows; A and Y
 // not permuted, alpha 1) whose constant float32 B oneDNN packed in 64-column
 // panels (AVX-512) runs on kernels::gemv (one row, see gemv.h) or, where
 // kernels::gemm_chosen, kernels::gemm (see gemm.h), with the bias and
-// activation; else null. `prim` is kept: it owns the panels.
+// activation; else null.
 std::unique_ptr<Kernel> on_panels(const BindContext& c, const std::shared_ptr<const kernels::MatMul>& prim,
                                   int64_t rows, int64_t K, int64_t N, const float* bias, const FusedActivation& act) {
   const Isa isa = c.isa;
   if (!prim->panels() || (rows > 1 && !kernels::gemm_chosen(isa))) return nullptr;
-  const std::vector<float> b = bias ? std::vector<float>(bias, bias + N) : std::vector<float>{};
-  return kernel_fn(
-      [=](const RunArgs& x) {
-        kernels::panels_product(isa, static_cast<const float*>(x.in[0]), K, prim->panels(),
-                                b.empty() ? nullptr : b.data(), static_cast<float*>(x.out[0]), N,
-                                kernels::kGemmColumnBlock, rows, K, N, act.present ? &act.unary : nullptr);
-      },
-      0, std::string(rows == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(isa));
+  return std::make_unique<PanelsProduct>(isa, prim, prim->panels(), rows, K, N,
+                                         bias ? std::vector<float>(bias, bias + N) : std::vector<float>{}, act,
+                                         std::string(rows == 1 ? "normrt gemv:" : "normrt gemm:") + isa_name(isa));
 }
 
 std::unique_ptr<Kernel> matmul(const BindContext& c) {

@@ -107,16 +107,7 @@ bool always_view(const Node&, const std::vector<const ValueInfo*>&) { return tru
 
 std::unique_ptr<Kernel> slice(const BindContext& c) {
   const Shape& x = c.in_shape(0);
-  std::vector<int64_t> starts, ends, axes, steps;
-  auto ints = [&](size_t k) { return c.constant(k) ? c.constant(k)->as_int64() : std::vector<int64_t>{}; };
-  if (c.opset < 10) {
-    starts = c.node.attr_ints("starts");
-    ends = c.node.attr_ints("ends");
-    axes = c.node.attr_ints("axes");
-  } else {
-    starts = ints(1), ends = ints(2), axes = ints(3), steps = ints(4);
-  }
-  const auto dims = slice_dims(x, starts, ends, axes, steps, c.where);
+  const auto dims = slice_node_dims(c.node, c.in, c.opset, c.where);
   const Shape in_st = strides_of(x);
   int64_t base = 0;
   Shape strides;
