@@ -27,12 +27,13 @@ static inline Vec clamp_v(const Vec& v, float lo, float hi) {
   const Vec t = xsimd::select(v < Vec(lo), Vec(lo), v);
   return xsimd::select(t > Vec(hi), Vec(hi), t);
 }
-// Lane-wise maximum of a vector, in a fixed order.
+// The largest lane of a vector, as a tree of pairwise maxima (a chain of
+// kLanes - 1 dependent maxima would cost a softmax row more than its exps).
 static inline float hmax(const Vec& v) {
   alignas(64) float lanes[kLanes];
   v.store_aligned(lanes);
-  float m = lanes[0];
-  for (int64_t i = 1; i < kLanes; ++i) m = fmaxs(m, lanes[i]) ;
-  return m;
+  for (int64_t half = kLanes / 2; half > 0; half /= 2)
+    for (int64_t i = 0; i < half; ++i) lanes[i] = fmaxs(lanes[i], lanes[i + half]);
+  return lanes[0];
 }
 }  // namespace
