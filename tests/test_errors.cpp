@@ -430,25 +430,6 @@ TEST(BadModel, ReduceAxesOfAScalarAreOutOfRange) {
 // node, not in oneDNN's own exception (found by the fuzzer: a chain of
 // Einsums whose third, 'bqk,bkd' with the implicit output 'dq', is lowered
 // to a matmul oneDNN does not execute).
-TEST(BadModel, AProductOneDnnRefusesAtRunTimeIsAnErrorNamingTheNode) {
-  ModelBuilder b;
-  b.input("x", {1, 2, 4}).output("y");
-  b.init("w", test::random_tensor({3, 4}, 1));
-  auto einsum = [&](std::vector<std::string> in, const std::string& out, const std::string& eq) {
-    test::set_attr(b.node("Einsum", in, {out}, out), "equation", eq);
-  };
-  einsum({"x", "w"}, "q", "btc,dc->tbd");
-  einsum({"q", "q"}, "s", "bqd,zkd->bqk");
-  einsum({"s", "q"}, "o", "bqk,bkd");
-  einsum({"s"}, "tr", "bii->b");
-  einsum({"o", "tr"}, "y", "...td,b->...dt");
-  const std::string bytes = b.bytes();
-  // (test::error_of takes normrt's Error only: another exception fails the test)
-  const std::string e = test::error_of(
-      [&] { Session(bytes.data(), bytes.size()).run(std::vector<Tensor>{test::random_tensor({1, 2, 4}, 2)}); });
-  EXPECT_NE(e.find("node Einsum 'o': oneDNN could not run it"), std::string::npos) << e;
-}
-
 TEST(BadModel, PadsThatCannotBeDoneAreErrorsNamingTheNode) {
   struct Case {
     std::string mode;

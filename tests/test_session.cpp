@@ -2034,7 +2034,11 @@ TEST(Session, EinsumFollowsItsDefinition) {
       {"bhqd,bhkd->bhqk", {{2, 3, 5, 4}, {2, 3, 6, 4}}},  // b transposed
       {"bhqk,bhkd->bhqd", {{2, 3, 5, 6}, {2, 3, 6, 4}}},  // as stored
       {"bti,oi->bto", {{2, 5, 7}, {3, 7}}},               // a linear layer
-      {"ij,jk->ki", {{4, 5}, {5, 3}}},                    // the result transposed
+      {"ij,jk->ki", {{4, 5}, {5, 3}}},                    // the result transposed: the operands swap
+      {"bqk,bkd->dq", {{2, 3, 4}, {2, 4, 5}}},            // b and k contracted, the result transposed
+      // Found by tests/fuzz_model.cpp (implicitly "bqk,bkd"): one row; as a
+      // product writing a transposed result oneDNN refused it at run time.
+      {"bqk,bkd->dq", {{2, 1, 1}, {2, 1, 3}}},
       {"ibj,jk->bik", {{4, 2, 5}, {5, 3}}},               // a regrouped by a copy
       {"jb,ijk->kbi", {{5, 2}, {3, 5, 4}}},               // b and the result regrouped
       {"i,i->", {{7}, {7}}},                              // inner product
