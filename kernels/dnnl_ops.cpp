@@ -424,6 +424,17 @@ void Deconv::run(const float* src, const float* weights, const float* bias, floa
 }
 
 namespace {
+// A strided desc whose dims of size 1 take the stride a row-major layout
+// would give them there. Any stride addresses a dim of 1 the same, but
+// oneDNN judges a layout by its strides: a product's one row written
+// transposed ([b, 1, n] at strides [n, 1, 1]) was accepted when the
+// primitive was made and refused when it ran.
+dnnl::memory::desc strided_desc(const dims& logical, dims strides) {
+  for (size_t i = logical.size(); i-- > 0;)
+    if (logical[i] == 1) strides[i] = i + 1 < logical.size() ? strides[i + 1] * logical[i + 1] : 1;
+  return dnnl::memory::desc(logical, dt::f32, strides);
+}
+
 // Desc of the logical view of `stored` dims (row-major) that `perm` picks.
 dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, const std::vector<int64_t>& perm) {
   dims stored_strides(stored.size()), logical(stored.size()), strides(stored.size());
@@ -432,13 +443,12 @@ dnnl::memory::desc matrix_desc(const std::vector<int64_t>& stored, const std::ve
     stored_strides[i] = s;
     s *= stored[i];
   }
-  // Broadcast batch dims of size 1 keep a valid stride; oneDNN ignores it.
   for (size_t i = 0; i < stored.size(); ++i) {
     const size_t from = perm.empty() ? i : size_t(perm[i]);
     logical[i] = stored[from];
     strides[i] = stored_strides[from];
   }
-  return dnnl::memory::desc(logical, dt::f32, strides);
+  return strided_desc(logical, strides);
 }
 
 // The layout constant [K, N] weights are packed in: the one oneDNN's matmul
@@ -498,7 +508,7 @@ MatMul::MatMul(const MatMulDesc& given, const WeightSource& ws, const float* bia
       strides[size_t(d.y_perm[i])] = s;
       s *= stored[i];
     }
-    dst_md_ = dnnl::memory::desc(yd, dt::f32, strides);
+    dst_md_ = strided_desc(yd, strides);
   }
   dims bias_dims(r, 1);
   bias_dims[r - 1] = yd[r - 1];

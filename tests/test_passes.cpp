@@ -366,6 +366,63 @@ TEST(FoldIntoMatMul, AttentionTransposesAndScalesBecomeStridesAndAlpha) {
       }
 }
 
+// Products of one row or one column with their operands or result
+// transposed (a decoder's single query): a result of one row stored
+// transposed was accepted by oneDNN when planned and refused when run.
+TEST(FoldIntoMatMul, OneRowAndOneColumnProductsWithTransposesMatchFloat64) {
+  struct Case {
+    Shape a, b;              // as given
+    std::vector<int64_t> pa, pb, py;  // transposes of a, b and the result (empty: none)
+  };
+  const Case cases[] = {
+      {{2, 1, 3}, {2, 3, 4}, {}, {}, {0, 2, 1}},         // [2,1,4] -> [2,4,1]
+      {{2, 3, 1}, {2, 3, 4}, {0, 2, 1}, {}, {}},         // a [2,1,3]
+      {{2, 5, 3}, {2, 1, 3}, {}, {0, 2, 1}, {0, 2, 1}},  // b [2,3,1]; [2,5,1] -> [2,1,5]
+      {{1, 2, 3}, {2, 3, 4}, {1, 0, 2}, {}, {1, 0, 2}},  // a [2,1,3]; [2,1,4] -> [1,2,4]
+  };
+  auto transposed = [](const Tensor& t, const std::vector<int64_t>& perm) {
+    if (perm.empty()) return t;
+    Shape shape;
+    for (int64_t p : perm) shape.push_back(t.shape[size_t(p)]);
+    Tensor r(DType::float32, shape);
+    for (int64_t i = 0; i < shape[0]; ++i)
+      for (int64_t j = 0; j < shape[1]; ++j)
+        for (int64_t k = 0; k < shape[2]; ++k) {
+          int64_t at[3];
+          at[perm[0]] = i, at[perm[1]] = j, at[perm[2]] = k;
+          r.data<float>()[(i * shape[1] + j) * shape[2] + k] =
+              t.data<float>()[(at[0] * t.shape[1] + at[1]) * t.shape[2] + at[2]];
+        }
+    return r;
+  };
+  unsigned seed = 1;
+  for (const Case& c : cases) {
+    const std::vector<Tensor> in{random_tensor(c.a, seed), random_tensor(c.b, seed + 1)};
+    seed += 2;
+    ModelBuilder b;
+    b.input("a", c.a).input("b", c.b).output("y");
+    std::string a = "a", bn = "b", p = "p";
+    if (!c.pa.empty()) set_attr(b.node("Transpose", {"a"}, {"at"}), "perm", c.pa), a = "at";
+    if (!c.pb.empty()) set_attr(b.node("Transpose", {"b"}, {"bt"}), "perm", c.pb), bn = "bt";
+    b.node("MatMul", {a, bn}, {c.py.empty() ? "y" : "p"});
+    if (!c.py.empty()) set_attr(b.node("Transpose", {"p"}, {"y"}), "perm", c.py);
+    auto s = optimized(b, in);
+    EXPECT_EQ(count(*s, "Transpose"), 0);
+    const Tensor A = transposed(in[0], c.pa), B = transposed(in[1], c.pb);
+    Tensor prod(DType::float32, {A.shape[0], A.shape[1], B.shape[2]});
+    for (int64_t n = 0; n < A.shape[0]; ++n)
+      for (int64_t i = 0; i < A.shape[1]; ++i)
+        for (int64_t j = 0; j < B.shape[2]; ++j) {
+          double acc = 0;
+          for (int64_t k = 0; k < A.shape[2]; ++k)
+            acc += double(A.data<float>()[(n * A.shape[1] + i) * A.shape[2] + k]) *
+                   double(B.data<float>()[(n * B.shape[1] + k) * B.shape[2] + j]);
+          prod.data<float>()[(n * A.shape[1] + i) * B.shape[2] + j] = float(acc);
+        }
+    EXPECT_EQ(test::compare(s->run(in)[0], transposed(prod, c.py), 1e-6, 1e-6), "") << "case " << (seed - 1) / 2;
+  }
+}
+
 // A vector operand, a 2-D product and a broadcast batch with a transposed
 // result; and what must stay: a transpose read twice, a scale on a product
 // with a bias, a non-scalar multiplier.
