@@ -424,14 +424,17 @@ void Deconv::run(const float* src, const float* weights, const float* bias, floa
 }
 
 namespace {
-// A strided desc whose dims of size 1 take the stride a row-major layout
-// would give them there. Any stride addresses a dim of 1 the same, but
-// oneDNN judges a layout by its strides: a product's one row written
-// transposed ([b, 1, n] at strides [n, 1, 1]) was accepted when the
-// primitive was made and refused when it ran.
+// A strided desc whose matrix dims (the last two) of size 1 take the
+// stride a row-major layout would give them there. Any stride addresses a
+// dim of 1 the same, but oneDNN judges a layout by its strides: a product's
+// one row written transposed ([b, 1, n] at strides [n, 1, 1]) was accepted
+// when the primitive was made and refused when it ran. (Batch dims keep
+// theirs: a unit batch dim given a row-major stride moved attention's
+// strided products off oneDNN's brgemm kernel.)
 dnnl::memory::desc strided_desc(const dims& logical, dims strides) {
-  for (size_t i = logical.size(); i-- > 0;)
-    if (logical[i] == 1) strides[i] = i + 1 < logical.size() ? strides[i + 1] * logical[i + 1] : 1;
+  const size_t r = logical.size();
+  if (r >= 2 && logical[r - 1] == 1) strides[r - 1] = 1;
+  if (r >= 2 && logical[r - 2] == 1) strides[r - 2] = strides[r - 1] * logical[r - 1];
   return dnnl::memory::desc(logical, dt::f32, strides);
 }
 
