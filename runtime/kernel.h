@@ -36,10 +36,7 @@ class Kernel {
   // A kernel that computes only [c0, c1) of output 0's last dim, writing
   // them as a tensor of their own (what a Slice of that range would copy
   // out), on the same inputs; null if this kernel cannot.
-  virtual std::unique_ptr<Kernel> column_range(int64_t c0, int64_t c1) const {
-    (void)c0, (void)c1;
-    return nullptr;
-  }
+  virtual std::unique_ptr<Kernel> column_range(int64_t /*c0*/, int64_t /*c1*/) const { return nullptr; }
 };
 
 struct BindContext {

@@ -78,10 +78,6 @@ std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
       if (!contains(out, t[i]) && !contains(e.terms[1 - k], t[i])) return nullptr;  // summed in one operand
     }
   }
-  // Batch indices are in both operands and the output, M's in the first
-  // operand's alone, N's in the second's. When the output lists N's before
-  // M's, the operands trade places (Y^T = B^T A^T), so the product's result
-  // is the output as it is laid out (oneDNN does not write a transposed Y).
   std::vector<int> batch, M, N, K;
   for (int l : out) {
     if (contains(a, l) && contains(b, l)) batch.push_back(l);
@@ -89,12 +85,8 @@ std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
     else if (contains(b, l)) N.push_back(l);
     else return nullptr;  // an output index in neither (cannot happen: parsing checks)
   }
-  const bool swapped = out != joined(batch, M, N) && out == joined(batch, N, M);
-  if (swapped) std::swap(M, N);
-  const size_t ia = swapped ? 1 : 0, ib = 1 - ia;
-  const std::vector<int>&ta = e.terms[ia], &tb = e.terms[ib];
-  for (int l : ta)
-    if (contains(tb, l) && !contains(out, l)) K.push_back(l);
+  for (int l : a)
+    if (contains(b, l) && !contains(out, l)) K.push_back(l);
   // A regrouping copy walks at most kMaxBroadcastRank dims; beyond, the summed form.
   if (a.size() > kMaxBroadcastRank || b.size() > kMaxBroadcastRank || out.size() > kMaxBroadcastRank) return nullptr;
   auto count = [&](const std::vector<int>& labels) { return shape_numel(dims_of(labels, e)); };
@@ -102,26 +94,30 @@ std::unique_ptr<Kernel> as_matmul(const BindContext& c, const EinsumLabels& e) {
   const size_t out_bytes = size_t(nb * m * n) * sizeof(float);
   if (k == 0) return kernel_fn([out_bytes](const RunArgs& r) { std::memset(r.out[0], 0, out_bytes); });
 
-  const Operand A = grouped(ta, c.in_shape(ia), batch, M, K, e);
-  const Operand B = grouped(tb, c.in_shape(ib), batch, K, N, e);
-  // The result [batch, M, N] is the output, or copied into its order from scratch.
+  const Operand A = grouped(a, c.in_shape(0), batch, M, K, e);
+  const Operand B = grouped(b, c.in_shape(1), batch, K, N, e);
+  // The result [batch, M, N] into the output's order: y_perm, or a copy from scratch.
   Operand Y;
   const std::vector<int> result = joined(batch, M, N);
-  if (out != result) Y.copy.emplace(e.out_shape(), label_strides(result, dims_of(result, e), out, e), 0, sizeof(float));
+  if (out != result) {
+    if (out == joined(batch, N, M)) Y.perm = {0, 2, 1};
+    else Y.copy.emplace(e.out_shape(), label_strides(result, dims_of(result, e), out, e), 0, sizeof(float));
+  }
   kernels::MatMulDesc d;
   d.a_dims = A.perm.empty() ? Shape{nb, m, k} : Shape{nb, k, m};
   d.b_dims = B.perm.empty() ? Shape{nb, k, n} : Shape{nb, n, k};
   d.a_perm = A.perm;
   d.b_perm = B.perm;
+  d.y_perm = Y.perm;
   auto prim = std::make_shared<const kernels::MatMul>(d, kernels::WeightSource{}, nullptr);
   const size_t a_at = 0, b_at = A.copy ? size_t(nb * m * k) : 0, y_at = b_at + (B.copy ? size_t(nb * k * n) : 0);
   const size_t dnnl_at = (y_at + (Y.copy ? size_t(nb * m * n) : 0)) * sizeof(float);
   const size_t dnnl_offset = (dnnl_at + 63) / 64 * 64;
   return kernel_fn(
-      [prim, A, B, Y, ia, ib, a_at, b_at, y_at, dnnl_offset](const RunArgs& r) {
+      [prim, A, B, Y, a_at, b_at, y_at, dnnl_offset](const RunArgs& r) {
         auto* s = static_cast<float*>(r.scratch);
-        const float* pa = static_cast<const float*>(r.in[ia]);
-        const float* pb = static_cast<const float*>(r.in[ib]);
+        const float* pa = static_cast<const float*>(r.in[0]);
+        const float* pb = static_cast<const float*>(r.in[1]);
         if (A.copy) A.copy->run(pa, s + a_at), pa = s + a_at;
         if (B.copy) B.copy->run(pb, s + b_at), pb = s + b_at;
         float* py = Y.copy ? s + y_at : static_cast<float*>(r.out[0]);
